@@ -1,0 +1,1 @@
+"""VoorZorg FHIR R4 adapter."""
