@@ -1,0 +1,85 @@
+"""Loads the declarative data: rules and code lists under `mappings/`, conformance under `profiles/`.
+
+This is the one place that reads those files; everything else receives plain objects. Each loader is
+cached: the files are read once per process.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from adapter.config import CANONICAL_BASE, MAPPINGS_DIR, PROFILES_DIR
+from adapter.domain.eligibility import EligibilityRules
+
+#: Where SUSHI writes the compiled FHIR package (committed; `profiles/scripts/build.sh` rebuilds it).
+PACKAGE_DIR = PROFILES_DIR / "fsh-generated" / "resources"
+
+
+def _yaml(name: str) -> dict[str, Any]:
+    with (MAPPINGS_DIR / name).open(encoding="utf-8") as f:
+        data: dict[str, Any] = yaml.safe_load(f)
+    return data
+
+
+@cache
+def eligibility_rules() -> EligibilityRules:
+    d = _yaml("eligibility.yaml")
+    return EligibilityRules(
+        full_term_days=int(d["full_term_days"]),
+        late_pregnancy_days=int(d["late_pregnancy_days"]),
+        max_child_age_days=int(d["max_child_age_days"]),
+        max_age_proven_effective=int(d["max_age_proven_effective"]),
+        modules_needing_training=frozenset(d["modules_needing_training"]),
+        missing_items=dict(d.get("missing_items", {})),
+        explanations=dict(d.get("explanations", {})),
+    )
+
+
+def own_system(codesystem_id: str) -> str:
+    """Canonical URL of one of the project's CodeSystems."""
+    return f"{CANONICAL_BASE}/CodeSystem/{codesystem_id}"
+
+
+@cache
+def referral_codes() -> dict[str, Any]:
+    return _yaml("referral-codes.yaml")
+
+
+@cache
+def conformance_resources() -> tuple[dict[str, Any], ...]:
+    """Every resource of the compiled package (CodeSystems, ValueSets, StructureDefinitions, ...)."""
+    out: list[dict[str, Any]] = []
+    for path in sorted(Path(PACKAGE_DIR).glob("*.json")):
+        with path.open(encoding="utf-8") as f:
+            res = json.load(f)
+        if isinstance(res, dict) and "resourceType" in res and res.get("resourceType") != "Bundle":
+            out.append(res)
+    return tuple(out)
+
+
+def conformance_resource(resource_type: str, resource_id: str) -> dict[str, Any] | None:
+    for res in conformance_resources():
+        if res["resourceType"] == resource_type and res.get("id") == resource_id:
+            return res
+    return None
+
+
+def codesystem_codes(codesystem_id: str) -> dict[str, str]:
+    """code -> display of one of the project's CodeSystems (empty when the package lacks it)."""
+    cs = conformance_resource("CodeSystem", codesystem_id)
+    if cs is None:
+        return {}
+    out: dict[str, str] = {}
+
+    def walk(concepts: list[dict[str, Any]]) -> None:
+        for c in concepts:
+            out[c["code"]] = c.get("display", c["code"])
+            walk(c.get("concept", []))
+
+    walk(cs.get("concept", []))
+    return out

@@ -1,0 +1,206 @@
+"""The VoorZorg eligibility decision (domain page §2): a pure function of the referral's facts.
+
+`decide` walks the steps in their order. A step fires only on known inputs; when a step's input is
+unknown it is noted as missing and the walk goes on as if the step did not fire, so an `incomplete`
+decision names every item the decision still depends on, and an item the outcome does not depend
+on (parity of a woman who is not in a very vulnerable situation) is never asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from adapter.domain.facts import Deployment, ReferralFacts
+
+
+class Track(StrEnum):
+    VOORZORG = "voorzorg"
+    VOORZORG_2 = "voorzorg-2"
+    LATE_START = "late-start"
+    CONSULT = "consult"
+    NOT_ELIGIBLE = "not-eligible"
+    INCOMPLETE = "incomplete"
+    VOORZORG_VERDER = "voorzorg-verder"
+
+
+class Reason(StrEnum):
+    NOT_VERY_VULNERABLE = "not-very-vulnerable"
+    CHILD_OLDER_THAN_6_WEEKS = "child-older-than-6-weeks"
+    FORCED_FRAMEWORK = "forced-framework"
+    LATE_START_PLUS_2 = "late-start-plus-2"
+    OUTSIDE_CRITERIA = "outside-criteria"
+    NURSE_NOT_TRAINED = "nurse-not-trained"
+    AGE_OVER_25 = "age-over-25"
+    MISSING_DATA = "missing-data"
+
+
+class Evidence(StrEnum):
+    PROVEN_EFFECTIVE = "proven-effective"
+    UNDER_RESEARCH = "under-research"
+
+
+@dataclass(frozen=True)
+class EligibilityRules:
+    """Thresholds and wording from `mappings/eligibility.yaml`."""
+
+    full_term_days: int
+    late_pregnancy_days: int
+    max_child_age_days: int
+    max_age_proven_effective: int
+    modules_needing_training: frozenset[str]
+    missing_items: Mapping[str, str] = field(default_factory=dict)
+    explanations: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Decision:
+    track: Track
+    reasons: tuple[Reason, ...] = ()
+    evidence: Evidence | None = None
+    consult_required: bool = False
+    missing: tuple[str, ...] = ()
+    gestational_age_days: int | None = None
+    child_age_days: int | None = None
+    explanation: str = ""
+
+    @property
+    def is_voorzorg_track(self) -> bool:
+        return self.track in (Track.VOORZORG, Track.VOORZORG_2, Track.LATE_START)
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    track: Track
+    reasons: tuple[Reason, ...] = ()
+    evidence: Evidence | None = None
+    texts: tuple[str, ...] = ()
+
+
+def decide(facts: ReferralFacts, rules: EligibilityRules, deployment: Deployment) -> Decision:
+    ga = facts.gestational_age_days(rules.full_term_days)
+    child_age = facts.child_age_days
+    missing: list[str] = []
+    outcome = _walk(facts, rules, ga, child_age, missing)
+
+    if missing or outcome is None:
+        return Decision(
+            track=Track.INCOMPLETE,
+            reasons=(Reason.MISSING_DATA,),
+            missing=tuple(rules.missing_items.get(m, m) for m in missing),
+            gestational_age_days=ga,
+            child_age_days=child_age,
+            explanation=_say(rules, "incomplete", missing=", ".join(m.replace("_", " ") for m in missing)),
+        )
+    reasons = list(outcome.reasons)
+    texts = list(outcome.texts)
+    consult = outcome.track is Track.CONSULT
+    if outcome.track in rules.modules_needing_training and outcome.track not in deployment.trained_modules:
+        reasons.append(Reason.NURSE_NOT_TRAINED)
+        texts.append(_say(rules, "nurse-not-trained", track=outcome.track.value))
+        consult = True
+    return Decision(
+        track=outcome.track,
+        reasons=tuple(reasons),
+        evidence=outcome.evidence,
+        consult_required=consult,
+        gestational_age_days=ga,
+        child_age_days=child_age,
+        explanation=" ".join(texts),
+    )
+
+
+def _walk(
+    facts: ReferralFacts, rules: EligibilityRules, ga: int | None, child_age: int | None, missing: list[str]
+) -> _Outcome | None:
+    # Step 2: a very vulnerable situation.
+    if facts.very_vulnerable is None:
+        missing.append("very_vulnerable")
+    elif not facts.very_vulnerable:
+        return _stop(rules, Track.NOT_ELIGIBLE, Reason.NOT_VERY_VULNERABLE)
+
+    # Step 3: a child born more than 6 weeks ago.
+    if ga is None and child_age is None:
+        missing.append("pregnancy_timing")
+    elif child_age is not None and child_age > rules.max_child_age_days:
+        return _stop(rules, Track.NOT_ELIGIBLE, Reason.CHILD_OLDER_THAN_6_WEEKS, child_age_days=child_age)
+
+    # Step 4: voluntariness and a (felt) forced framework; either one known to be wrong is enough.
+    if facts.voluntary is False or facts.forced_framework is True:
+        return _stop(rules, Track.CONSULT, Reason.FORCED_FRAMEWORK)
+    if facts.voluntary is None:
+        missing.append("voluntary")
+    if facts.forced_framework is None:
+        missing.append("forced_framework")
+
+    late = child_age is not None or (ga is not None and ga >= rules.late_pregnancy_days)
+    timing = _timing(ga, child_age)
+    earlier = facts.earlier_births
+    if earlier is None:
+        missing.append("parity")
+        return None
+    if ga is None and child_age is None:
+        return None  # timing is already noted as missing
+
+    # Step 5: first child.
+    if earlier == 0:
+        if late:
+            return _Outcome(
+                Track.LATE_START, evidence=Evidence.UNDER_RESEARCH, texts=(_say(rules, "late-start", timing=timing),)
+            )
+        age = facts.mother_age_years
+        if age is None:
+            missing.append("mother_birth_date")
+            return None
+        ga_weeks = _weeks(ga)
+        if age <= rules.max_age_proven_effective:
+            return _Outcome(
+                Track.VOORZORG,
+                evidence=Evidence.PROVEN_EFFECTIVE,
+                texts=(_say(rules, "voorzorg-proven-effective", ga_weeks=ga_weeks, age=age),),
+            )
+        return _Outcome(
+            Track.VOORZORG,
+            reasons=(Reason.AGE_OVER_25,),
+            texts=(_say(rules, "voorzorg", ga_weeks=ga_weeks), _say(rules, "age-over-25", age=age)),
+        )
+
+    # Step 6: earlier children.
+    if facts.serious_parenting_problems is None:
+        missing.append("serious_parenting_problems")
+        return None
+    if not facts.serious_parenting_problems:
+        return _stop(rules, Track.CONSULT, Reason.OUTSIDE_CRITERIA)
+    if late:
+        return _stop(rules, Track.CONSULT, Reason.LATE_START_PLUS_2, timing=timing)
+    return _Outcome(
+        Track.VOORZORG_2, evidence=Evidence.UNDER_RESEARCH, texts=(_say(rules, "voorzorg-2", ga_weeks=_weeks(ga)),)
+    )
+
+
+def _stop(rules: EligibilityRules, track: Track, reason: Reason, **values: object) -> _Outcome:
+    return _Outcome(track, reasons=(reason,), texts=(_say(rules, reason.value, **values),))
+
+
+def _timing(ga: int | None, child_age: int | None) -> str:
+    if child_age is not None:
+        return f"the child was born {child_age} days ago"
+    if ga is not None:
+        return f"{_weeks(ga)} weeks pregnant"
+    return "pregnancy timing unknown"
+
+
+def _weeks(ga: int | None) -> str:
+    """Obstetric notation: 27+6 is 27 weeks and 6 days."""
+    if ga is None:
+        return "?"
+    return f"{ga // 7}+{ga % 7}"
+
+
+def _say(rules: EligibilityRules, key: str, **values: object) -> str:
+    template = rules.explanations.get(key, key)
+    try:
+        return template.format(**values)
+    except (KeyError, IndexError):
+        return template

@@ -1,0 +1,78 @@
+"""What a referral says, in the domain's own words: dates, counts and yes/no answers.
+
+No FHIR here: the mapper in `adapter.mapping.referral_in` fills this from a Bundle, and the decision
+reads only this. `None` always means "the referral does not say".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+
+@dataclass(frozen=True)
+class PregnancyDuration:
+    """A recorded pregnancy duration and the day it was measured on."""
+
+    days: int
+    measured_on: date
+
+
+@dataclass(frozen=True)
+class ReferralFacts:
+    referral_date: date
+    mother_birth_date: date | None = None
+    estimated_delivery_date: date | None = None
+    pregnancy_duration: PregnancyDuration | None = None
+    delivery_date: date | None = None
+    parity: int | None = None
+    gravidity: int | None = None
+    very_vulnerable: bool | None = None
+    serious_parenting_problems: bool | None = None
+    forced_framework: bool | None = None
+    voluntary: bool | None = None
+
+    @property
+    def child_born(self) -> bool:
+        return self.delivery_date is not None and self.delivery_date <= self.referral_date
+
+    @property
+    def child_age_days(self) -> int | None:
+        if self.delivery_date is None or not self.child_born:
+            return None
+        return (self.referral_date - self.delivery_date).days
+
+    def gestational_age_days(self, full_term_days: int) -> int | None:
+        """GA at the referral date: from the EDD when present, else the duration projected forward."""
+        if self.child_born:
+            return None
+        if self.estimated_delivery_date is not None:
+            return full_term_days - (self.estimated_delivery_date - self.referral_date).days
+        if self.pregnancy_duration is not None:
+            d = self.pregnancy_duration
+            return d.days + (self.referral_date - d.measured_on).days
+        return None
+
+    @property
+    def earlier_births(self) -> int | None:
+        """Parity, or 0 when gravidity 1 says this is the first pregnancy (gravidity >= 2 proves nothing)."""
+        if self.parity is not None:
+            return self.parity
+        if self.gravidity == 1:
+            return 0
+        return None
+
+    @property
+    def mother_age_years(self) -> int | None:
+        b = self.mother_birth_date
+        if b is None:
+            return None
+        r = self.referral_date
+        return r.year - b.year - ((r.month, r.day) < (b.month, b.day))
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What the receiving organisation brings: the extra modules its VoorZorg nurses are trained for."""
+
+    trained_modules: frozenset[str]
