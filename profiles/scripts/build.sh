@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Build the VoorZorg FHIR package: FSH (input/fsh) -> FHIR JSON with snapshots (fsh-generated/).
+# Usage: bash profiles/scripts/build.sh [output-dir]   (default: profiles/, i.e. profiles/fsh-generated)
+set -euo pipefail
+
+PROFILES_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash "$PROFILES_DIR/scripts/setup-core.sh"
+cd "$PROFILES_DIR"
+OUT="${1:-.}"
+# Fail on any SUSHI error or warning (a warning usually means a broken rule or example).
+# The same as `npx sushi build --snapshot .`, with the locally installed SUSHI.
+./node_modules/.bin/sushi build --snapshot -o "$OUT" .
