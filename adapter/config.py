@@ -25,7 +25,7 @@ def _modules(raw: str) -> frozenset[str]:
     unknown = modules - set(KNOWN_MODULES)
     if unknown:
         raise ValueError(
-            f"VOORZORG_TRAINED_MODULES: unknown module(s) {sorted(unknown)}; known: {', '.join(KNOWN_MODULES)}"
+            f"VOORZORG_TRAINED_MODULES: unknown {sorted(unknown)}; known: {', '.join(KNOWN_MODULES)}"
         )
     return modules
 

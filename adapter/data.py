@@ -83,3 +83,9 @@ def codesystem_codes(codesystem_id: str) -> dict[str, str]:
 
     walk(cs.get("concept", []))
     return out
+
+
+@cache
+def search_parameters() -> dict[str, dict[str, dict[str, str]]]:
+    """Resource type -> search parameter name -> {type, expression, target?}."""
+    return _yaml("search-parameters.yaml")

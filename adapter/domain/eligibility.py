@@ -147,7 +147,9 @@ def _walk(
     if earlier == 0:
         if late:
             return _Outcome(
-                Track.LATE_START, evidence=Evidence.UNDER_RESEARCH, texts=(_say(rules, "late-start", timing=timing),)
+                Track.LATE_START,
+                evidence=Evidence.UNDER_RESEARCH,
+                texts=(_say(rules, "late-start", timing=timing),),
             )
         age = facts.mother_age_years
         if age is None:
@@ -175,7 +177,9 @@ def _walk(
     if late:
         return _stop(rules, Track.CONSULT, Reason.LATE_START_PLUS_2, timing=timing)
     return _Outcome(
-        Track.VOORZORG_2, evidence=Evidence.UNDER_RESEARCH, texts=(_say(rules, "voorzorg-2", ga_weeks=_weeks(ga)),)
+        Track.VOORZORG_2,
+        evidence=Evidence.UNDER_RESEARCH,
+        texts=(_say(rules, "voorzorg-2", ga_weeks=_weeks(ga)),),
     )
 
 

@@ -1,0 +1,45 @@
+"""FHIR date, dateTime and instant values as the instant range (UTC) they cover.
+
+A date of day precision covers the whole day; `2026-03` covers the whole month. Ranges are fixed-width
+ISO strings so the store compares them as text, on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from datetime import UTC, datetime
+
+_PARTIAL = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+_FMT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def instant(dt: datetime) -> str:
+    """A timezone-aware datetime as a fixed-width FHIR instant in UTC (microseconds, `Z`)."""
+    return dt.astimezone(UTC).strftime(_FMT)
+
+
+def now_instant() -> str:
+    return instant(datetime.now(UTC))
+
+
+def date_range(value: str) -> tuple[str, str]:
+    """Raise ValueError when `value` is not a FHIR date/dateTime/instant."""
+    m = _PARTIAL.match(value)
+    if m:
+        year = int(m.group(1))
+        month = int(m.group(2) or 0)
+        day = int(m.group(3) or 0)
+        lo_m, hi_m = (month, month) if month else (1, 12)
+        lo_d = day or 1
+        hi_d = day or calendar.monthrange(year, hi_m)[1]
+        return (
+            f"{year:04d}-{lo_m:02d}-{lo_d:02d}T00:00:00.000000Z",
+            f"{year:04d}-{hi_m:02d}-{hi_d:02d}T23:59:59.999999Z",
+        )
+    dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    if dt.year < 1 or dt.year > 9999:  # pragma: no cover - fromisoformat already refuses these
+        raise ValueError(value)
+    return instant(dt), instant(dt)

@@ -1,0 +1,48 @@
+"""OperationOutcome: the one way the adapter says something went wrong.
+
+Every refusal raises `FhirError`; the API turns it into an OperationOutcome with its HTTP status.
+Each issue names the element with a FHIRPath `expression`, so a sender can fix the exact element.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Issue:
+    diagnostics: str
+    expression: tuple[str, ...] = ()
+    code: str = "invalid"  # IssueType: invalid, structure, required, value, not-found, conflict, ...
+    severity: str = "error"
+
+    def to_fhir(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"severity": self.severity, "code": self.code, "diagnostics": self.diagnostics}
+        if self.expression:
+            out["expression"] = list(self.expression)
+        return out
+
+
+@dataclass
+class FhirError(Exception):
+    """A request the adapter refuses, with the HTTP status and every issue found."""
+
+    status: int
+    issues: list[Issue] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.status}: " + "; ".join(i.diagnostics for i in self.issues)
+
+    @classmethod
+    def one(cls, status: int, diagnostics: str, *expression: str, code: str = "invalid") -> FhirError:
+        return cls(status, [Issue(diagnostics, tuple(expression), code)])
+
+
+def operation_outcome(issues: list[Issue]) -> dict[str, Any]:
+    return {"resourceType": "OperationOutcome", "issue": [i.to_fhir() for i in issues]}
+
+
+def information(text: str) -> dict[str, Any]:
+    return operation_outcome([Issue(text, code="informational", severity="information")])
