@@ -20,7 +20,8 @@ from adapter.domain.eligibility import EligibilityRules
 PACKAGE_DIR = PROFILES_DIR / "fsh-generated" / "resources"
 
 
-def _yaml(name: str) -> dict[str, Any]:
+def mapping_yaml(name: str) -> dict[str, Any]:
+    """One YAML file under mappings/ (callers cache what they keep)."""
     with (MAPPINGS_DIR / name).open(encoding="utf-8") as f:
         data: dict[str, Any] = yaml.safe_load(f)
     return data
@@ -28,7 +29,7 @@ def _yaml(name: str) -> dict[str, Any]:
 
 @cache
 def eligibility_rules() -> EligibilityRules:
-    d = _yaml("eligibility.yaml")
+    d = mapping_yaml("eligibility.yaml")
     return EligibilityRules(
         full_term_days=int(d["full_term_days"]),
         late_pregnancy_days=int(d["late_pregnancy_days"]),
@@ -47,7 +48,7 @@ def own_system(codesystem_id: str) -> str:
 
 @cache
 def referral_codes() -> dict[str, Any]:
-    return _yaml("referral-codes.yaml")
+    return mapping_yaml("referral-codes.yaml")
 
 
 @cache
@@ -88,4 +89,4 @@ def codesystem_codes(codesystem_id: str) -> dict[str, str]:
 @cache
 def search_parameters() -> dict[str, dict[str, dict[str, str]]]:
     """Resource type -> search parameter name -> {type, expression, target?}."""
-    return _yaml("search-parameters.yaml")
+    return mapping_yaml("search-parameters.yaml")

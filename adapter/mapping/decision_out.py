@@ -1,0 +1,111 @@
+"""Decision -> FHIR: the `$check-eligibility` Parameters, the GuidanceResponse kept at intake, and the
+status the referral Task moves to."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from adapter.config import CANONICAL_BASE
+from adapter.data import codesystem_codes, mapping_yaml, own_system
+from adapter.domain.eligibility import Decision, Track
+
+TRACK_SYSTEM = "voorzorg-track"
+REASON_SYSTEM = "voorzorg-decision-reason"
+DECISION_OPERATION = f"{CANONICAL_BASE}/OperationDefinition/check-eligibility"
+
+
+def coding(codesystem_id: str, code: str) -> dict[str, Any]:
+    out = {"system": own_system(codesystem_id), "code": code}
+    display = codesystem_codes(codesystem_id).get(code)
+    if display:
+        out["display"] = display
+    return out
+
+
+def concept(codesystem_id: str, code: str) -> dict[str, Any]:
+    return {"coding": [coding(codesystem_id, code)]}
+
+
+def to_parameters(decision: Decision) -> dict[str, Any]:
+    params: list[dict[str, Any]] = [
+        {"name": "track", "valueCoding": coding(TRACK_SYSTEM, decision.track.value)}
+    ]
+    params += [{"name": "reason", "valueCoding": coding(REASON_SYSTEM, r.value)} for r in decision.reasons]
+    if decision.evidence is not None:
+        params.append({"name": "evidence", "valueCode": decision.evidence.value})
+    params.append({"name": "consultRequired", "valueBoolean": decision.consult_required})
+    params += [{"name": "missing", "valueString": m} for m in decision.missing]
+    if decision.gestational_age_days is not None:
+        params.append({"name": "gestationalAgeDays", "valueInteger": decision.gestational_age_days})
+    if decision.child_age_days is not None:
+        params.append({"name": "childAgeDays", "valueInteger": decision.child_age_days})
+    params.append({"name": "explanation", "valueString": decision.explanation})
+    return {"resourceType": "Parameters", "parameter": params}
+
+
+def to_guidance_response(
+    decision: Decision, *, response_id: str, patient_ref: str, referral_identifier: tuple[str, str], when: str
+) -> dict[str, Any]:
+    """The decision kept with the referral; `data-required` names what is missing."""
+    params = to_parameters(decision)
+    params["id"] = "decision"
+    out: dict[str, Any] = {
+        "resourceType": "GuidanceResponse",
+        "id": response_id,
+        "contained": [params],
+        "requestIdentifier": {"system": referral_identifier[0], "value": referral_identifier[1]},
+        "identifier": [
+            {"system": f"{CANONICAL_BASE}/NamingSystem/eligibility-decision", "value": response_id}
+        ],
+        "moduleUri": DECISION_OPERATION,
+        "status": "data-required" if decision.track is Track.INCOMPLETE else "success",
+        "subject": {"reference": patient_ref},
+        "occurrenceDateTime": when,
+        "reasonCode": [concept(REASON_SYSTEM, r.value) for r in decision.reasons],
+        "outputParameters": {"reference": "#decision"},
+        "note": [{"text": decision.explanation}],
+    }
+    if decision.missing:
+        out["dataRequirement"] = [
+            {"type": "Observation", "extension": [_missing_extension(m)]} for m in decision.missing
+        ]
+    if not out["reasonCode"]:
+        del out["reasonCode"]
+    return out
+
+
+def _missing_extension(text: str) -> dict[str, Any]:
+    return {"url": f"{CANONICAL_BASE}/StructureDefinition/missing-item", "valueString": text}
+
+
+@cache
+def _task_status() -> dict[str, Any]:
+    return mapping_yaml("task-status.yaml")
+
+
+def task_status(decision: Decision) -> str:
+    rules = _task_status()
+    if decision.consult_required:
+        return str(rules["when_consult_required"])
+    return str(rules["by_track"][decision.track.value])
+
+
+def apply_to_task(task: dict[str, Any], decision: Decision, guidance_ref: str, when: str) -> dict[str, Any]:
+    """The referral Task after the decision: status, reason, and the decision as output."""
+    out = dict(task)
+    out["status"] = task_status(decision)
+    out["businessStatus"] = concept(TRACK_SYSTEM, decision.track.value)
+    out["lastModified"] = when
+    if out["status"] in ("on-hold", "rejected"):
+        reasons = [coding(REASON_SYSTEM, r.value) for r in decision.reasons]
+        out["statusReason"] = (
+            {"coding": reasons, "text": decision.explanation} if reasons else {"text": decision.explanation}
+        )
+    else:
+        out.pop("statusReason", None)
+    out["output"] = [
+        {"type": {"text": "eligibility decision"}, "valueReference": {"reference": guidance_ref}},
+        {"type": {"text": "track"}, "valueCodeableConcept": concept(TRACK_SYSTEM, decision.track.value)},
+    ]
+    return out

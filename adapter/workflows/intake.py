@@ -1,0 +1,182 @@
+"""Intake of a referral: read the Bundle, decide, store it all in one transaction, move the Task.
+
+Resending the same referral (same ServiceRequest identifier) re-decides and updates in place: the
+client is found by BSN and the referral by its identifier (unique business keys in the store), and
+every other resource of the referral gets an id derived from the referral and its role, so nothing is
+ever stored twice. Resources the earlier submission had and this one lacks are deleted.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from adapter.data import eligibility_rules, referral_codes
+from adapter.domain.eligibility import Decision, decide
+from adapter.domain.facts import Deployment
+from adapter.fhir.dates import now_instant
+from adapter.mapping.decision_out import apply_to_task, to_guidance_response
+from adapter.mapping.referral_in import Entry, Referral, read_referral
+from adapter.store.repository import Session, Store, Write, new_id
+
+#: Identifier systems whose holders are shared between referrals (the same practice, the same person).
+_SHARED_KEYS = {"Organization", "Practitioner", "PractitionerRole"}
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    referral: Referral
+    decision: Decision
+    writes: list[Write]  # in Bundle entry order
+    task: Write
+    guidance: Write
+    task_in_bundle: bool
+
+
+def check_eligibility(bundle: dict[str, Any], deployment: Deployment) -> Decision:
+    """The decision alone: nothing is stored."""
+    return decide(read_referral(bundle).facts, eligibility_rules(), deployment)
+
+
+def intake(store: Store, bundle: dict[str, Any], deployment: Deployment) -> IntakeResult:
+    referral = read_referral(bundle)
+    decision = decide(referral.facts, eligibility_rules(), deployment)
+    return store.write(lambda session: _store(session, referral, decision))
+
+
+def _store(s: Session, referral: Referral, decision: Decision) -> IntakeResult:
+    systems = referral_codes()["systems"]
+    patient_id = s.claim_key("Patient", systems["bsn"], referral.bsn, new_id())
+    sr_system, sr_value = referral.referral_identifier
+    sr_id = s.claim_key("ServiceRequest", sr_system, sr_value, new_id())
+    namespace = uuid.UUID(sr_id)
+    previous = s.get("ServiceRequest", sr_id)
+
+    ids: dict[int, tuple[str, str]] = {}
+    seen: dict[str, int] = {}
+    for en in referral.entries:
+        if en is referral.patient:
+            rid = patient_id
+        elif en is referral.service_request:
+            rid = sr_id
+        elif en.type in _SHARED_KEYS and _first_identifier(en):
+            system, value = _first_identifier(en)  # type: ignore[misc]
+            rid = s.claim_key(en.type, system, value, new_id())
+        else:
+            role = f"{en.type}/{referral.items.get(en.index) or _code_key(en)}"
+            seen[role] = seen.get(role, 0) + 1
+            rid = str(uuid.uuid5(namespace, f"{role}/{seen[role]}"))
+        ids[en.index] = (en.type, rid)
+
+    refs: dict[str, str] = {}
+    for en in referral.entries:
+        target = "/".join(ids[en.index])
+        if en.full_url:
+            refs[en.full_url] = target
+        if en.resource.get("id"):
+            refs[f"{en.type}/{en.resource['id']}"] = target
+
+    when = now_instant()
+    writes: list[Write] = []
+    task_write: Write | None = None
+    for en in referral.entries:
+        body = _rewrite(copy.deepcopy(en.resource), refs)
+        body["id"] = ids[en.index][1]
+        if en is referral.task:
+            continue  # written below, after the decision
+        writes.append(s.put(body, method="PUT"))
+
+    patient_ref, sr_ref = f"Patient/{patient_id}", f"ServiceRequest/{sr_id}"
+    guidance_id = str(uuid.uuid5(namespace, "GuidanceResponse"))
+    guidance_body = to_guidance_response(
+        decision,
+        response_id=guidance_id,
+        patient_ref=patient_ref,
+        referral_identifier=referral.referral_identifier,
+        when=when,
+    )
+    guidance = s.put(_keep_stamps(s, guidance_body, ("occurrenceDateTime",)))
+
+    task_id = str(uuid.uuid5(namespace, "Task"))
+    if referral.task is not None:
+        base_task = _rewrite(copy.deepcopy(referral.task.resource), refs)
+    else:
+        sr = referral.service_request.resource
+        base_task = {
+            "resourceType": "Task",
+            "status": "requested",
+            "intent": "order",
+            "code": {"coding": [{"system": "http://hl7.org/fhir/CodeSystem/task-code", "code": "fulfill"}]},
+            "focus": {"reference": sr_ref},
+            "for": {"reference": patient_ref},
+            "authoredOn": sr["authoredOn"],
+            "requester": _rewrite(copy.deepcopy(sr["requester"]), refs),
+        }
+    base_task["id"] = task_id
+    task_body = apply_to_task(base_task, decision, f"GuidanceResponse/{guidance_id}", when)
+    task_write = s.put(_keep_stamps(s, task_body, ("lastModified",)))
+    if referral.task is not None:
+        writes.insert(referral.entries.index(referral.task), task_write)
+
+    _drop_stale(s, previous, {"/".join(v) for v in ids.values()})
+    return IntakeResult(referral, decision, writes, task_write, guidance, referral.task is not None)
+
+
+def _first_identifier(en: Entry) -> tuple[str, str] | None:
+    for ident in en.resource.get("identifier", []):
+        if ident.get("system") and ident.get("value"):
+            return str(ident["system"]), str(ident["value"])
+    return None
+
+
+def _code_key(en: Entry) -> str:
+    codings = (
+        en.resource.get("code", {}).get("coding", []) if isinstance(en.resource.get("code"), dict) else []
+    )
+    if codings:
+        return f"{codings[0].get('system', '')}|{codings[0].get('code', '')}"
+    return "-"
+
+
+def _rewrite(value: Any, refs: dict[str, str]) -> Any:
+    """Point every Bundle-internal reference at the stored resource."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k == "reference" and isinstance(v, str) and v in refs:
+                value[k] = refs[v]
+            else:
+                _rewrite(v, refs)
+    elif isinstance(value, list):
+        for v in value:
+            _rewrite(v, refs)
+    return value
+
+
+def _keep_stamps(s: Session, body: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    """Keep the stored timestamps when nothing else changed, so a resend makes no new version."""
+    current = s.get(body["resourceType"], body["id"])
+    if current is None:
+        return body
+    old = {k: v for k, v in current.content.items() if k != "meta"}
+    candidate = {**body, **{f: old[f] for f in fields if f in old}}
+    return candidate if candidate == old else body
+
+
+def _drop_stale(s: Session, previous: Any, keep: set[str]) -> None:
+    """Delete what the earlier submission of this referral held and this one no longer does."""
+    if previous is None:
+        return
+    stale: list[str] = []
+    for info in previous.content.get("supportingInfo", []):
+        ref = info.get("reference", "")
+        if ref not in keep:
+            stale.append(ref)
+            member = s.get(*ref.split("/", 1)) if "/" in ref else None
+            if member is not None:
+                stale += [m.get("reference", "") for m in member.content.get("hasMember", [])]
+    for ref in stale:
+        if "/" in ref and ref not in keep:
+            rtype, rid = ref.split("/", 1)
+            s.delete(rtype, rid)
