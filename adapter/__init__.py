@@ -1,1 +1,3 @@
 """VoorZorg FHIR R4 adapter."""
+
+__version__ = "0.1.0"

@@ -90,3 +90,15 @@ def codesystem_codes(codesystem_id: str) -> dict[str, str]:
 def search_parameters() -> dict[str, dict[str, dict[str, str]]]:
     """Resource type -> search parameter name -> {type, expression, target?}."""
     return mapping_yaml("search-parameters.yaml")
+
+
+@cache
+def task_transitions() -> dict[str, list[str]]:
+    """Task.status -> the statuses it may move to."""
+    return mapping_yaml("task-transitions.yaml")
+
+
+@cache
+def stored_types() -> frozenset[str]:
+    """Resource types the store holds: what a referral may carry, plus what the adapter writes."""
+    return frozenset(referral_codes()["accepted_types"]) | set(search_parameters())

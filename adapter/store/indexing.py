@@ -31,7 +31,7 @@ class IndexRow:
 class _Compiled:
     name: str
     type: str
-    evaluate: Callable[[dict[str, Any]], list[Any]]
+    evaluate: Callable[..., list[Any]]
 
 
 @cache

@@ -17,6 +17,7 @@ from adapter.data import eligibility_rules, referral_codes
 from adapter.domain.eligibility import Decision, decide
 from adapter.domain.facts import Deployment
 from adapter.fhir.dates import now_instant
+from adapter.fhir.outcome import FhirError
 from adapter.mapping.decision_out import apply_to_task, to_guidance_response
 from adapter.mapping.referral_in import Entry, Referral, read_referral
 from adapter.store.repository import Session, Store, Write, new_id
@@ -38,6 +39,22 @@ class IntakeResult:
 def check_eligibility(bundle: dict[str, Any], deployment: Deployment) -> Decision:
     """The decision alone: nothing is stored."""
     return decide(read_referral(bundle).facts, eligibility_rules(), deployment)
+
+
+def referral_bundle(body: dict[str, Any]) -> dict[str, Any]:
+    """The referral Bundle of a `$check-eligibility` body: the Bundle itself, or Parameters.referral."""
+    if body.get("resourceType") != "Parameters":
+        return body
+    found = [p for p in body.get("parameter", []) if p.get("name") == "referral"]
+    if len(found) != 1 or not isinstance(found[0].get("resource"), dict):
+        raise FhirError.one(
+            400,
+            "Parameters must hold exactly one parameter 'referral' with the referral Bundle as resource",
+            "Parameters.parameter",
+            code="required",
+        )
+    resource: dict[str, Any] = found[0]["resource"]
+    return resource
 
 
 def intake(store: Store, bundle: dict[str, Any], deployment: Deployment) -> IntakeResult:

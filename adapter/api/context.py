@@ -1,0 +1,95 @@
+"""What every request handler needs: settings, the store, the deployment; and request helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+
+from adapter.config import Settings
+from adapter.domain.facts import Deployment
+from adapter.fhir.jsonbody import parse_json
+from adapter.fhir.models import FHIR_JSON
+from adapter.fhir.outcome import FhirError
+from adapter.store.repository import Store
+
+_JSON_TYPES = (FHIR_JSON, "application/json", "application/json+fhir")
+_ACCEPTABLE = (*_JSON_TYPES, "*/*", "application/*")
+_FORMATS = ("json", *_JSON_TYPES)
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    store: Store
+
+    @property
+    def deployment(self) -> Deployment:
+        return Deployment(self.settings.trained_modules)
+
+    @property
+    def base(self) -> str:
+        return self.settings.base_url
+
+
+def ctx(request: Request) -> AppContext:
+    context: AppContext = request.app.state.ctx
+    return context
+
+
+def check_accept(request: Request) -> None:
+    """406 unless the client accepts FHIR JSON (`Accept` header or the `_format` parameter)."""
+    fmt = request.query_params.get("_format")
+    if fmt is not None and fmt.split(";")[0].strip() not in _FORMATS:
+        raise FhirError.one(
+            406,
+            f"_format {fmt!r} is not supported; this server speaks {FHIR_JSON}",
+            "_format",
+            code="not-supported",
+        )
+    accept = request.headers.get("accept")
+    if fmt is None and accept:
+        types = [part.split(";")[0].strip().lower() for part in accept.split(",")]
+        if not any(t in _ACCEPTABLE for t in types):
+            raise FhirError.one(
+                406, f"Cannot answer in {accept!r}; this server speaks {FHIR_JSON}", code="not-supported"
+            )
+
+
+async def read_fhir_body(request: Request) -> dict[str, Any]:
+    """The body as JSON, after the Content-Type (415) and size (413) checks."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in _JSON_TYPES:
+        raise FhirError.one(
+            415,
+            f"Content-Type {content_type or '(none)'!r} is not supported; send {FHIR_JSON}",
+            code="not-supported",
+        )
+    settings = ctx(request).settings
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > settings.max_body_bytes:
+        raise FhirError.one(
+            413,
+            f"The body is {declared} bytes; this server accepts at most {settings.max_body_bytes}",
+            code="too-costly",
+        )
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > settings.max_body_bytes:
+            raise FhirError.one(413, f"The body exceeds {settings.max_body_bytes} bytes", code="too-costly")
+        chunks.append(chunk)
+    return parse_json(b"".join(chunks), max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth)
+
+
+def if_match_version(request: Request) -> int | None:
+    """The version in an `If-Match: W/"3"` header; 400 when it is no version."""
+    raw = request.headers.get("if-match")
+    if raw is None:
+        return None
+    tag = raw.strip().removeprefix("W/").strip('"')
+    if not tag.isdigit():
+        raise FhirError.one(400, f'If-Match {raw!r} is not a version ETag such as W/"3"', code="value")
+    return int(tag)

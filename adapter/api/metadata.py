@@ -1,0 +1,193 @@
+"""`/metadata` and the conformance resources: what this server is, built from the same data it runs on.
+
+The CapabilityStatement lists the search parameters the store indexes (mappings/search-parameters.yaml)
+and the profiles, CodeSystems and ValueSets of the compiled package (profiles/), so it cannot drift
+from what the server actually does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+
+from adapter import __version__
+from adapter.api.context import check_accept, ctx
+from adapter.api.responses import FhirResponse
+from adapter.api.rest import UPDATABLE
+from adapter.config import CANONICAL_BASE
+from adapter.data import conformance_resources, search_parameters, stored_types
+from adapter.fhir.models import FHIR_JSON, FHIR_VERSION
+from adapter.fhir.outcome import FhirError
+
+router = APIRouter(dependencies=[Depends(check_accept)])
+
+CONFORMANCE_TYPES = ("CodeSystem", "ValueSet", "StructureDefinition", "NamingSystem", "OperationDefinition")
+_SEARCH_TYPES = {"token": "token", "reference": "reference", "date": "date", "string": "string"}
+
+
+def check_eligibility_definition() -> dict[str, Any]:
+    def out(name: str, type_: str, lo: int, hi: str, doc: str) -> dict[str, Any]:
+        return {"name": name, "use": "out", "min": lo, "max": hi, "type": type_, "documentation": doc}
+
+    return {
+        "resourceType": "OperationDefinition",
+        "id": "check-eligibility",
+        "url": f"{CANONICAL_BASE}/OperationDefinition/check-eligibility",
+        "name": "CheckEligibility",
+        "title": "Check a referral against the VoorZorg eligibility rules",
+        "status": "active",
+        "kind": "operation",
+        "code": "check-eligibility",
+        "system": True,
+        "type": False,
+        "instance": False,
+        "affectsState": False,
+        "description": "Decides the VoorZorg track of a referral Bundle without storing anything.",
+        "parameter": [
+            {
+                "name": "referral",
+                "use": "in",
+                "min": 1,
+                "max": "1",
+                "type": "Bundle",
+                "documentation": "The referral transaction Bundle (or send the Bundle itself as the body)",
+            },
+            out(
+                "track",
+                "Coding",
+                1,
+                "1",
+                "voorzorg, voorzorg-2, late-start, consult, not-eligible, incomplete",
+            ),
+            out("reason", "Coding", 0, "*", "Why (voorzorg-decision-reason)"),
+            out("evidence", "code", 0, "1", "proven-effective or under-research"),
+            out("consultRequired", "boolean", 1, "1", "A VoorZorg Consult request must be made"),
+            out("missing", "string", 0, "*", "For incomplete: each missing item"),
+            out("gestationalAgeDays", "integer", 0, "1", "Gestational age at the referral date"),
+            out("childAgeDays", "integer", 0, "1", "Age of the child at the referral date"),
+            out("explanation", "string", 1, "1", "The decision in words"),
+        ],
+    }
+
+
+def _conformance() -> list[dict[str, Any]]:
+    return [*conformance_resources(), check_eligibility_definition()]
+
+
+def capability_statement(base: str) -> dict[str, Any]:
+    profiles: dict[str, list[str]] = {}
+    for r in conformance_resources():
+        if (
+            r["resourceType"] == "StructureDefinition"
+            and r.get("kind") == "resource"
+            and r.get("derivation") == "constraint"
+        ):
+            profiles.setdefault(r["type"], []).append(r["url"])
+    resources: list[dict[str, Any]] = []
+    for rtype in sorted(stored_types()):
+        interactions = ["read", "vread", "search-type", "history-instance", "history-type"]
+        if rtype in UPDATABLE:
+            interactions.append("update")
+        entry: dict[str, Any] = {
+            "type": rtype,
+            "interaction": [{"code": i} for i in interactions],
+            "versioning": "versioned-update" if rtype in UPDATABLE else "versioned",
+            "readHistory": True,
+            "updateCreate": False,
+            "conditionalCreate": False,
+            "conditionalUpdate": False,
+            "searchParam": [
+                {"name": "_id", "type": "token"},
+                {"name": "_lastUpdated", "type": "date"},
+                *(
+                    {"name": name, "type": _SEARCH_TYPES[p["type"]]}
+                    for name, p in search_parameters().get(rtype, {}).items()
+                ),
+            ],
+        }
+        if rtype in profiles:
+            entry["supportedProfile"] = sorted(profiles[rtype])
+        resources.append(entry)
+    for rtype in CONFORMANCE_TYPES:
+        resources.append(
+            {
+                "type": rtype,
+                "interaction": [{"code": "read"}, {"code": "search-type"}],
+                "searchParam": [{"name": "url", "type": "uri"}, {"name": "name", "type": "string"}],
+            }
+        )
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": "2026-11-23",
+        "kind": "instance",
+        "software": {"name": "voorzorg-adapter", "version": __version__},
+        "implementation": {"description": "VoorZorg FHIR R4 adapter", "url": base},
+        "fhirVersion": FHIR_VERSION,
+        "format": [FHIR_JSON, "json"],
+        "rest": [
+            {
+                "mode": "server",
+                "documentation": "VoorZorg referral intake: POST a referral transaction Bundle to the base.",
+                "resource": resources,
+                "interaction": [{"code": "transaction"}],
+                "operation": [
+                    {
+                        "name": "check-eligibility",
+                        "definition": f"{CANONICAL_BASE}/OperationDefinition/check-eligibility",
+                    }
+                ],
+            }
+        ],
+    }
+
+
+@router.get("/metadata")
+def metadata(request: Request) -> FhirResponse:
+    return FhirResponse(capability_statement(ctx(request).base))
+
+
+def _conformance_route(rtype: str) -> None:
+    @router.get(f"/{rtype}/{{resource_id}}", name=f"read {rtype}")
+    def read(resource_id: str) -> FhirResponse:
+        for r in _conformance():
+            if r["resourceType"] == rtype and r.get("id") == resource_id:
+                return FhirResponse(r)
+        raise FhirError.one(404, f"{rtype}/{resource_id} is not known", code="not-found")
+
+    @router.get(f"/{rtype}", name=f"search {rtype}")
+    def search(request: Request) -> FhirResponse:
+        q = request.query_params
+        unknown = set(q) - {"url", "name", "_format", "_count"}
+        if unknown:
+            raise FhirError.one(
+                400,
+                f"Unknown search parameter(s) {sorted(unknown)} for {rtype}",
+                *sorted(unknown),
+                code="not-supported",
+            )
+        found = [
+            r
+            for r in _conformance()
+            if r["resourceType"] == rtype
+            and ("url" not in q or r.get("url") == q["url"])
+            and ("name" not in q or q["name"].lower() in str(r.get("name", "")).lower())
+        ]
+        base = ctx(request).base
+        return FhirResponse(
+            {
+                "resourceType": "Bundle",
+                "type": "searchset",
+                "total": len(found),
+                "link": [{"relation": "self", "url": str(request.url)}],
+                "entry": [
+                    {"fullUrl": f"{base}/{rtype}/{r['id']}", "resource": r, "search": {"mode": "match"}}
+                    for r in found
+                ],
+            }
+        )
+
+
+for _rtype in CONFORMANCE_TYPES:
+    _conformance_route(_rtype)

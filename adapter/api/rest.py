@@ -1,0 +1,188 @@
+"""The REST interactions on stored resources: read, vread, history, search, and update of Tasks."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Request
+
+from adapter.api.context import check_accept, ctx, if_match_version, read_fhir_body
+from adapter.api.responses import FhirResponse, history_bundle, resource_response, searchset
+from adapter.data import stored_types, task_transitions
+from adapter.fhir.dates import date_range
+from adapter.fhir.models import check_structure
+from adapter.fhir.outcome import FhirError
+from adapter.fhir.search import parse_search
+from adapter.store.repository import Session, Stored, VersionConflict
+
+router = APIRouter(dependencies=[Depends(check_accept)])
+
+#: Resource types that may be updated with PUT (the closed-loop Task: cancel, start, complete).
+UPDATABLE = {"Task"}
+
+
+def _known(resource_type: str) -> None:
+    if resource_type not in stored_types():
+        raise FhirError.one(404, f"This server holds no {resource_type} resources", code="not-supported")
+
+
+def _live(stored: Stored | None, resource_type: str, resource_id: str) -> Stored:
+    if stored is None:
+        raise FhirError.one(404, f"{resource_type}/{resource_id} is not known", code="not-found")
+    if stored.deleted:
+        raise FhirError.one(410, f"{resource_type}/{resource_id} was deleted", code="deleted")
+    return stored
+
+
+@router.get("/{resource_type}")
+def search(resource_type: str, request: Request) -> FhirResponse:
+    return _search(resource_type, request, list(request.query_params.multi_items()))
+
+
+@router.post("/{resource_type}/_search")
+async def search_post(resource_type: str, request: Request) -> FhirResponse:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip()
+    if content_type != "application/x-www-form-urlencoded":
+        raise FhirError.one(415, "POST _search takes application/x-www-form-urlencoded", code="not-supported")
+    form = await request.form()
+    items = [(k, str(v)) for k, v in form.multi_items()] + list(request.query_params.multi_items())
+    return _search(resource_type, request, items)
+
+
+def _search(resource_type: str, request: Request, items: list[tuple[str, str]]) -> FhirResponse:
+    _known(resource_type)
+    c = ctx(request)
+    lenient = "handling=lenient" in request.headers.get("prefer", "")
+    q = parse_search(
+        resource_type,
+        items,
+        default_count=c.settings.default_page_size,
+        max_count=c.settings.max_page_size,
+        lenient=lenient,
+    )
+    with c.store.reading() as s:
+        total, found = s.search(resource_type, q.matches, q.count, q.offset, q.newest_first)
+    url = f"{c.base}/{resource_type}"
+
+    def page(offset: int) -> str:
+        params = [(k, v) for k, v in q.used if k not in ("_count", "_offset")]
+        return f"{url}?{urlencode([*params, ('_count', str(q.count)), ('_offset', str(offset))])}"
+
+    return FhirResponse(searchset(found, total, c.base, page(q.offset), page, q.count, q.offset))
+
+
+@router.get("/{resource_type}/_history")
+def type_history(resource_type: str, request: Request) -> FhirResponse:
+    _known(resource_type)
+    return _history(request, resource_type, None, f"{resource_type}/_history")
+
+
+@router.get("/{resource_type}/{resource_id}")
+def read(resource_type: str, resource_id: str, request: Request) -> FhirResponse:
+    _known(resource_type)
+    with ctx(request).store.reading() as s:
+        stored = _live(s.get(resource_type, resource_id), resource_type, resource_id)
+    return resource_response(stored, ctx(request).base)
+
+
+@router.get("/{resource_type}/{resource_id}/_history")
+def instance_history(resource_type: str, resource_id: str, request: Request) -> FhirResponse:
+    _known(resource_type)
+    with ctx(request).store.reading() as s:
+        if s.get(resource_type, resource_id) is None:
+            raise FhirError.one(404, f"{resource_type}/{resource_id} is not known", code="not-found")
+    return _history(request, resource_type, resource_id, f"{resource_type}/{resource_id}/_history")
+
+
+@router.get("/{resource_type}/{resource_id}/_history/{version_id}")
+def vread(resource_type: str, resource_id: str, version_id: str, request: Request) -> FhirResponse:
+    _known(resource_type)
+    if not version_id.isdigit():
+        raise FhirError.one(404, f"Version {version_id!r} is not known", code="not-found")
+    with ctx(request).store.reading() as s:
+        stored = s.get_version(resource_type, resource_id, int(version_id))
+    if stored is None:
+        raise FhirError.one(
+            404, f"{resource_type}/{resource_id} has no version {version_id}", code="not-found"
+        )
+    if stored.deleted:
+        raise FhirError.one(
+            410, f"Version {version_id} of {resource_type}/{resource_id} is a deletion", code="deleted"
+        )
+    return resource_response(stored, ctx(request).base)
+
+
+@router.put("/{resource_type}/{resource_id}")
+async def update(resource_type: str, resource_id: str, request: Request) -> FhirResponse:
+    _known(resource_type)
+    if resource_type not in UPDATABLE:
+        refusal = FhirError.one(
+            405,
+            f"{resource_type} cannot be updated; referral data changes by sending the referral again",
+            code="not-supported",
+        )
+        refusal.headers["Allow"] = "GET"
+        raise refusal
+    body = await read_fhir_body(request)
+    check_structure(body)
+    if body.get("resourceType") != resource_type:
+        raise FhirError.one(
+            400, f"The body is a {body.get('resourceType')}, the URL says {resource_type}", "resourceType"
+        )
+    if body.get("id") != resource_id:
+        raise FhirError.one(
+            400,
+            f"Resource id {body.get('id')!r} does not match the URL's {resource_id!r}",
+            f"{resource_type}.id",
+        )
+    expected = if_match_version(request)
+
+    def work(s: Session) -> Stored:
+        current = _live(s.get(resource_type, resource_id), resource_type, resource_id)
+        _check_transition(current.content.get("status"), body.get("status"))
+        try:
+            return s.put(body, if_match=expected).stored
+        except VersionConflict as e:
+            if expected is None:
+                raise
+            raise FhirError.one(
+                412,
+                f'If-Match W/"{expected}" does not match the current version W/"{e.current}"',
+                code="conflict",
+            ) from None
+
+    return resource_response(ctx(request).store.write(work), ctx(request).base)
+
+
+def _check_transition(old: object, new: object) -> None:
+    if old == new:
+        return
+    allowed = task_transitions().get(str(old), [])
+    if new not in allowed:
+        raise FhirError.one(
+            409,
+            f"A Task cannot move from {old!r} to {new!r}; allowed: {', '.join(allowed) or 'none'}",
+            "Task.status",
+            code="business-rule",
+        )
+
+
+def _history(request: Request, resource_type: str, resource_id: str | None, path: str) -> FhirResponse:
+    c = ctx(request)
+    q = request.query_params
+    count = (
+        min(int(q["_count"]), c.settings.max_page_size)
+        if q.get("_count", "").isdigit()
+        else c.settings.default_page_size
+    )
+    since = q.get("_since")
+    if since is not None:
+        try:
+            since = date_range(since)[0]
+        except ValueError:
+            raise FhirError.one(
+                400, f"_since {since!r} is not a FHIR instant", "_since", code="value"
+            ) from None
+    with c.store.reading() as s:
+        total, versions = s.history(resource_type, resource_id, since, count, 0)
+    return FhirResponse(history_bundle(versions, total, c.base, f"{c.base}/{path}"))
