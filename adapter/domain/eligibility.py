@@ -2,8 +2,8 @@
 
 `decide` walks the steps in their order. A step fires only on known inputs; when a step's input is
 unknown it is noted as missing and the walk goes on as if the step did not fire, so an `incomplete`
-decision names every item the decision still depends on, and an item the outcome does not depend
-on (parity of a woman who is not in a very vulnerable situation) is never asked for.
+decision names every item the remaining steps still depend on, and an item behind a step that
+already decided (parity of a woman who is not in a very vulnerable situation) is never asked for.
 """
 
 from __future__ import annotations
@@ -140,11 +140,11 @@ def _walk(
     if earlier is None:
         missing.append("parity")
         return None
-    if ga is None and child_age is None:
-        return None  # timing is already noted as missing
 
     # Step 5: first child.
     if earlier == 0:
+        if ga is None and child_age is None:
+            return None  # timing is already noted as missing
         if late:
             return _Outcome(
                 Track.LATE_START,
@@ -156,17 +156,21 @@ def _walk(
             missing.append("mother_birth_date")
             return None
         ga_weeks = _weeks(ga)
-        if age <= rules.max_age_proven_effective:
+        # The research population (seed 002): young, and a *first pregnancy*: earlier pregnancies
+        # without a birth (gravidity >= 2, parity 0) still get VoorZorg, but outside that population.
+        if age <= rules.max_age_proven_effective and (facts.gravidity is None or facts.gravidity <= 1):
             return _Outcome(
                 Track.VOORZORG,
                 evidence=Evidence.PROVEN_EFFECTIVE,
                 texts=(_say(rules, "voorzorg-proven-effective", ga_weeks=ga_weeks, age=age),),
             )
-        return _Outcome(
-            Track.VOORZORG,
-            reasons=(Reason.AGE_OVER_25,),
-            texts=(_say(rules, "voorzorg", ga_weeks=ga_weeks), _say(rules, "age-over-25", age=age)),
-        )
+        over_age = age > rules.max_age_proven_effective
+        texts = [_say(rules, "voorzorg", ga_weeks=ga_weeks)]
+        if over_age:
+            texts.append(_say(rules, "age-over-25", age=age))
+        else:
+            texts.append(_say(rules, "not-first-pregnancy", gravidity=facts.gravidity))
+        return _Outcome(Track.VOORZORG, reasons=(Reason.AGE_OVER_25,) if over_age else (), texts=tuple(texts))
 
     # Step 6: earlier children.
     if facts.serious_parenting_problems is None:
@@ -174,6 +178,8 @@ def _walk(
         return None
     if not facts.serious_parenting_problems:
         return _stop(rules, Track.CONSULT, Reason.OUTSIDE_CRITERIA)
+    if ga is None and child_age is None:
+        return None  # timing is already noted as missing
     if late:
         return _stop(rules, Track.CONSULT, Reason.LATE_START_PLUS_2, timing=timing)
     return _Outcome(

@@ -139,9 +139,10 @@ def page_decision(
         assert f.mother_birth_date is not None
         b, r = f.mother_birth_date, f.referral_date
         age = r.year - b.year - (1 if (r.month, r.day) < (b.month, b.day) else 0)
-        if age < 26:
+        first_pregnancy = f.gravidity is None or f.gravidity <= 1  # seed 002: "een eerste zwangerschap"
+        if age < 26 and first_pregnancy:
             return (Track.VOORZORG, (), Evidence.PROVEN_EFFECTIVE, False, *timing)
-        return (Track.VOORZORG, (Reason.AGE_OVER_25,), None, False, *timing)
+        return (Track.VOORZORG, (Reason.AGE_OVER_25,) if age >= 26 else (), None, False, *timing)
     if parity >= 1 and not f.serious_parenting_problems:
         return (Track.CONSULT, (Reason.OUTSIDE_CRITERIA,), None, True, *timing)
     if parity >= 1 and late:

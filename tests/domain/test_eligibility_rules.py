@@ -470,12 +470,6 @@ def test_the_incomplete_decision_names_every_item_a_late_pregnancy_with_earlier_
     assert_incomplete(d, "voluntary", "serious_parenting_problems")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (reported): with pregnancy timing unknown, serious_parenting_problems of a woman with "
-    "earlier children is not named, while voluntary/forced_framework/parity, needed under the very same "
-    "condition (unless the child is > 6 weeks old), are; the page says to name each missing item.",
-)
 def test_timing_unknown_with_earlier_children_also_names_serious_problems() -> None:
     d = run(facts(first_child=False, serious_parenting_problems=None, ga=None))
     assert_incomplete(d, "pregnancy_timing", "serious_parenting_problems")
@@ -598,3 +592,13 @@ def test_modules_needing_training_are_read_from_the_rules() -> None:
     none_needed = dataclasses.replace(rules(), modules_needing_training=frozenset())
     d = run(facts(ga=WEEKS_28), UNTRAINED, r=none_needed)
     assert_decision(d, Track.LATE_START, evidence=Evidence.UNDER_RESEARCH)
+
+
+def test_first_child_after_earlier_pregnancies_is_voorzorg_outside_the_research_population() -> None:
+    """Seed 002: proven effective for a *first pregnancy*; parity 0 with gravidity 2 is still VoorZorg."""
+    d = run(facts(gravidity=2))
+    assert d.track is Track.VOORZORG
+    assert d.evidence is None
+    assert d.reasons == ()
+    assert "pregnancy number 2" in d.explanation
+    assert run(facts(gravidity=1)).evidence is Evidence.PROVEN_EFFECTIVE

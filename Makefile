@@ -1,0 +1,32 @@
+# Two commands on a fresh machine (Python 3.11+; nothing else to set up):
+#   make run    installs the adapter into .venv and serves FHIR R4 on http://127.0.0.1:8080 (SQLite under ./data)
+#   make test   installs the test tools and runs lint, type checks and the whole test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8080
+
+.PHONY: run test lint bench profiles
+
+$(BIN)/voorzorg-adapter: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+run: $(BIN)/voorzorg-adapter
+	$(BIN)/voorzorg-adapter serve --host $(HOST) --port $(PORT)
+
+lint: $(BIN)/voorzorg-adapter
+	$(BIN)/ruff check adapter tests bench
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+bench: $(BIN)/voorzorg-adapter
+	$(BIN)/python -m bench
+
+profiles:
+	bash profiles/scripts/build.sh

@@ -1,0 +1,97 @@
+"""Fixtures shared by the tests: a real store on SQLite and on PostgreSQL, the app, a referral."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from adapter.api.app import create_app
+from adapter.config import PROJECT_ROOT, Settings
+from adapter.store.repository import Store
+
+POSTGRES_URL = os.environ.get(
+    "VOORZORG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+EXAMPLE_REFERRAL = PROJECT_ROOT / "examples" / "referral.json"
+
+
+def _postgres_reason() -> str | None:
+    """None when PostgreSQL answers, else why not (the tests on it then skip with that message)."""
+    try:
+        engine = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+        return None
+    except Exception as e:  # any failure to connect means: skip, and say why
+        return f"PostgreSQL not reachable at {POSTGRES_URL}: {type(e).__name__}"
+
+
+_PG_REASON = _postgres_reason()
+
+
+@pytest.fixture(scope="session")
+def postgres_available() -> None:
+    if _PG_REASON:
+        pytest.skip(_PG_REASON)
+
+
+def postgres_store() -> Iterator[Store]:
+    """A store in a schema of its own inside the `test` database, dropped afterwards."""
+    if _PG_REASON:
+        pytest.skip(_PG_REASON)
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    store = Store(f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}")
+    store.migrate()
+    try:
+        yield store
+    finally:
+        store.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The store on each backend the adapter supports."""
+    if request.param == "postgres":
+        yield from postgres_store()
+        return
+    s = Store(f"sqlite:///{tmp_path / 'voorzorg.db'}")
+    s.migrate()
+    yield s
+    s.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path, base_url="http://testserver")
+
+
+@pytest.fixture
+def client(store: Store, settings: Settings) -> TestClient:
+    return TestClient(create_app(settings, store))
+
+
+@pytest.fixture
+def referral() -> dict[str, Any]:
+    """The README's example referral (first child, 14 weeks, 21 years old: VoorZorg)."""
+    data: dict[str, Any] = json.loads(EXAMPLE_REFERRAL.read_text(encoding="utf-8"))
+    return copy.deepcopy(data)
+
+
+FHIR_JSON_HEADERS = {"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"}
