@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
@@ -83,8 +84,20 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def client(store: Store, settings: Settings) -> TestClient:
-    return TestClient(create_app(settings, store))
+def auth_headers() -> dict[str, str]:
+    """Headers that authenticate a caller with every right (the security layer fills this in)."""
+    return {}
+
+
+@pytest.fixture
+def app(store: Store, settings: Settings) -> FastAPI:
+    return create_app(settings, store)
+
+
+@pytest.fixture
+def client(app: FastAPI, auth_headers: dict[str, str]) -> TestClient:
+    """A client of the app on each backend, authenticated with every right."""
+    return TestClient(app, headers=auth_headers)
 
 
 @pytest.fixture
