@@ -83,6 +83,7 @@ EXPECTED_PROFILES = {
     "voorzorg-parity": "Observation",
     "voorzorg-gravidity": "Observation",
     "voorzorg-delivery-date": "Observation",
+    "voorzorg-last-menstruation-date": "Observation",
     "voorzorg-situation": "Observation",
     "voorzorg-voluntary-participation": "Consent",
     "voorzorg-eligibility-decision": "GuidanceResponse",

@@ -79,7 +79,7 @@ Id: voorzorg-evidence
 Title: "VoorZorg evidence status"
 Description: "The evidence status of the decided track for this client."
 * insert VZCodeSystem
-* #proven-effective "Bewezen effectief" "Within the research population for which VoorZorg is proven effective: first child, referred before 28 weeks, voluntary, aged 25 or younger."
+* #proven-effective "Bewezen effectief" "Within the research population for which VoorZorg is proven effective: first pregnancy (first child), referred before 28 weeks, voluntary, aged 25 or younger."
 * insert En(#proven-effective, Proven effective)
 * #under-research "In onderzoek" "A module whose effect is still being researched (VoorZorg 2, Late Start)."
 * insert En(#under-research, Under research)

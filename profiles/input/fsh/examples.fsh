@@ -134,6 +134,17 @@ Description: "The zib Pregnancy-like panel, with the pregnancy facts as hasMembe
 * hasMember[+] = Reference(example-pregnancy-duration)
 * hasMember[+] = Reference(example-parity)
 * hasMember[+] = Reference(example-gravidity)
+* hasMember[+] = Reference(example-last-menstruation-date)
+
+Instance: example-last-menstruation-date
+InstanceOf: VoorZorgLastMenstruationDate
+Usage: #example
+Title: "Example date of last menstruation"
+Description: "Last menstrual period 2024-11-13 (consistent with the EDD 2025-08-20)."
+* status = #final
+* code = $sct#21840007
+* subject = Reference(example-client)
+* valueDateTime = "2024-11-13"
 
 Instance: example-very-vulnerable-situation
 InstanceOf: VoorZorgSituation

@@ -157,7 +157,7 @@ Description: "The pregnancy as a panel, like zib Pregnancy (nl-core): SNOMED 118
 * code = $sct#118185001
 * value[x] 0..0
 * hasMember 1..* MS
-* hasMember only Reference(VoorZorgEstimatedDeliveryDate or VoorZorgPregnancyDuration or VoorZorgParity or VoorZorgGravidity or VoorZorgDeliveryDate)
+* hasMember only Reference(VoorZorgEstimatedDeliveryDate or VoorZorgPregnancyDuration or VoorZorgParity or VoorZorgGravidity or VoorZorgDeliveryDate or VoorZorgLastMenstruationDate)
 
 Profile: VoorZorgEstimatedDeliveryDate
 Parent: Observation
@@ -224,6 +224,18 @@ Description: "The date (and time) of delivery, when the child is already born (L
 * insert VZProfile
 * insert VZObservation
 * code = $loinc#93857-1
+* value[x] 1..1 MS
+* value[x] only dateTime
+
+Profile: VoorZorgLastMenstruationDate
+Parent: Observation
+Id: voorzorg-last-menstruation-date
+Title: "VoorZorg date of last menstruation"
+Description: "The date of the last menstrual period (zib Pregnancy, SNOMED 21840007)."
+* insert VZProfile
+* insert VZObservation
+* code MS
+* code from VoorZorgLastMenstruationDateCodeVS (required)
 * value[x] 1..1 MS
 * value[x] only dateTime
 

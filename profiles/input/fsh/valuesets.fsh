@@ -143,3 +143,10 @@ Description: "Codes for gravidity (number of pregnancies): SNOMED CT and LOINC."
 * insert VZValueSet
 * $sct#161732006
 * $loinc#11996-6
+
+ValueSet: VoorZorgLastMenstruationDateCodeVS
+Id: voorzorg-last-menstruation-date-code
+Title: "Date of last menstruation codes"
+Description: "Codes for the date of the last menstrual period (zib Pregnancy)."
+* insert VZValueSet
+* $sct#21840007
