@@ -10,3 +10,7 @@ OUT="${1:-.}"
 # Fail on any SUSHI error or warning (a warning usually means a broken rule or example).
 # The same as `npx sushi build --snapshot .`, with the locally installed SUSHI.
 ./node_modules/.bin/sushi build --snapshot -o "$OUT" .
+# SUSHI also writes fsh-generated/data/fsh-index.json (for the IG Publisher). The repository's
+# .gitignore ignores data/, and fsh-index.txt holds the same index, so drop it: the committed
+# tree and a fresh build then have the same files.
+rm -rf "$OUT/fsh-generated/data"

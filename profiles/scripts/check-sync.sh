@@ -16,7 +16,7 @@ mkdir -p "$TMP/profiles"
 (cd "$PROFILES_DIR" && tar --exclude=./node_modules --exclude=./fsh-generated -cf - .) | tar -xf - -C "$TMP/profiles"
 ln -s "$PROFILES_DIR/node_modules" "$TMP/profiles/node_modules"
 
-if ! (cd "$TMP/profiles" && ./node_modules/.bin/sushi build --snapshot -o . . >"$TMP/build.log" 2>&1); then
+if ! bash "$TMP/profiles/scripts/build.sh" >"$TMP/build.log" 2>&1; then
   echo "check-sync: SUSHI build failed; log:" >&2
   cat "$TMP/build.log" >&2
   exit 1
