@@ -7,7 +7,7 @@ PROFILES_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$PROFILES_DIR/scripts/setup-core.sh"
 cd "$PROFILES_DIR"
 OUT="${1:-.}"
-# Fail on any SUSHI error or warning (a warning usually means a broken rule or example).
+# SUSHI exits non-zero when the build has errors (its exit code is the error count).
 # The same as `npx sushi build --snapshot .`, with the locally installed SUSHI.
 ./node_modules/.bin/sushi build --snapshot -o "$OUT" .
 # SUSHI also writes fsh-generated/data/fsh-index.json (for the IG Publisher). The repository's
