@@ -30,6 +30,18 @@ def _modules(raw: str) -> frozenset[str]:
     return modules
 
 
+def _issuers(raw: str) -> dict[str, str]:
+    """`https://as.example/realm=https://as.example/realm/jwks,...` -> {issuer: jwks_url}."""
+    out: dict[str, str] = {}
+    for part in raw.split(","):
+        if part.strip():
+            issuer, sep, jwks = part.strip().partition("=")
+            if not sep or not jwks:
+                raise ValueError(f"VOORZORG_TRUSTED_ISSUERS: {part!r} is not ISSUER=JWKS_URL")
+            out[issuer] = jwks
+    return out
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = field(default_factory=lambda: Path("data"))
@@ -40,11 +52,37 @@ class Settings:
     max_json_depth: int = 64
     default_page_size: int = 50
     max_page_size: int = 500
+    # The JGZ organisation that runs this adapter ("system|value", URA), named in Tasks and audit.
+    organization: str = "http://fhir.nl/fhir/NamingSystem/ura|00000000"
+    audience: str = ""  # expected `aud` of bearer tokens; default: the base URL
+    trusted_issuers: dict[str, str] = field(default_factory=dict)  # external issuer -> its JWKS URL
+    clients_file: Path | None = None  # registered clients of the embedded token endpoint (YAML)
+    token_lifetime: int = 300
+    insecure_no_auth: bool = False  # only by `serve --insecure-dev-no-auth`, announced loudly
+    cors_origins: tuple[str, ...] = ()  # CORS is closed unless origins are listed
+    request_timeout: float = 30.0
 
     @property
     def effective_database_url(self) -> str:
         """SQLite under the data directory unless an explicit URL says otherwise (zero set-up)."""
         return self.database_url or f"sqlite:///{(self.data_dir / 'voorzorg.db').as_posix()}"
+
+    @property
+    def effective_audience(self) -> str:
+        return self.audience or self.base_url
+
+    @property
+    def issuer(self) -> str:
+        """The embedded token issuer's identifier (`iss`)."""
+        return f"{self.base_url}/auth"
+
+    @property
+    def issuer_key_path(self) -> Path:
+        return self.data_dir / "issuer-key.pem"
+
+    @property
+    def effective_clients_file(self) -> Path:
+        return self.clients_file or self.data_dir / "clients.yaml"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -58,4 +96,11 @@ class Settings:
             max_json_depth=int(e.get("VOORZORG_MAX_JSON_DEPTH", "64")),
             default_page_size=int(e.get("VOORZORG_PAGE_SIZE", "50")),
             max_page_size=int(e.get("VOORZORG_MAX_PAGE_SIZE", "500")),
+            organization=e.get("VOORZORG_ORGANIZATION", "http://fhir.nl/fhir/NamingSystem/ura|00000000"),
+            audience=e.get("VOORZORG_AUDIENCE", ""),
+            trusted_issuers=_issuers(e.get("VOORZORG_TRUSTED_ISSUERS", "")),
+            clients_file=Path(e["VOORZORG_CLIENTS_FILE"]) if e.get("VOORZORG_CLIENTS_FILE") else None,
+            token_lifetime=int(e.get("VOORZORG_TOKEN_LIFETIME", "300")),
+            cors_origins=tuple(o.strip() for o in e.get("VOORZORG_CORS_ORIGINS", "").split(",") if o.strip()),
+            request_timeout=float(e.get("VOORZORG_REQUEST_TIMEOUT", "30")),
         )

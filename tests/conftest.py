@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, text
 
 from adapter.api.app import create_app
 from adapter.config import PROJECT_ROOT, Settings
+from adapter.security.tokens import IssuerKey, mint
 from adapter.store.repository import Store
 
 POSTGRES_URL = os.environ.get(
@@ -83,10 +84,34 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path, base_url="http://testserver")
 
 
+JGZ_ORGANIZATION = "http://fhir.nl/fhir/NamingSystem/ura|00000000"
+
+
+def bearer(
+    settings: Settings,
+    *,
+    role: str = "jgz",
+    scope: str = "system/*.cruds",
+    organization: str | None = JGZ_ORGANIZATION,
+    client_id: str = "test-client",
+) -> dict[str, str]:
+    """Authorization header with a token of the adapter's own issuer, as `voorzorg-adapter token` mints."""
+    token = mint(
+        IssuerKey(settings.issuer_key_path),
+        issuer=settings.issuer,
+        audience=settings.effective_audience,
+        client_id=client_id,
+        scope=scope,
+        role=role,
+        organization=organization,
+    )
+    return {"Authorization": f"Bearer {token}"}
+
+
 @pytest.fixture
-def auth_headers() -> dict[str, str]:
-    """Headers that authenticate a caller with every right (the security layer fills this in)."""
-    return {}
+def auth_headers(settings: Settings) -> dict[str, str]:
+    """Headers that authenticate the JGZ organisation with every right on client data."""
+    return bearer(settings)
 
 
 @pytest.fixture

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from adapter.api import metadata, operations, rest
+from adapter.api import audit_events, auth, metadata, operations, rest
 from adapter.api.context import AppContext
+from adapter.api.guard import gate
 from adapter.api.responses import error_response
 from adapter.config import Settings
 from adapter.fhir.outcome import FhirError
@@ -61,14 +65,39 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             FhirError.one(500, "Internal error; the request was not completed", code="exception")
         )
 
+    # Innermost first: the gate (authentication + audit) wraps the routes; the timeout wraps the gate,
+    # and the security headers go on every response, errors included.
+    app.middleware("http")(gate)
+
     @app.middleware("http")
-    async def security_headers(request: Request, call_next: object) -> Response:
-        response: Response = await call_next(request)  # type: ignore[operator]
+    async def timeout(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        try:
+            return await asyncio.wait_for(call_next(request), settings.request_timeout)
+        except TimeoutError:
+            return error_response(
+                FhirError.one(503, "The request took too long and was stopped", code="timeout")
+            )
+
+    @app.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
         for k, v in SECURITY_HEADERS.items():
             response.headers.setdefault(k, v)
         return response
 
+    if settings.cors_origins:  # closed unless an operator lists origins
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "PUT"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "Prefer"],
+        )
+
+    app.include_router(auth.router)
     app.include_router(metadata.router)
+    app.include_router(audit_events.router)
     app.include_router(operations.router)
     app.include_router(rest.router)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from starlette.requests import Request
@@ -12,6 +13,9 @@ from adapter.domain.facts import Deployment
 from adapter.fhir.jsonbody import parse_json
 from adapter.fhir.models import FHIR_JSON
 from adapter.fhir.outcome import FhirError
+from adapter.security.audit import AuditLog
+from adapter.security.clients import RegisteredClient, load_clients
+from adapter.security.tokens import IssuerKey, TokenVerifier
 from adapter.store.repository import Store
 
 _JSON_TYPES = (FHIR_JSON, "application/json", "application/json+fhir")
@@ -23,6 +27,23 @@ _FORMATS = ("json", *_JSON_TYPES)
 class AppContext:
     settings: Settings
     store: Store
+
+    @cached_property
+    def issuer_key(self) -> IssuerKey:
+        return IssuerKey(self.settings.issuer_key_path)
+
+    @cached_property
+    def verifier(self) -> TokenVerifier:
+        s = self.settings
+        return TokenVerifier(s.effective_audience, s.issuer, self.issuer_key, s.trusted_issuers)
+
+    @cached_property
+    def audit(self) -> AuditLog:
+        return AuditLog(self.store)
+
+    def clients(self) -> dict[str, RegisteredClient]:
+        """Read on each token request, so a newly registered client needs no restart."""
+        return load_clients(self.settings.effective_clients_file)
 
     @property
     def deployment(self) -> Deployment:

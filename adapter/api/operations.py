@@ -7,10 +7,15 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from adapter.api.context import check_accept, ctx, read_fhir_body
+from adapter.api.guard import access, require
 from adapter.api.responses import FhirResponse
+from adapter.fhir.outcome import FhirError
 from adapter.mapping.decision_out import to_parameters
+from adapter.mapping.referral_in import Referral, read_referral
+from adapter.security.principal import Principal
+from adapter.security.scopes import CREATE
 from adapter.store.repository import Write
-from adapter.workflows.intake import IntakeResult, check_eligibility, intake, referral_bundle
+from adapter.workflows.intake import IntakeResult, check_eligibility, intake_referral, referral_bundle
 
 router = APIRouter(dependencies=[Depends(check_accept)])
 
@@ -18,14 +23,35 @@ router = APIRouter(dependencies=[Depends(check_accept)])
 @router.post("/")
 async def transaction(request: Request) -> FhirResponse:
     """Intake: the referral transaction Bundle, stored whole or not at all."""
+    who = require(request, "ServiceRequest", CREATE)
     bundle = await read_fhir_body(request)
-    result = intake(ctx(request).store, bundle, ctx(request).deployment)
+    referral = read_referral(bundle)
+    _may_send(who, referral)
+    result = intake_referral(ctx(request).store, referral, ctx(request).deployment)
+    record = access(request)
+    for w in [*result.writes, result.task, result.guidance]:
+        record.touched(w.stored.reference, result.patient_reference)
     return FhirResponse(_transaction_response(result, ctx(request).base))
+
+
+def _may_send(who: Principal, referral: Referral) -> None:
+    """An obstetric practice sends referrals in its own name only."""
+    if who.intake == "any":
+        return
+    if who.intake == "own" and who.organization in referral.requester_organizations:
+        return
+    raise FhirError.one(
+        403,
+        "This client may not send a referral with this requester: the requester must be its own organisation",
+        "Bundle.entry.resource.ofType(ServiceRequest).requester",
+        code="forbidden",
+    )
 
 
 @router.post("/$check-eligibility")
 async def check_eligibility_operation(request: Request) -> FhirResponse:
     """The decision only; stores nothing. Body: the referral Bundle, or Parameters with `referral`."""
+    require(request, "ServiceRequest", CREATE)
     body = await read_fhir_body(request)
     bundle = referral_bundle(body)
     return FhirResponse(to_parameters(check_eligibility(bundle, ctx(request).deployment)))

@@ -7,12 +7,14 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 
 from adapter.api.context import check_accept, ctx, if_match_version, read_fhir_body
+from adapter.api.guard import access, patient_of, principal, require, restrict, visible
 from adapter.api.responses import FhirResponse, history_bundle, resource_response, searchset
 from adapter.data import stored_types, task_transitions
 from adapter.fhir.dates import date_range
 from adapter.fhir.models import check_structure
 from adapter.fhir.outcome import FhirError
 from adapter.fhir.search import parse_search
+from adapter.security.scopes import READ, SEARCH, UPDATE
 from adapter.store.repository import Session, Stored, VersionConflict
 
 router = APIRouter(dependencies=[Depends(check_accept)])
@@ -51,6 +53,7 @@ async def search_post(resource_type: str, request: Request) -> FhirResponse:
 
 def _search(resource_type: str, request: Request, items: list[tuple[str, str]]) -> FhirResponse:
     _known(resource_type)
+    require(request, resource_type, SEARCH)
     c = ctx(request)
     lenient = "handling=lenient" in request.headers.get("prefer", "")
     q = parse_search(
@@ -61,7 +64,10 @@ def _search(resource_type: str, request: Request, items: list[tuple[str, str]]) 
         lenient=lenient,
     )
     with c.store.reading() as s:
-        total, found = s.search(resource_type, q.matches, q.count, q.offset, q.newest_first)
+        total, found = s.search(
+            resource_type, q.matches + restrict(request, resource_type), q.count, q.offset, q.newest_first
+        )
+    _touched(request, found)
     url = f"{c.base}/{resource_type}"
 
     def page(offset: int) -> str:
@@ -74,23 +80,33 @@ def _search(resource_type: str, request: Request, items: list[tuple[str, str]]) 
 @router.get("/{resource_type}/_history")
 def type_history(resource_type: str, request: Request) -> FhirResponse:
     _known(resource_type)
+    require(request, resource_type, READ)
+    if principal(request).data_scope != "all":
+        raise FhirError.one(
+            403, "History of a whole type needs access to all data; ask per resource", code="forbidden"
+        )
     return _history(request, resource_type, None, f"{resource_type}/_history")
 
 
 @router.get("/{resource_type}/{resource_id}")
 def read(resource_type: str, resource_id: str, request: Request) -> FhirResponse:
     _known(resource_type)
+    require(request, resource_type, READ)
     with ctx(request).store.reading() as s:
-        stored = _live(s.get(resource_type, resource_id), resource_type, resource_id)
+        stored = _live(_visible(request, s, s.get(resource_type, resource_id)), resource_type, resource_id)
+    _touched(request, [stored])
     return resource_response(stored, ctx(request).base)
 
 
 @router.get("/{resource_type}/{resource_id}/_history")
 def instance_history(resource_type: str, resource_id: str, request: Request) -> FhirResponse:
     _known(resource_type)
+    require(request, resource_type, READ)
     with ctx(request).store.reading() as s:
-        if s.get(resource_type, resource_id) is None:
+        current = _visible(request, s, s.get(resource_type, resource_id))
+        if current is None:
             raise FhirError.one(404, f"{resource_type}/{resource_id} is not known", code="not-found")
+    _touched(request, [current])
     return _history(request, resource_type, resource_id, f"{resource_type}/{resource_id}/_history")
 
 
@@ -99,8 +115,10 @@ def vread(resource_type: str, resource_id: str, version_id: str, request: Reques
     _known(resource_type)
     if not version_id.isdigit():
         raise FhirError.one(404, f"Version {version_id!r} is not known", code="not-found")
+    require(request, resource_type, READ)
     with ctx(request).store.reading() as s:
-        stored = s.get_version(resource_type, resource_id, int(version_id))
+        current = _visible(request, s, s.get(resource_type, resource_id))
+        stored = s.get_version(resource_type, resource_id, int(version_id)) if current else None
     if stored is None:
         raise FhirError.one(
             404, f"{resource_type}/{resource_id} has no version {version_id}", code="not-found"
@@ -123,6 +141,7 @@ async def update(resource_type: str, resource_id: str, request: Request) -> Fhir
         )
         refusal.headers["Allow"] = "GET"
         raise refusal
+    require(request, resource_type, UPDATE)
     body = await read_fhir_body(request)
     check_structure(body)
     if body.get("resourceType") != resource_type:
@@ -138,7 +157,8 @@ async def update(resource_type: str, resource_id: str, request: Request) -> Fhir
     expected = if_match_version(request)
 
     def work(s: Session) -> Stored:
-        current = _live(s.get(resource_type, resource_id), resource_type, resource_id)
+        current = _live(_visible(request, s, s.get(resource_type, resource_id)), resource_type, resource_id)
+        _touched(request, [current])
         _check_transition(current.content.get("status"), body.get("status"))
         try:
             return s.put(body, if_match=expected).stored
@@ -152,6 +172,17 @@ async def update(resource_type: str, resource_id: str, request: Request) -> Fhir
             ) from None
 
     return resource_response(ctx(request).store.write(work), ctx(request).base)
+
+
+def _visible(request: Request, s: Session, stored: Stored | None) -> Stored | None:
+    """The resource if the caller may see it; else None, so its existence does not leak (404)."""
+    return stored if stored is not None and visible(request, s, stored) else None
+
+
+def _touched(request: Request, found: list[Stored]) -> None:
+    a = access(request)
+    for stored in found:
+        a.touched(stored.reference, patient_of(stored))
 
 
 def _check_transition(old: object, new: object) -> None:

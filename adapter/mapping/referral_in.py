@@ -47,7 +47,7 @@ class Referral:
     task: Entry | None
     bsn: str
     referral_identifier: tuple[str, str]
-    requester: dict[str, Any]
+    requester_organizations: list[str]  # "system|value" (AGB/URA) of the sending care provider
     facts: ReferralFacts
     # Observation entry index -> the referral item it carries (e.g. "parity"), for stable ids.
     items: dict[int, str] = field(default_factory=dict)
@@ -151,7 +151,7 @@ class _Reader:
             task=tasks[0] if tasks else None,
             bsn=bsn,
             referral_identifier=ident,
-            requester=requester,
+            requester_organizations=requester,
             facts=facts,
             items={en.index: name for name, (en, _) in items.items() if en is not None},
         )
@@ -230,7 +230,7 @@ class _Reader:
                 "The referral's subject must reference the Patient in the Bundle", f"{request.path}.subject"
             )
 
-    def _requester(self, request: Entry) -> dict[str, Any] | None:
+    def _requester(self, request: Entry) -> list[str] | None:
         ref = request.resource.get("requester")
         systems = {self.systems[s] for s in self.codes["requester_identifier_systems"]}
         if not ref:
@@ -253,14 +253,17 @@ class _Reader:
                 org = self.by_ref.get(org_ref.get("reference", ""))
                 if org is not None:
                     idents += org.resource.get("identifier", [])
-        if not any(i.get("system") in systems and i.get("value") for i in idents):
+        found = [
+            f"{i['system']}|{i['value']}" for i in idents if i.get("system") in systems and i.get("value")
+        ]
+        if not found:
             self._issue(
                 "The requester must carry an AGB (http://fhir.nl/fhir/NamingSystem/agb-z) or URA identifier",
                 f"{request.path}.requester",
                 code="required",
             )
             return None
-        return dict(ref)
+        return found
 
     def _check_references(self) -> None:
         for en in self.entries:

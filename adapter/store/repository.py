@@ -26,7 +26,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from adapter.fhir.dates import now_instant
 from adapter.store.indexing import index_rows
-from adapter.store.schema import business_key, resource, resource_version, search_index
+from adapter.store.schema import business_key, resource, resource_access, resource_version, search_index
 
 T = TypeVar("T")
 
@@ -55,6 +55,10 @@ class Stored:
     @property
     def reference(self) -> str:
         return f"{self.res_type}/{self.res_id}"
+
+
+#: A pseudo search parameter: only resources the organisation (Alternative.value) has a part in.
+ACCESS = "_access"
 
 
 @dataclass(frozen=True)
@@ -169,6 +173,9 @@ class Session:
             return r.res_id == a.value
         if param == "_lastUpdated":
             return _compare(r.last_updated, r.last_updated, a)
+        if param == ACCESS:
+            ra = resource_access.c
+            return r.res_id.in_(select(ra.res_id).where(ra.res_type == res_type, ra.organization == a.value))
         conds: list[ColumnElement[bool]] = [s.res_type == res_type, s.param == param]
         if a.low is not None or a.high is not None:
             conds.append(_compare(s.low, s.high, a))
@@ -277,6 +284,23 @@ class Session:
         ]
         if rows:
             self.conn.execute(insert(search_index), rows)
+
+    # --- who has a part in what ---------------------------------------------------------------
+    def grant(self, res_type: str, res_id: str, organization: str) -> None:
+        """Record that `organization` has a part in this resource (idempotent)."""
+        if not self.has_access(res_type, res_id, organization):
+            self.conn.execute(
+                insert(resource_access).values(res_type=res_type, res_id=res_id, organization=organization)
+            )
+
+    def has_access(self, res_type: str, res_id: str, organization: str) -> bool:
+        ra = resource_access.c
+        found = self.conn.execute(
+            select(ra.res_id).where(
+                ra.res_type == res_type, ra.res_id == res_id, ra.organization == organization
+            )
+        ).first()
+        return found is not None
 
     # --- business keys -----------------------------------------------------------------------
     def find_key(self, res_type: str, system: str, value: str) -> str | None:

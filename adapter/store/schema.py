@@ -57,3 +57,47 @@ business_key = Table(
     Column("value", String(255), primary_key=True),
     Column("res_id", String(64), nullable=False),
 )
+
+#: Which organisations have a part in a resource (besides the JGZ organisation, which has a part in
+#: all): the obstetric practice that sent the referral. Reads and searches of other roles are limited
+#: to these rows.
+resource_access = Table(
+    "resource_access",
+    metadata,
+    Column("res_type", String(64), primary_key=True),
+    Column("res_id", String(64), primary_key=True),
+    Column("organization", String(255), primary_key=True),  # "system|value" (URA or AGB)
+    Index("ix_access_org", "organization", "res_type"),
+)
+
+#: NEN 7513 access log: append-only, each record carrying the hash of its predecessor.
+audit_event = Table(
+    "audit_event",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("event_id", String(64), nullable=False, unique=True),
+    Column("recorded", String(32), nullable=False),
+    Column("patient", String(128)),  # "Patient/id" of the client whose data was touched (first one)
+    Column("content", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_patient", "patient"),
+    Index("ix_audit_recorded", "recorded"),
+)
+
+#: Every client patient an audit record names, for `AuditEvent?patient=`.
+audit_patient = Table(
+    "audit_patient",
+    metadata,
+    Column("seq", Integer, primary_key=True),
+    Column("patient", String(128), primary_key=True),
+    Index("ix_audit_patient_ref", "patient"),
+)
+
+#: Client-assertion ids already used at the token endpoint (replay protection), until they expire.
+used_assertion = Table(
+    "used_assertion",
+    metadata,
+    Column("jti", String(255), primary_key=True),
+    Column("expires", Integer, nullable=False),
+)

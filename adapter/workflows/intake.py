@@ -13,14 +13,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from adapter.data import eligibility_rules, referral_codes
+from adapter.data import eligibility_rules, referral_codes, task_transitions
 from adapter.domain.eligibility import Decision, decide
 from adapter.domain.facts import Deployment
 from adapter.fhir.dates import now_instant
 from adapter.fhir.outcome import FhirError
 from adapter.mapping.decision_out import apply_to_task, to_guidance_response
 from adapter.mapping.referral_in import Entry, Referral, read_referral
-from adapter.store.repository import Session, Store, Write, new_id
+from adapter.store.repository import Session, Store, Stored, Write, new_id
 
 #: Identifier systems whose holders are shared between referrals (the same practice, the same person).
 _SHARED_KEYS = {"Organization", "Practitioner", "PractitionerRole"}
@@ -34,6 +34,7 @@ class IntakeResult:
     task: Write
     guidance: Write
     task_in_bundle: bool
+    patient_reference: str
 
 
 def check_eligibility(bundle: dict[str, Any], deployment: Deployment) -> Decision:
@@ -58,7 +59,11 @@ def referral_bundle(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def intake(store: Store, bundle: dict[str, Any], deployment: Deployment) -> IntakeResult:
-    referral = read_referral(bundle)
+    return intake_referral(store, read_referral(bundle), deployment)
+
+
+def intake_referral(store: Store, referral: Referral, deployment: Deployment) -> IntakeResult:
+    """Decide and store a referral that already passed the contract (and the caller's rights)."""
     decision = decide(referral.facts, eligibility_rules(), deployment)
     return store.write(lambda session: _store(session, referral, decision))
 
@@ -69,7 +74,7 @@ def _store(s: Session, referral: Referral, decision: Decision) -> IntakeResult:
     sr_system, sr_value = referral.referral_identifier
     sr_id = s.claim_key("ServiceRequest", sr_system, sr_value, new_id())
     namespace = uuid.UUID(sr_id)
-    previous = s.get("ServiceRequest", sr_id)
+    earlier = _referral_resources(s, s.get("ServiceRequest", sr_id))
 
     ids: dict[int, tuple[str, str]] = {}
     seen: dict[str, int] = {}
@@ -78,6 +83,8 @@ def _store(s: Session, referral: Referral, decision: Decision) -> IntakeResult:
             rid = patient_id
         elif en is referral.service_request:
             rid = sr_id
+        elif en is referral.task:
+            rid = str(uuid.uuid5(namespace, "Task"))
         elif en.type in _SHARED_KEYS and _first_identifier(en):
             system, value = _first_identifier(en)  # type: ignore[misc]
             rid = s.claim_key(en.type, system, value, new_id())
@@ -116,7 +123,7 @@ def _store(s: Session, referral: Referral, decision: Decision) -> IntakeResult:
     )
     guidance = s.put(_keep_stamps(s, guidance_body, ("occurrenceDateTime",)))
 
-    task_id = str(uuid.uuid5(namespace, "Task"))
+    task_id = ids[referral.task.index][1] if referral.task is not None else str(uuid.uuid5(namespace, "Task"))
     if referral.task is not None:
         base_task = _rewrite(copy.deepcopy(referral.task.resource), refs)
     else:
@@ -133,12 +140,21 @@ def _store(s: Session, referral: Referral, decision: Decision) -> IntakeResult:
         }
     base_task["id"] = task_id
     task_body = apply_to_task(base_task, decision, f"GuidanceResponse/{guidance_id}", when)
+    current_task = s.get("Task", task_id)
+    if current_task is not None and not current_task.deleted:
+        task_body = _respect_progress(current_task.content, task_body)
     task_write = s.put(_keep_stamps(s, task_body, ("lastModified",)))
     if referral.task is not None:
         writes.insert(referral.entries.index(referral.task), task_write)
 
-    _drop_stale(s, previous, {"/".join(v) for v in ids.values()})
-    return IntakeResult(referral, decision, writes, task_write, guidance, referral.task is not None)
+    for ref in earlier - {"/".join(v) for v in ids.values()}:
+        s.delete(*ref.split("/", 1))
+    for w in [*writes, guidance, task_write]:
+        for organization in referral.requester_organizations:
+            s.grant(w.stored.res_type, w.stored.res_id, organization)
+    return IntakeResult(
+        referral, decision, writes, task_write, guidance, referral.task is not None, patient_ref
+    )
 
 
 def _first_identifier(en: Entry) -> tuple[str, str] | None:
@@ -181,19 +197,28 @@ def _keep_stamps(s: Session, body: dict[str, Any], fields: tuple[str, ...]) -> d
     return candidate if candidate == old else body
 
 
-def _drop_stale(s: Session, previous: Any, keep: set[str]) -> None:
-    """Delete what the earlier submission of this referral held and this one no longer does."""
+def _referral_resources(s: Session, previous: Stored | None) -> set[str]:
+    """What the earlier submission of this referral held: its supporting resources and panel members."""
     if previous is None:
-        return
-    stale: list[str] = []
-    for info in previous.content.get("supportingInfo", []):
-        ref = info.get("reference", "")
-        if ref not in keep:
-            stale.append(ref)
-            member = s.get(*ref.split("/", 1)) if "/" in ref else None
-            if member is not None:
-                stale += [m.get("reference", "") for m in member.content.get("hasMember", [])]
-    for ref in stale:
-        if "/" in ref and ref not in keep:
-            rtype, rid = ref.split("/", 1)
-            s.delete(rtype, rid)
+        return set()
+    refs = {i.get("reference", "") for i in previous.content.get("supportingInfo", [])}
+    for ref in list(refs):
+        member = s.get(*ref.split("/", 1)) if ref.count("/") == 1 else None
+        if member is not None:
+            refs |= {m.get("reference", "") for m in member.content.get("hasMember", [])}
+    return {r for r in refs if r.count("/") == 1}
+
+
+def _respect_progress(current: dict[str, Any], proposed: dict[str, Any]) -> dict[str, Any]:
+    """A resend re-decides, but does not take the Task back from where the recipient moved it.
+
+    When the state machine does not allow the move from the current status to the decided one (the
+    nurse already started: in-progress -> accepted), the Task keeps its status; the new decision is
+    still kept in the GuidanceResponse the Task points to.
+    """
+    old, new = current.get("status"), proposed.get("status")
+    if old == new or new in task_transitions().get(str(old), []):
+        return proposed
+    kept = {k: v for k, v in current.items() if k != "meta"}
+    kept["output"] = proposed["output"]
+    return kept

@@ -1,0 +1,73 @@
+"""AuditEvent: read and search for the privacy officer (the client's right to see who accessed her
+data); never created, changed or deleted through the API."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+
+from adapter.api.context import check_accept, ctx
+from adapter.api.guard import require
+from adapter.api.responses import FhirResponse
+from adapter.fhir.outcome import FhirError
+from adapter.security.scopes import READ, SEARCH
+
+router = APIRouter(dependencies=[Depends(check_accept)])
+
+
+@router.get("/AuditEvent")
+def search(request: Request) -> FhirResponse:
+    require(request, "AuditEvent", SEARCH)
+    q = request.query_params
+    unknown = set(q) - {"patient", "_count", "_offset", "_format"}
+    if unknown:
+        raise FhirError.one(
+            400,
+            f"Unknown search parameter(s) for AuditEvent: {sorted(unknown)}",
+            *sorted(unknown),
+            code="not-supported",
+        )
+    patient = q.get("patient")
+    if patient is not None and not patient.startswith("Patient/"):
+        patient = f"Patient/{patient}"
+    c = ctx(request)
+    count = (
+        min(int(q["_count"]), c.settings.max_page_size)
+        if q.get("_count", "").isdigit()
+        else c.settings.default_page_size
+    )
+    offset = int(q["_offset"]) if q.get("_offset", "").isdigit() else 0
+    total, events = c.audit.search(patient, count, offset)
+    entries = [
+        {"fullUrl": f"{c.base}/AuditEvent/{e['id']}", "resource": e, "search": {"mode": "match"}}
+        for e in events
+    ]
+    return FhirResponse(
+        {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "total": total,
+            "link": [{"relation": "self", "url": str(request.url)}],
+            "entry": entries,
+        }
+    )
+
+
+@router.get("/AuditEvent/{event_id}")
+def read(event_id: str, request: Request) -> FhirResponse:
+    require(request, "AuditEvent", READ)
+    event = ctx(request).audit.read(event_id)
+    if event is None:
+        raise FhirError.one(404, f"AuditEvent/{event_id} is not known", code="not-found")
+    return FhirResponse(event)
+
+
+@router.api_route("/AuditEvent", methods=["POST", "PUT", "DELETE", "PATCH"])
+@router.api_route("/AuditEvent/{event_id}", methods=["POST", "PUT", "DELETE", "PATCH"])
+def immutable(request: Request) -> FhirResponse:
+    refusal = FhirError.one(
+        405,
+        "The audit log is append-only: AuditEvents cannot be written, changed or deleted",
+        code="not-supported",
+    )
+    refusal.headers["Allow"] = "GET"
+    raise refusal

@@ -1,0 +1,173 @@
+"""Bearer tokens: the embedded issuer's key pair, minting, and verification against trusted issuers.
+
+Verification checks the signature with the issuer's key (its JWKS), `iss`, `aud`, `exp`/`nbf` with a
+small clock skew, and an algorithm allow-list of asymmetric algorithms: `none` and HMAC never pass,
+which also closes the classic public-key-as-HMAC-secret confusion.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from jwt import PyJWKClient
+from jwt.algorithms import ECAlgorithm
+
+from adapter.security.principal import Principal
+from adapter.security.scopes import parse_scopes
+
+ALLOWED_ALGORITHMS = ("ES256", "ES384", "RS256", "RS384", "PS256", "PS384")
+LEEWAY_SECONDS = 30
+
+
+class AuthError(Exception):
+    """The token is not acceptable; the message says why (safe to return to the caller)."""
+
+
+@dataclass
+class IssuerKey:
+    """The embedded issuer's EC P-256 key pair, kept in the data directory (created on first use)."""
+
+    path: Path
+
+    @cached_property
+    def private_key(self) -> ec.EllipticCurvePrivateKey:
+        if not self.path.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            key = ec.generate_private_key(ec.SECP256R1())
+            pem = key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(pem)
+        loaded = serialization.load_pem_private_key(self.path.read_bytes(), password=None)
+        if not isinstance(loaded, ec.EllipticCurvePrivateKey):
+            raise ValueError(f"{self.path} does not hold an EC private key")
+        return loaded
+
+    @cached_property
+    def public_jwk(self) -> dict[str, Any]:
+        jwk: dict[str, Any] = json.loads(ECAlgorithm.to_jwk(self.private_key.public_key()))
+        jwk.update({"use": "sig", "alg": "ES256", "kid": _thumbprint(jwk)})
+        return jwk
+
+    @property
+    def kid(self) -> str:
+        return str(self.public_jwk["kid"])
+
+    def jwks(self) -> dict[str, Any]:
+        return {"keys": [self.public_jwk]}
+
+
+def _thumbprint(jwk: dict[str, Any]) -> str:
+    """RFC 7638 thumbprint of an EC key: a stable key id."""
+    canonical = json.dumps(
+        {k: jwk[k] for k in ("crv", "kty", "x", "y")}, separators=(",", ":"), sort_keys=True
+    )
+    return base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
+
+
+def mint(
+    key: IssuerKey,
+    *,
+    issuer: str,
+    audience: str,
+    client_id: str,
+    scope: str,
+    role: str,
+    organization: str | None,
+    lifetime: int = 300,
+    user: str | None = None,
+    now: int | None = None,
+) -> str:
+    issued = int(time.time()) if now is None else now
+    claims: dict[str, Any] = {
+        "iss": issuer,
+        "sub": client_id,
+        "client_id": client_id,
+        "aud": audience,
+        "iat": issued,
+        "nbf": issued,
+        "exp": issued + lifetime,
+        "jti": str(uuid.uuid4()),
+        "scope": scope,
+        "voorzorg_role": role,
+    }
+    if organization:
+        claims["organization"] = organization
+    if user:
+        claims["act"] = {"sub": user}
+    return jwt.encode(claims, key.private_key, algorithm="ES256", headers={"kid": key.kid})
+
+
+class TokenVerifier:
+    """Trusts the embedded issuer and any configured external issuers (issuer URL -> JWKS URL)."""
+
+    def __init__(self, audience: str, embedded_issuer: str, key: IssuerKey, external: dict[str, str]) -> None:
+        self.audience = audience
+        self.embedded_issuer = embedded_issuer
+        self.key = key
+        self.external = {
+            iss: PyJWKClient(url, cache_keys=True, lifespan=300, timeout=5) for iss, url in external.items()
+        }
+
+    def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+            unverified = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError:
+            raise AuthError("the bearer token is not a well-formed JWT") from None
+        alg = header.get("alg")
+        if alg not in ALLOWED_ALGORITHMS:
+            raise AuthError(f"token algorithm {alg!r} is not accepted")
+        issuer = unverified.get("iss")
+        if issuer == self.embedded_issuer:
+            signing_key: Any = self.key.private_key.public_key()
+        elif issuer in self.external:
+            try:
+                signing_key = self.external[issuer].get_signing_key_from_jwt(token).key
+            except jwt.PyJWTError:
+                raise AuthError("no key of the issuer matches the token") from None
+        else:
+            raise AuthError("the token's issuer is not trusted")
+        try:
+            claims = jwt.decode(
+                token,
+                signing_key,
+                algorithms=[alg],
+                audience=self.audience,
+                issuer=issuer,
+                leeway=LEEWAY_SECONDS,
+                options={"require": ["exp", "iss", "aud"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise AuthError("the token has expired") from None
+        except jwt.ImmatureSignatureError:
+            raise AuthError("the token is not valid yet") from None
+        except jwt.InvalidAudienceError:
+            raise AuthError("the token is not meant for this server (aud)") from None
+        except jwt.InvalidSignatureError:
+            raise AuthError("the token's signature does not verify") from None
+        except jwt.PyJWTError as e:
+            raise AuthError(f"the token is not valid: {type(e).__name__}") from None
+        act = claims.get("act")
+        return Principal(
+            client_id=str(claims.get("client_id") or claims.get("sub") or ""),
+            role=str(claims.get("voorzorg_role", "")),
+            organization=claims.get("organization"),
+            scopes=parse_scopes(str(claims.get("scope", ""))),
+            user=str(act["sub"]) if isinstance(act, dict) and "sub" in act else None,
+            issuer=str(issuer),
+        )
