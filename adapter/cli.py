@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from adapter.config import Settings
@@ -18,15 +19,43 @@ def main(argv: list[str] | None = None) -> int:
     serve = sub.add_parser("serve", help="run the FHIR REST API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument(
+        "--insecure-dev-no-auth",
+        action="store_true",
+        help="DEVELOPMENT ONLY: accept requests without a token, as the JGZ organisation with every right",
+    )
+    token = sub.add_parser("token", help="mint a bearer token of the embedded issuer (local use and tests)")
+    token.add_argument(
+        "--client", required=True, help="client id (a registered client supplies role and organisation)"
+    )
+    token.add_argument(
+        "--scope", required=True, help='SMART scopes, e.g. "system/*.rs system/ServiceRequest.c"'
+    )
+    token.add_argument(
+        "--role", help="jgz, obstetric, consult, ozks or privacy-officer (unregistered clients)"
+    )
+    token.add_argument(
+        "--organization", help='"system|value", e.g. "http://fhir.nl/fhir/NamingSystem/ura|00000000"'
+    )
+    token.add_argument("--lifetime", type=int, default=3600, help="seconds (default 3600)")
+    audit = sub.add_parser("audit", help="the NEN 7513 audit log")
+    audit.add_argument("action", choices=["verify"], help="verify: check the hash chain of every record")
     check = sub.add_parser("check-eligibility", help="decide a referral Bundle (JSON file, - for stdin)")
     check.add_argument("file")
     sub.add_parser("migrate", help="bring the database schema to the newest version")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     settings = Settings.from_env()
 
     if args.command == "serve":
+        if args.insecure_dev_no_auth:
+            settings = replace(settings, insecure_no_auth=True)
         return _serve(settings, args.host, args.port)
+    if args.command == "token":
+        return _token(settings, args)
+    if args.command == "audit":
+        return _audit_verify(settings)
     if args.command == "check-eligibility":
         return _check(settings, args.file)
     if args.command == "migrate":
@@ -43,6 +72,15 @@ def _serve(settings: Settings, host: str, port: int) -> int:
     from adapter.api.app import create_app
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.insecure_no_auth:
+        banner = "!" * 78
+        for line in (
+            banner,
+            "AUTHENTICATION IS OFF (--insecure-dev-no-auth): every request acts as the JGZ",
+            "organisation with every right. Never run this with real client data.",
+            banner,
+        ):
+            logging.getLogger("voorzorg").warning(line)
     app = create_app(settings)
     logging.getLogger("voorzorg").info(
         "serving FHIR R4 on http://%s:%d (store: %s)",
@@ -52,6 +90,51 @@ def _serve(settings: Settings, host: str, port: int) -> int:
     )
     uvicorn.run(app, host=host, port=port, log_level="info", timeout_keep_alive=5)
     return 0
+
+
+def _token(settings: Settings, args: argparse.Namespace) -> int:
+    from adapter.security.clients import load_clients
+    from adapter.security.principal import known_roles
+    from adapter.security.tokens import IssuerKey, mint
+
+    registered = load_clients(settings.effective_clients_file).get(args.client)
+    role = args.role or (registered.role if registered else None)
+    organization = args.organization or (registered.organization if registered else None)
+    if role not in known_roles():
+        print(
+            f"--role is required for an unregistered client; one of: {', '.join(known_roles())}",
+            file=sys.stderr,
+        )
+        return 2
+    print(
+        mint(
+            IssuerKey(settings.issuer_key_path),
+            issuer=settings.issuer,
+            audience=settings.effective_audience,
+            client_id=args.client,
+            scope=args.scope,
+            role=role,
+            organization=organization,
+            lifetime=args.lifetime,
+        )
+    )
+    return 0
+
+
+def _audit_verify(settings: Settings) -> int:
+    from adapter.security.audit import AuditLog
+    from adapter.store.repository import Store
+
+    store = Store(settings.effective_database_url)
+    store.migrate()
+    count, problems = AuditLog(store).verify()
+    for p in problems:
+        print(f"BROKEN: {p}")
+    print(
+        f"{count} audit records checked: "
+        + ("chain intact" if not problems else f"{len(problems)} problem(s)")
+    )
+    return 1 if problems else 0
 
 
 def _check(settings: Settings, file: str) -> int:
