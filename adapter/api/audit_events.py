@@ -9,6 +9,7 @@ from adapter.api.context import check_accept, ctx
 from adapter.api.guard import require
 from adapter.api.responses import FhirResponse
 from adapter.fhir.outcome import FhirError
+from adapter.fhir.search import refuse_unknown
 from adapter.security.scopes import READ, SEARCH
 
 router = APIRouter(dependencies=[Depends(check_accept)])
@@ -18,14 +19,7 @@ router = APIRouter(dependencies=[Depends(check_accept)])
 def search(request: Request) -> FhirResponse:
     require(request, "AuditEvent", SEARCH)
     q = request.query_params
-    unknown = set(q) - {"patient", "_count", "_offset", "_format"}
-    if unknown:
-        raise FhirError.one(
-            400,
-            f"Unknown search parameter(s) for AuditEvent: {sorted(unknown)}",
-            *sorted(unknown),
-            code="not-supported",
-        )
+    refuse_unknown("AuditEvent", set(q), {"patient", "_count", "_offset", "_format"})
     patient = q.get("patient")
     if patient is not None and not patient.startswith("Patient/"):
         patient = f"Patient/{patient}"

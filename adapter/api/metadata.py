@@ -19,6 +19,7 @@ from adapter.config import CANONICAL_BASE
 from adapter.data import conformance_resources, search_parameters, stored_types
 from adapter.fhir.models import FHIR_JSON, FHIR_VERSION
 from adapter.fhir.outcome import FhirError
+from adapter.fhir.search import refuse_unknown
 
 router = APIRouter(dependencies=[Depends(check_accept)])
 
@@ -159,14 +160,7 @@ def _conformance_route(rtype: str) -> None:
     @router.get(f"/{rtype}", name=f"search {rtype}")
     def search(request: Request) -> FhirResponse:
         q = request.query_params
-        unknown = set(q) - {"url", "name", "_format", "_count"}
-        if unknown:
-            raise FhirError.one(
-                400,
-                f"Unknown search parameter(s) {sorted(unknown)} for {rtype}",
-                *sorted(unknown),
-                code="not-supported",
-            )
+        refuse_unknown(rtype, set(q), {"url", "name", "_format", "_count"})
         found = [
             r
             for r in _conformance()

@@ -70,6 +70,18 @@ def parse_search(
     return out
 
 
+def refuse_unknown(resource_type: str, given: set[str], known: set[str]) -> None:
+    """400 naming each parameter a simple search endpoint does not understand."""
+    unknown = sorted(given - known)
+    if unknown:
+        raise FhirError.one(
+            400,
+            f"Unknown search parameter(s) for {resource_type}: {', '.join(unknown)}",
+            *unknown,
+            code="not-supported",
+        )
+
+
 def _result_param(out: SearchQuery, name: str, value: str, max_count: int) -> None:
     if name == "_count":
         n = _int(value)

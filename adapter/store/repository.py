@@ -224,16 +224,7 @@ class Session:
             )
             if done.rowcount != 1:
                 raise VersionConflict(current.version_id)
-        self.conn.execute(
-            insert(resource_version).values(
-                res_type=res_type,
-                res_id=res_id,
-                version_id=version,
-                last_updated=stamp,
-                method="POST" if current is None else method,
-                content=text,
-            )
-        )
+        self._record_version(res_type, res_id, version, stamp, "POST" if current is None else method, text)
         self._reindex(res_type, res_id, body)
         return Write(
             Stored(res_type, res_id, version, stamp, False, body),
@@ -251,20 +242,26 @@ class Session:
             .where(resource.c.res_type == res_type, resource.c.res_id == res_id)
             .values(version_id=version, last_updated=stamp, deleted=True)
         )
+        text = json.dumps(current.content, separators=(",", ":"), ensure_ascii=False)
+        self._record_version(res_type, res_id, version, stamp, "DELETE", text)
+        self.conn.execute(
+            delete(search_index).where(search_index.c.res_type == res_type, search_index.c.res_id == res_id)
+        )
+        return Stored(res_type, res_id, version, stamp, True, current.content)
+
+    def _record_version(
+        self, res_type: str, res_id: str, version: int, stamp: str, method: str, text: str
+    ) -> None:
         self.conn.execute(
             insert(resource_version).values(
                 res_type=res_type,
                 res_id=res_id,
                 version_id=version,
                 last_updated=stamp,
-                method="DELETE",
-                content=json.dumps(current.content, separators=(",", ":"), ensure_ascii=False),
+                method=method,
+                content=text,
             )
         )
-        self.conn.execute(
-            delete(search_index).where(search_index.c.res_type == res_type, search_index.c.res_id == res_id)
-        )
-        return Stored(res_type, res_id, version, stamp, True, current.content)
 
     def _reindex(self, res_type: str, res_id: str, body: dict[str, Any]) -> None:
         self.conn.execute(
