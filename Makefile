@@ -19,7 +19,7 @@ run: $(BIN)/voorzorg-adapter
 	$(BIN)/voorzorg-adapter serve --host $(HOST) --port $(PORT)
 
 lint: $(BIN)/voorzorg-adapter
-	$(BIN)/ruff check adapter tests bench
+	$(BIN)/ruff check .
 	$(BIN)/mypy
 
 test: lint

@@ -120,8 +120,7 @@ def test_example_references_point_at_the_stored_resources(
     assert gr["subject"]["reference"] == f"Patient/{patient['id']}"
     stored_ids = {f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in out["entry"]}
     for info in sr["supportingInfo"]:
-        if not info["reference"].startswith("Task/"):  # see the xfail test below
-            assert info["reference"] in stored_ids
+        assert info["reference"] in stored_ids
     panel = next(
         o
         for o in out["entry"]
@@ -133,12 +132,6 @@ def test_example_references_point_at_the_stored_resources(
     assert "urn:uuid" not in str([e["resource"] for e in out["entry"]])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a Bundle-internal reference to the sender's Task (the example's ServiceRequest."
-    "supportingInfo -> urn:...0009) is rewritten to uuid5(ns, 'Task/<code>/1'), but the Task is "
-    "stored as uuid5(ns, 'Task'): the stored ServiceRequest points at a Task that does not exist",
-)
 def test_every_reference_in_the_stored_referral_resolves(
     client: TestClient, referral: dict[str, Any]
 ) -> None:

@@ -6,7 +6,6 @@ import copy
 import json
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.helpers import (
@@ -161,12 +160,6 @@ def test_a_resend_that_drops_a_standalone_observation_deletes_it(
     assert f"Observation/{spp['id']}" not in json.dumps(sr)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: _drop_stale only deletes resources no longer in ServiceRequest.supportingInfo (and the "
-    "hasMember of those); a panel member dropped from a panel that is still sent stays live, so the "
-    "old parity Observation keeps being served and searched",
-)
 def test_a_resend_that_drops_a_panel_member_deletes_it(client: TestClient, referral: dict[str, Any]) -> None:
     first = intake(client, referral)
     parity = next(
@@ -240,12 +233,6 @@ def test_bsn_with_eight_digits_matches_the_same_patient(client: TestClient, refe
     assert one(second, "Patient")["id"] == one(first, "Patient")["id"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an identical resend after the recipient moved the Task on (accepted -> in-progress with "
-    "PUT) re-applies the decision and moves the Task back to 'accepted', a transition the Task state "
-    "machine (mappings/task-transitions.yaml) refuses with 409 on PUT",
-)
 def test_a_resend_does_not_undo_the_recipients_progress(client: TestClient, referral: dict[str, Any]) -> None:
     first = intake(client, referral)
     task = one(first, "Task")
