@@ -132,3 +132,17 @@ def b64url(data: bytes) -> str:
 
 def b64json(value: dict[str, Any]) -> str:
     return b64url(json.dumps(value, separators=(",", ":")).encode())
+
+
+# --- form bodies (POST _search, the token endpoint) need python-multipart ---------------------------
+try:
+    import python_multipart  # noqa: F401
+
+    HAVE_FORM_PARSER = True
+except ImportError:  # pragma: no cover - depends on the environment
+    HAVE_FORM_PARSER = False
+
+NO_FORM_PARSER = (
+    "BUG: python-multipart is not a declared dependency (pyproject.toml) and is not installed, so every "
+    "form body - POST /auth/token and POST [type]/_search - ends in Starlette's AssertionError: 500"
+)
