@@ -482,6 +482,19 @@ def _check_count(node: _Node, count: int, expr: str, ctx: _Ctx, what: str) -> No
         ctx.add(f"{what}: maximum allowed = {node.max}, found {count}", expr, "structure")
 
 
+def _unknown_key(node: _Node, key: str) -> str:
+    for child in node.children.values():
+        label = child.label
+        if (
+            child.name.endswith("[x]")
+            and key.startswith(label)
+            and key[len(label) : len(label) + 1].isupper()
+        ):
+            allowed = ", ".join(child.types) or "none"
+            return f"{key}: type {key[len(label) :]} is not allowed for {child.path} (allowed: {allowed})"
+    return f"Unknown element '{key}' in {node.path}"
+
+
 def _walk_object(node: _Node, obj: dict[str, Any], expr: str, ctx: _Ctx) -> None:
     found: dict[str, list[tuple[str, str, Any]]] = {}  # child name -> [(json key, type, value)]
     for key, value in obj.items():
@@ -493,7 +506,7 @@ def _walk_object(node: _Node, obj: dict[str, Any], expr: str, ctx: _Ctx) -> None
             if prim is not None and prim[1] in _PRIMITIVES:
                 continue  # extensions or id on a primitive
         if hit is None:
-            ctx.add(f"Unknown element '{key}' in {node.path}", f"{expr}.{key}", "structure")
+            ctx.add(_unknown_key(node, key), f"{expr}.{key}", "structure")
             continue
         found.setdefault(hit[0].name, []).append((key, hit[1], value))
     for child in node.children.values():
