@@ -1,0 +1,5 @@
+"""`python -m bench`."""
+
+from bench.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,96 @@
+"""Send prepared bodies to the adapter from a few client threads, each on its own keep-alive session."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import requests
+
+from bench.auth import session
+
+
+@dataclass
+class LoadResult:
+    name: str
+    concurrency: int
+    sent: int
+    wall_s: float
+    latencies_s: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> int:
+        return len(self.latencies_s)
+
+    @property
+    def per_second(self) -> float:
+        return self.ok / self.wall_s if self.wall_s > 0 else float("nan")
+
+
+def send_all(
+    name: str,
+    url: str,
+    bodies: Sequence[bytes],
+    concurrency: int,
+    expect: str | None = None,
+    timeout: float = 60.0,
+) -> LoadResult:
+    """POST every body once to `url`; a request counts when it answers 200 (and holds `expect`)."""
+    result = LoadResult(name, concurrency, len(bodies), 0.0)
+    lock = threading.Lock()
+    next_index = iter(range(len(bodies)))
+    barrier = threading.Barrier(concurrency + 1)
+
+    def worker() -> None:
+        latencies: list[float] = []
+        errors: list[str] = []
+        with session() as s:
+            barrier.wait()
+            while True:
+                with lock:
+                    i = next(next_index, None)
+                if i is None:
+                    break
+                t0 = time.perf_counter()
+                try:
+                    r = s.post(url, data=bodies[i], timeout=timeout)
+                    elapsed = time.perf_counter() - t0
+                    if r.status_code != 200:
+                        errors.append(f"HTTP {r.status_code}: {r.text[:300]}")
+                    elif expect is not None and expect.encode() not in r.content:
+                        errors.append(f"answer lacks {expect!r}: {r.text[:300]}")
+                    else:
+                        latencies.append(elapsed)
+                except requests.RequestException as e:
+                    errors.append(f"{type(e).__name__}: {e}")
+        with lock:
+            result.latencies_s.extend(latencies)
+            result.errors.extend(errors)
+
+    threads = [threading.Thread(target=worker, name=f"client-{n}") for n in range(concurrency)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for t in threads:
+        t.join()
+    result.wall_s = time.perf_counter() - start
+    return result
+
+
+def search_total(base: str, query: str) -> int:
+    """`total` of a searchset (how many the adapter holds), e.g. `Task?status=accepted`."""
+    with session() as s:
+        r = s.get(f"{base}/{query}", params={"_count": "1"}, timeout=30)
+        r.raise_for_status()
+        total: int = r.json()["total"]
+        return total
+
+
+def probe(base: str, query: str) -> int:
+    """The HTTP status of one authenticated GET."""
+    with session() as s:
+        return s.get(f"{base}/{query}", timeout=30).status_code

@@ -1,0 +1,140 @@
+"""The adapter as operators run it: `voorzorg-adapter serve` in a process of its own, on a backend."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+
+import requests
+from sqlalchemy import create_engine, text
+
+from adapter.config import PROJECT_ROOT
+from bench.auth import mint_for_server, session
+
+POSTGRES_URL = os.environ.get(
+    "VOORZORG_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def postgres_unreachable() -> str | None:
+    """None when PostgreSQL answers, else why not."""
+    try:
+        engine = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+        return None
+    except Exception as e:  # any failure to connect means: skip, and say why
+        return f"{type(e).__name__}: {str(e).splitlines()[0][:160]}"
+
+
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A database URL whose search_path is a fresh schema, dropped (with everything in it) afterwards."""
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    try:
+        yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+class AdapterServer:
+    """`python -m adapter.cli serve --port P` with VOORZORG_DATA_DIR / VOORZORG_DATABASE_URL set.
+
+    The rest of the caller's environment passes through, so whatever the operator exported for the
+    security layer (VOORZORG_*) reaches the server too. Its log goes to a file, shown on failure.
+    """
+
+    def __init__(self, database_url: str = "", startup_timeout: float = 60.0) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="voorzorg-bench-")
+        self.data_dir = Path(self._tmp.name)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.database_url = database_url
+        self.backend = "PostgreSQL" if database_url.startswith("postgresql") else "SQLite"
+        self._startup_timeout = startup_timeout
+        self._log_path = self.data_dir / "server.log"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> AdapterServer:
+        env = {
+            **os.environ,
+            "VOORZORG_DATA_DIR": str(self.data_dir),
+            "VOORZORG_DATABASE_URL": self.database_url,
+            "VOORZORG_BASE_URL": self.url,
+        }
+        log = self._log_path.open("wb")
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "adapter.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        try:
+            self._wait_until_ready()
+            mint_for_server(env, PROJECT_ROOT)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def _wait_until_ready(self) -> None:
+        deadline = time.monotonic() + self._startup_timeout
+        with session() as s:
+            while time.monotonic() < deadline:
+                if self._proc is not None and self._proc.poll() is not None:
+                    raise RuntimeError(f"the adapter exited with {self._proc.returncode}:\n{self.log_tail()}")
+                try:
+                    r = s.get(f"{self.url}/metadata", timeout=2)
+                    if r.status_code == 200:
+                        return
+                    raise RuntimeError(f"/metadata answered {r.status_code}: {r.text[:300]}")
+                except requests.ConnectionError:
+                    time.sleep(0.05)
+        raise RuntimeError(f"the adapter did not answer /metadata in time:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self._log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc: BaseException | None = None,
+        tb: TracebackType | None = None,
+    ) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.terminate()  # uvicorn shuts down cleanly on SIGTERM
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+        self._tmp.cleanup()
