@@ -44,12 +44,14 @@ core ValueSets not bound as required in our snapshots, terminology servers (SNOM
 checked only against the codes our ValueSets list), profiles of referenced resources, `contained`
 resources without one of our profiles (shape only), Bundle-level rules (no Bundle profile here).
 
-Why our own code: a quick trial of PyPI `fhircraft` 0.9 (pydantic models built from a
-StructureDefinition) and what is known of Medplum's `validateResource` show neither checks required
-bindings to a ValueSet nor reference target types, and fhircraft needs model building per profile at
-run time with network-free core definitions it does not ship for our package. fhir.resources
-checks only the base resource models. fhirpathpy (a library) evaluates the invariants; the rest
-is a small snapshot walker. `profiles/crosscheck/` compares our verdicts with Medplum's.
+Why our own code: tried PyPI `fhircraft` 0.9 (pydantic models built from our StructureDefinitions,
+offline): it checks cardinality, fixed and pattern values, but accepted ServiceRequest.status
+`draft` (required binding), subject -> Practitioner (reference target) and a BSN failing the
+elfproef (invariant on a slice), and needs 2-4 s to build each profile's model. Medplum's
+`validateResource` (see `profiles/crosscheck/RESULTS.md`) checks neither bindings nor reference
+targets nor slice invariants, and is Node. fhir.resources checks only the base resource models.
+So a library evaluates the FHIRPath invariants (fhirpathpy); the rest is this small snapshot
+walker, which only needs the package's own snapshots.
 """
 
 from __future__ import annotations

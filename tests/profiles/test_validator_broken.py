@@ -763,3 +763,22 @@ def test_bsn_invariant_matches_python_elfproef(bsn: str) -> None:
         assert has_errors(issues)
         return
     assert (not has_errors(issues)) == _elfproef(bsn), (bsn, issues)
+
+
+# ---- robustness: any JSON in any element gives issues, never an exception -------------------------
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(sorted({c[0] for c in CASES})), st.data())
+def test_never_raises(profile_id: str, data: st.DataObject) -> None:
+    res = example(profile_id)
+    key = data.draw(st.sampled_from(sorted(k for k in res if k != "resourceType")))
+    res[key] = data.draw(_json)
+    issues = validate(res)
+    assert all(isinstance(i, Issue) and i.expression for i in issues)
