@@ -94,8 +94,8 @@ def test_example_gives_one_response_entry_per_request_entry_in_order_then_the_de
     out = intake(client, referral)
     sent = [e["resource"]["resourceType"] for e in referral["entry"]]
     got = [e["resource"]["resourceType"] for e in out["entry"]]
-    # The sender's Task sits at its own place; the GuidanceResponse comes last.
-    assert got == [*sent, "GuidanceResponse"]
+    # The sender's Task sits at its own place; then the decision and, as she is accepted, her care plan.
+    assert got == [*sent, "GuidanceResponse", "CarePlan"]
     for e in out["entry"]:
         res = e["resource"]
         assert res.get("id"), e
@@ -182,14 +182,14 @@ def test_without_a_task_in_the_bundle_the_adapter_makes_one(
     out = intake(client, referral)
     sent = [e["resource"]["resourceType"] for e in referral["entry"]]
     got = [e["resource"]["resourceType"] for e in out["entry"]]
-    assert got == [*sent, "Task", "GuidanceResponse"]
+    assert got == [*sent, "Task", "GuidanceResponse", "CarePlan"]
     task, sr, patient = one(out, "Task"), one(out, "ServiceRequest"), one(out, "Patient")
     assert task["status"] == "accepted"
     assert task["intent"] == "order"
     assert task["focus"]["reference"] == f"ServiceRequest/{sr['id']}"
     assert task["for"]["reference"] == f"Patient/{patient['id']}"
     assert task["authoredOn"] == "2026-03-02"
-    assert out["entry"][-2]["response"]["status"].startswith("201")
+    assert out["entry"][-3]["response"]["status"].startswith("201")
     assert client.get(f"/Task/{task['id']}").status_code == 200
 
 
