@@ -15,6 +15,7 @@ import yaml
 
 from adapter.config import CANONICAL_BASE, MAPPINGS_DIR, PROFILES_DIR
 from adapter.domain.eligibility import EligibilityRules
+from adapter.domain.visitplan import Schedule, load_schedule
 
 #: Where SUSHI writes the compiled FHIR package (committed; `profiles/scripts/build.sh` rebuilds it).
 PACKAGE_DIR = PROFILES_DIR / "fsh-generated" / "resources"
@@ -102,3 +103,9 @@ def task_transitions() -> dict[str, list[str]]:
 def stored_types() -> frozenset[str]:
     """Resource types the store holds: what a referral may carry, plus what the adapter writes."""
     return frozenset(referral_codes()["accepted_types"]) | set(search_parameters())
+
+
+@cache
+def visit_schedule() -> Schedule:
+    """The visit rhythm per track (mappings/visit-schedule.yaml)."""
+    return load_schedule(mapping_yaml("visit-schedule.yaml"))

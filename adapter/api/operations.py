@@ -29,7 +29,7 @@ async def transaction(request: Request) -> FhirResponse:
     _may_send(who, referral)
     result = intake_referral(ctx(request).store, referral, ctx(request).deployment)
     record = access(request)
-    for w in [*result.writes, result.task, result.guidance]:
+    for w in [*result.writes, result.task, result.guidance, *([result.careplan] if result.careplan else [])]:
         record.touched(w.stored.reference, result.patient_reference)
     return FhirResponse(_transaction_response(result, ctx(request).base))
 
@@ -73,9 +73,11 @@ def _entry(w: Write, base: str) -> dict[str, Any]:
 
 def _transaction_response(result: IntakeResult, base: str) -> dict[str, Any]:
     """One entry per request entry, in order; then the decision (GuidanceResponse) and, when the sender
-    sent no Task, the Task the adapter made for the closed loop."""
+    sent no Task, the Task the adapter made for the closed loop; and the CarePlan when accepted."""
     entries = [_entry(w, base) for w in result.writes]
     if not result.task_in_bundle:
         entries.append(_entry(result.task, base))
     entries.append(_entry(result.guidance, base))
+    if result.careplan is not None:
+        entries.append(_entry(result.careplan, base))
     return {"resourceType": "Bundle", "type": "transaction-response", "entry": entries}

@@ -21,6 +21,7 @@ from adapter.fhir.outcome import FhirError
 from adapter.mapping.decision_out import apply_to_task, to_guidance_response
 from adapter.mapping.referral_in import Entry, Referral, read_referral
 from adapter.store.repository import Session, Store, Stored, Write, new_id
+from adapter.workflows.careplan import plan_at_intake
 
 #: Identifier systems whose holders are shared between referrals (the same practice, the same person).
 _SHARED_KEYS = {"Organization", "Practitioner", "PractitionerRole"}
@@ -35,6 +36,7 @@ class IntakeResult:
     guidance: Write
     task_in_bundle: bool
     patient_reference: str
+    careplan: Write | None = None
 
 
 def check_eligibility(bundle: dict[str, Any], deployment: Deployment) -> Decision:
@@ -147,13 +149,22 @@ def _store(s: Session, referral: Referral, decision: Decision) -> IntakeResult:
     if referral.task is not None:
         writes.insert(referral.entries.index(referral.task), task_write)
 
+    careplan = plan_at_intake(
+        s,
+        facts=referral.facts,
+        decision=decision,
+        task_status=task_write.stored.content["status"],
+        referral_id=sr_id,
+        patient_ref=patient_ref,
+        guidance_ref=f"GuidanceResponse/{guidance_id}",
+    )
     for ref in earlier - {"/".join(v) for v in ids.values()}:
         s.delete(*ref.split("/", 1))
-    for w in [*writes, guidance, task_write]:
+    for w in [*writes, guidance, task_write, *([careplan] if careplan else [])]:
         for organization in referral.requester_organizations:
             s.grant(w.stored.res_type, w.stored.res_id, organization)
     return IntakeResult(
-        referral, decision, writes, task_write, guidance, referral.task is not None, patient_ref
+        referral, decision, writes, task_write, guidance, referral.task is not None, patient_ref, careplan
     )
 
 
