@@ -25,11 +25,13 @@ from tests.security.helpers import (
     client_as,
     events,
     events_at,
+    install_failing_trigger,
     last_at,
     of_type,
     patients,
     post_referral,
     privacy_officer,
+    remove_failing_trigger,
 )
 
 CLI = str(Path(sys.executable).parent / "voorzorg-adapter")
@@ -90,46 +92,11 @@ def test_a_refused_referral_still_leaves_an_audit_record(
     assert jgz.get("/Patient").json()["total"] == 0  # the request's own work was rolled back
 
 
-def _install_failing_trigger(store: Store) -> None:
-    """As tests/api/test_atomicity.py: the database refuses the GuidanceResponse, late in the intake."""
-    with store.engine.begin() as conn:
-        if store.is_sqlite:
-            conn.execute(
-                text(
-                    "CREATE TRIGGER fail_guidance BEFORE INSERT ON resource "
-                    "WHEN NEW.res_type='GuidanceResponse' BEGIN SELECT RAISE(ABORT,'injected'); END;"
-                )
-            )
-        else:
-            conn.execute(
-                text(
-                    "CREATE FUNCTION fail_guidance() RETURNS trigger LANGUAGE plpgsql AS $$ "
-                    "BEGIN IF NEW.res_type = 'GuidanceResponse' THEN RAISE EXCEPTION 'injected'; END IF; "
-                    "RETURN NEW; END $$"
-                )
-            )
-            conn.execute(
-                text(
-                    "CREATE TRIGGER fail_guidance BEFORE INSERT ON resource "
-                    "FOR EACH ROW EXECUTE FUNCTION fail_guidance()"
-                )
-            )
-
-
-def _remove_failing_trigger(store: Store) -> None:
-    with store.engine.begin() as conn:
-        if store.is_sqlite:
-            conn.execute(text("DROP TRIGGER IF EXISTS fail_guidance"))
-        else:
-            conn.execute(text("DROP TRIGGER IF EXISTS fail_guidance ON resource"))
-            conn.execute(text("DROP FUNCTION IF EXISTS fail_guidance()"))
-
-
 @pytest.fixture
 def failing_insert(store: Store) -> Iterator[Store]:
-    _install_failing_trigger(store)
+    install_failing_trigger(store)
     yield store
-    _remove_failing_trigger(store)
+    remove_failing_trigger(store)
 
 
 def test_the_failing_trigger_gives_a_500(

@@ -27,11 +27,12 @@ from tests.security.helpers import (
     anonymous,
     client_as,
     client_id,
+    install_failing_trigger,
     last_at,
     of_type,
     post_referral,
+    remove_failing_trigger,
 )
-from tests.security.test_audit_integrity import _install_failing_trigger, _remove_failing_trigger
 
 CLI = str(Path(sys.executable).parent / "voorzorg-adapter")
 INVALID_BSN = "999911121"  # fails the 11-test
@@ -56,9 +57,9 @@ def jgz(app: FastAPI, settings: Settings) -> TestClient:
 
 @pytest.fixture
 def failing_insert(store: Store) -> Iterator[Store]:
-    _install_failing_trigger(store)
+    install_failing_trigger(store)
     yield store
-    _remove_failing_trigger(store)
+    remove_failing_trigger(store)
 
 
 # --- logs ---------------------------------------------------------------------------------------------
