@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
 from adapter.api.context import ctx
@@ -64,7 +65,9 @@ async def token(request: Request) -> JSONResponse:
                 "invalid_client", f"a client_assertion of type {ASSERTION_TYPE} is required", 401
             )
         try:
-            client = verify_assertion(fields["client_assertion"], _token_url(request), c.clients(), c.store)
+            client = await run_in_threadpool(
+                verify_assertion, fields["client_assertion"], _token_url(request), c.clients(), c.store
+            )
         except AuthError as e:
             return _oauth_error("invalid_client", str(e), 401)
         granted = _grant(fields.get("scope", ""), client.scope)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -69,12 +70,12 @@ async def gate(request: Request, call_next: Callable[[Request], Awaitable[Respon
     request.state.access = Access(interaction=_interaction(request))
     request.state.principal = None
     try:
-        request.state.principal = _authenticate(request)
+        request.state.principal = await run_in_threadpool(_authenticate, request)  # may fetch a JWKS
     except FhirError as e:
         response: Response = error_response(e)
     else:
         response = await call_next(request)
-    _audit(request, response.status_code)
+    await run_in_threadpool(_audit, request, response.status_code)
     return response
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from adapter.api.context import check_accept, ctx, read_fhir_body
 from adapter.api.guard import access, require
@@ -25,9 +26,10 @@ async def transaction(request: Request) -> FhirResponse:
     """Intake: the referral transaction Bundle, stored whole or not at all."""
     who = require(request, "ServiceRequest", CREATE)
     bundle = await read_fhir_body(request)
-    referral = read_referral(bundle)
+    referral = await run_in_threadpool(read_referral, bundle)
     _may_send(who, referral)
-    result = intake_referral(ctx(request).store, referral, ctx(request).deployment)
+    # Database work runs in the thread pool: the event loop keeps serving other requests meanwhile.
+    result = await run_in_threadpool(intake_referral, ctx(request).store, referral, ctx(request).deployment)
     record = access(request)
     for w in [*result.writes, result.task, result.guidance, *([result.careplan] if result.careplan else [])]:
         record.touched(w.stored.reference, result.patient_reference)
@@ -54,7 +56,8 @@ async def check_eligibility_operation(request: Request) -> FhirResponse:
     require(request, "ServiceRequest", CREATE)
     body = await read_fhir_body(request)
     bundle = referral_bundle(body)
-    return FhirResponse(to_parameters(check_eligibility(bundle, ctx(request).deployment)))
+    decision = await run_in_threadpool(check_eligibility, bundle, ctx(request).deployment)
+    return FhirResponse(to_parameters(decision))
 
 
 def _entry(w: Write, base: str) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from adapter.api.context import check_accept, ctx, if_match_version, read_fhir_body
 from adapter.api.guard import access, patient_of, principal, require, restrict, visible
@@ -171,7 +172,7 @@ async def update(resource_type: str, resource_id: str, request: Request) -> Fhir
                 code="conflict",
             ) from None
 
-    return resource_response(ctx(request).store.write(work), ctx(request).base)
+    return resource_response(await run_in_threadpool(ctx(request).store.write, work), ctx(request).base)
 
 
 def _visible(request: Request, s: Session, stored: Stored | None) -> Stored | None:

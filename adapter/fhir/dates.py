@@ -31,8 +31,12 @@ def date_range(value: str) -> tuple[str, str]:
         month = int(m.group(2) or 0)
         day = int(m.group(3) or 0)
         lo_m, hi_m = (month, month) if month else (1, 12)
+        if month and not 1 <= month <= 12:
+            raise ValueError(f"{value}: there is no month {month}")
         lo_d = day or 1
         hi_d = day or calendar.monthrange(year, hi_m)[1]
+        if day and not 1 <= day <= calendar.monthrange(year, month)[1]:
+            raise ValueError(f"{value}: that day does not exist")
         return (
             f"{year:04d}-{lo_m:02d}-{lo_d:02d}T00:00:00.000000Z",
             f"{year:04d}-{hi_m:02d}-{hi_d:02d}T23:59:59.999999Z",

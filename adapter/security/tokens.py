@@ -119,8 +119,10 @@ class TokenVerifier:
         self.audience = audience
         self.embedded_issuer = embedded_issuer
         self.key = key
+        # An unknown kid refetches the JWKS at once (key rotation), at most once a second per issuer.
         self.external = {
-            iss: PyJWKClient(url, cache_keys=True, lifespan=300, timeout=5) for iss, url in external.items()
+            iss: PyJWKClient(url, cache_keys=True, lifespan=300, timeout=5, cooldown_duration=1)
+            for iss, url in external.items()
         }
 
     def verify(self, token: str) -> Principal:

@@ -354,7 +354,10 @@ def _stored(row: Any) -> Stored:
 
 
 class Store:
-    """Engine, migrations and units of work."""
+    """Engine, migrations and units of work.
+
+    `hide_parameters`: SQL logging and database errors never show bound values (BSN, names).
+    """
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -363,10 +366,14 @@ class Store:
             path = url.split("///", 1)[-1]
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self.engine: Engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+            self.engine: Engine = create_engine(
+                url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True
+            )
             _sqlite_pragmas(self.engine)
         else:
-            self.engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+            self.engine = create_engine(
+                url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True
+            )
 
     def migrate(self) -> None:
         """Bring the schema to the newest migration (Alembic), on this store's own connection."""

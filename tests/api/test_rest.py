@@ -324,12 +324,6 @@ def test_invalid_search_values_are_400(client: TestClient, query: str) -> None:
     assert expressions(out)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: fhir/dates.date_range checks the shape of a date but not that it exists: month 13 "
-    "or 31 February with a day given are accepted, so the search answers 200 with no matches instead "
-    "of 400 naming the parameter",
-)
 @pytest.mark.parametrize(
     "query",
     ["/Task?authored-on=2026-13-01", "/Patient?birthdate=2004-02-31", "/Patient?_lastUpdated=gt2026-00-10"],
@@ -339,11 +333,6 @@ def test_dates_that_do_not_exist_are_400(client: TestClient, query: str) -> None
     assert expressions(out)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: POST [type]/_search answers 500: request.form() needs python-multipart, which is "
-    "neither installed nor declared in pyproject.toml",
-)
 def test_post_search(app: Any, auth_headers: dict[str, str], referral: dict[str, Any]) -> None:
     client = TestClient(app, headers=auth_headers, raise_server_exceptions=False)
     patient = one(intake(client, referral), "Patient")["id"]
