@@ -7,6 +7,8 @@ Parsing answers errors as `Issue`s whose expression is the FHIRPath of the eleme
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
@@ -60,7 +62,7 @@ def check_structure(resource: Any, root: str | None = None) -> None:
             code="structure",
         )
     try:
-        _model(rtype).model_validate(resource)
+        model = _model(rtype).model_validate(resource)
     except ValidationError as e:
         base = root or str(rtype)
         issues = [
@@ -68,3 +70,35 @@ def check_structure(resource: Any, root: str | None = None) -> None:
             for err in e.errors(include_url=False)
         ]
         raise FhirError(400, issues) from None
+    # The models parse leniently ("yes" -> true, "2" -> 2); FHIR JSON does not: compare the JSON types.
+    parsed = json.loads(model.model_dump_json(by_alias=True, exclude_none=True))
+    wrong = list(_type_mismatches(resource, parsed, root or str(rtype)))
+    if wrong:
+        raise FhirError(
+            400,
+            [
+                Issue(f"FHIR JSON needs a {want} here, not a {_json_type(got)}", (path,), code="structure")
+                for path, got, want in wrong
+            ],
+        )
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return "string" if isinstance(value, str) else type(value).__name__
+
+
+def _type_mismatches(sent: Any, parsed: Any, path: str) -> Iterator[tuple[str, Any, str]]:
+    """Primitive values whose JSON type the sender got wrong (a string for a boolean or a number)."""
+    if isinstance(sent, dict) and isinstance(parsed, dict):
+        for key, value in sent.items():
+            if key in parsed:
+                yield from _type_mismatches(value, parsed[key], f"{path}.{key}")
+    elif isinstance(sent, list) and isinstance(parsed, list):
+        for i, (a, b) in enumerate(zip(sent, parsed, strict=False)):
+            yield from _type_mismatches(a, b, f"{path}[{i}]")
+    elif isinstance(parsed, bool | int | float) and _json_type(sent) != _json_type(parsed):
+        yield path, sent, _json_type(parsed)

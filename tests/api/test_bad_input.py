@@ -256,13 +256,6 @@ WRONG_JSON_TYPES = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the structure check validates in pydantic's lax mode, so a JSON string where FHIR JSON "
-    "requires a boolean or integer ('yes', '2', 'true') passes as valid FHIR: the intake answers 200 and "
-    'stores and serves it verbatim (Patient.active = "yes"), or, for a referral item, answers 422 at '
-    "'.value' instead of 400 naming the element",
-)
 @pytest.mark.parametrize(
     ("name", "suffix", "element", "value", "expr"), WRONG_JSON_TYPES, ids=[c[0] for c in WRONG_JSON_TYPES]
 )
