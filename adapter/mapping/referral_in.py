@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from adapter.config import CANONICAL_BASE
 from adapter.data import codesystem_codes, own_system, referral_codes
 from adapter.domain.facts import PregnancyDuration, ReferralFacts
 from adapter.domain.identifiers import is_valid_bsn
 from adapter.fhir.models import check_structure
 from adapter.fhir.outcome import FhirError, Issue
+from adapter.fhir.validator import validate
 
 REFERRAL_ITEM = "voorzorg-referral-item"
 
@@ -142,6 +144,7 @@ class _Reader:
             voluntary=voluntary,
         )
         self._plausible(facts, items)
+        self._conform(items)
         if self.issues:
             raise FhirError(422, self.issues)
         return Referral(
@@ -388,6 +391,24 @@ class _Reader:
             self._issue(
                 "The pregnant woman's birth date lies after the referral date", "Bundle.entry", code="value"
             )
+
+    def _conform(self, items: dict[str, tuple[Entry | None, Any]]) -> None:
+        """Hold each part of the referral to its profile; every error, named within the Bundle."""
+        by_entry = {en.index: self.codes["item_profiles"][name] for name, (en, _) in items.items() if en}
+        panel_codes = {(self.systems[k], str(c)) for k, c in self.codes["pregnancy_panel"]}
+        for en in self.entries:
+            profile = self.codes["profiles"].get(en.type) or by_entry.get(en.index)
+            codings = en.resource.get("code", {}).get("coding", []) if en.type == "Observation" else []
+            if profile is None and any((c.get("system"), c.get("code")) in panel_codes for c in codings):
+                profile = self.codes["item_profiles"]["pregnancy_panel"]
+            if profile is None:
+                continue
+            for issue in validate(en.resource, f"{CANONICAL_BASE}/StructureDefinition/{profile}"):
+                if issue.severity in ("error", "fatal"):
+                    where = tuple(
+                        en.path + e[len(en.type) :] if e.startswith(en.type) else e for e in issue.expression
+                    )
+                    self.issues.append(Issue(f"{issue.diagnostics} (profile {profile})", where, issue.code))
 
     def _date(self, entry: Entry, element: str, required: bool) -> date | None:
         raw = entry.resource.get(element)

@@ -3,9 +3,9 @@
 // elfproef, against generated valid and invalid numbers.
 
 Invariant: bsn-elfproef
-Description: "A BSN is 9 digits, not all zeros, and passes the elfproef: 9a+8b+7c+6d+5e+4f+3g+2h-1i is a multiple of 11. (An 8-digit BSN must be sent padded with a leading 0.)"
+Description: "A BSN is 9 digits (or 8, read with a leading 0), not all zeros, and passes the elfproef: 9a+8b+7c+6d+5e+4f+3g+2h-1i is a multiple of 11."
 Severity: #error
-Expression: "value.matches('^[0-9]{9}$') and value != '000000000' and ((value.substring(0,1).toInteger() * 9 + value.substring(1,1).toInteger() * 8 + value.substring(2,1).toInteger() * 7 + value.substring(3,1).toInteger() * 6 + value.substring(4,1).toInteger() * 5 + value.substring(5,1).toInteger() * 4 + value.substring(6,1).toInteger() * 3 + value.substring(7,1).toInteger() * 2 - value.substring(8,1).toInteger()) mod 11 = 0)"
+Expression: "(value.matches('^[0-9]{9}$') and value != '000000000' and ((value.substring(0,1).toInteger() * 9 + value.substring(1,1).toInteger() * 8 + value.substring(2,1).toInteger() * 7 + value.substring(3,1).toInteger() * 6 + value.substring(4,1).toInteger() * 5 + value.substring(5,1).toInteger() * 4 + value.substring(6,1).toInteger() * 3 + value.substring(7,1).toInteger() * 2 - value.substring(8,1).toInteger()) mod 11 = 0)) or (value.matches('^[0-9]{8}$') and value != '00000000' and ((value.substring(0,1).toInteger() * 8 + value.substring(1,1).toInteger() * 7 + value.substring(2,1).toInteger() * 6 + value.substring(3,1).toInteger() * 5 + value.substring(4,1).toInteger() * 4 + value.substring(5,1).toInteger() * 3 + value.substring(6,1).toInteger() * 2 - value.substring(7,1).toInteger()) mod 11 = 0))"
 
 Invariant: vz-task-1
 Description: "A rejected or on-hold Task says why in statusReason."
