@@ -175,7 +175,9 @@ def built_referral(bsn: str, referral_number: str) -> bundle.Bundle:
     agrees.category = [_concept(LOINC, "59284-0", "Patient Consent")]
     agrees.patient = _ref(urls["p"])
     agrees.dateTime = fhirdatetime.FHIRDateTime(on)
-    agrees.policyRule = codeableconcept.CodeableConcept({"text": "Vrijwillige deelname aan VoorZorg"})  # ppc-1
+    agrees.policyRule = codeableconcept.CodeableConcept(
+        {"text": "Vrijwillige deelname aan VoorZorg"}
+    )  # ppc-1
 
     sr = servicerequest.ServiceRequest()
     sr.identifier = [_identifier("urn:oid:2.16.528.1.1007.3.3.7654321.1", referral_number)]
