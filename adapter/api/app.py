@@ -15,20 +15,12 @@ from starlette.responses import Response
 from adapter.api import audit_events, auth, metadata, operations, rest
 from adapter.api.context import AppContext
 from adapter.api.guard import gate
-from adapter.api.responses import error_response
+from adapter.api.responses import SECURITY_HEADERS, error_response, internal_error
 from adapter.config import Settings
 from adapter.fhir.outcome import FhirError
 from adapter.store.repository import Store
 
 log = logging.getLogger("voorzorg.api")
-
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
-}
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
@@ -59,11 +51,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, e: Exception) -> Response:
-        # Log the type only: exception texts can carry client data (BSN, names) from the payload.
-        log.error("unexpected error while handling a request: %s", type(e).__name__)
-        return error_response(
-            FhirError.one(500, "Internal error; the request was not completed", code="exception")
-        )
+        return internal_error(e)
 
     # Innermost first: the gate (authentication + audit) wraps the routes; the timeout wraps the gate,
     # and the security headers go on every response, errors included.

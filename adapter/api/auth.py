@@ -57,6 +57,7 @@ async def token(request: Request) -> JSONResponse:
     form = await request.form()
     fields: dict[str, Any] = {k: str(v) for k, v in form.items()}
     client = None
+    issued = False
     try:
         if fields.get("grant_type") != "client_credentials":
             return _oauth_error("unsupported_grant_type", "only client_credentials is supported")
@@ -83,6 +84,7 @@ async def token(request: Request) -> JSONResponse:
             organization=client.organization,
             lifetime=c.settings.token_lifetime,
         )
+        issued = True
         return JSONResponse(
             {
                 "access_token": access_token,
@@ -98,8 +100,8 @@ async def token(request: Request) -> JSONResponse:
             build_event(
                 Access(interaction="token"),
                 principal=who,
-                outcome="success" if client else "minor",
-                outcome_text="token issued" if client else "token refused",
+                outcome="success" if issued else "minor",
+                outcome_text="token issued" if issued else "token refused",
                 address=request.client.host if request.client else None,
                 path="POST /auth/token",
                 observer=c.settings.base_url,

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from adapter.api.context import ctx
-from adapter.api.responses import error_response
+from adapter.api.responses import error_response, internal_error
 from adapter.fhir.outcome import FhirError
 from adapter.security.audit import Access, build_event
 from adapter.security.principal import Principal, consult_request_markers
@@ -74,7 +74,10 @@ async def gate(request: Request, call_next: Callable[[Request], Awaitable[Respon
     except FhirError as e:
         response: Response = error_response(e)
     else:
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception as e:  # still answered as an OperationOutcome, and still audited
+            response = internal_error(e)
     await run_in_threadpool(_audit, request, response.status_code)
     return response
 

@@ -15,7 +15,7 @@ from adapter.mapping.decision_out import to_parameters
 from adapter.mapping.referral_in import Referral, read_referral
 from adapter.security.principal import Principal
 from adapter.security.scopes import CREATE
-from adapter.store.repository import Write
+from adapter.store.repository import Store, Write
 from adapter.workflows.intake import IntakeResult, check_eligibility, intake_referral, referral_bundle
 
 router = APIRouter(dependencies=[Depends(check_accept)])
@@ -27,7 +27,7 @@ async def transaction(request: Request) -> FhirResponse:
     who = require(request, "ServiceRequest", CREATE)
     bundle = await read_fhir_body(request)
     referral = await run_in_threadpool(read_referral, bundle)
-    _may_send(who, referral)
+    await run_in_threadpool(_may_send, who, referral, ctx(request).store)
     # Database work runs in the thread pool: the event loop keeps serving other requests meanwhile.
     result = await run_in_threadpool(intake_referral, ctx(request).store, referral, ctx(request).deployment)
     record = access(request)
@@ -36,12 +36,21 @@ async def transaction(request: Request) -> FhirResponse:
     return FhirResponse(_transaction_response(result, ctx(request).base))
 
 
-def _may_send(who: Principal, referral: Referral) -> None:
-    """An obstetric practice sends referrals in its own name only."""
+def _may_send(who: Principal, referral: Referral, store: Store) -> None:
+    """An obstetric practice sends referrals in its own name only, and resends only its own."""
     if who.intake == "any":
         return
     if who.intake == "own" and who.organization in referral.requester_organizations:
-        return
+        with store.reading() as s:
+            existing = s.find_key("ServiceRequest", *referral.referral_identifier)
+            if existing is None or s.has_access("ServiceRequest", existing, who.organization):
+                return
+        raise FhirError.one(
+            409,
+            "This referral number is already in use by another sender; use your own numbering",
+            "Bundle.entry.resource.ofType(ServiceRequest).identifier",
+            code="conflict",
+        )
     raise FhirError.one(
         403,
         "This client may not send a referral with this requester: the requester must be its own organisation",

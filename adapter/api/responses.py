@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime
 from email.utils import format_datetime
 from typing import Any
@@ -26,8 +27,30 @@ class FhirResponse(Response):
         )
 
 
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+}
+
+log = logging.getLogger("voorzorg.api")
+
+
 def error_response(e: FhirError) -> FhirResponse:
     return FhirResponse(operation_outcome(e.issues), e.status, headers=e.headers or None)
+
+
+def internal_error(e: Exception) -> FhirResponse:
+    """A 500 that says nothing of the internals; logged by exception type only, since exception texts
+    can carry client data (BSN, names) from the payload or the database."""
+    log.error("unexpected error while handling a request: %s", type(e).__name__)
+    response = error_response(
+        FhirError.one(500, "Internal error; the request was not completed", code="exception")
+    )
+    response.headers.update(SECURITY_HEADERS)
+    return response
 
 
 def http_date(instant: str) -> str:

@@ -128,6 +128,7 @@ def vread(resource_type: str, resource_id: str, version_id: str, request: Reques
         raise FhirError.one(
             410, f"Version {version_id} of {resource_type}/{resource_id} is a deletion", code="deleted"
         )
+    _touched(request, [stored])
     return resource_response(stored, ctx(request).base)
 
 
@@ -217,4 +218,5 @@ def _history(request: Request, resource_type: str, resource_id: str | None, path
             ) from None
     with c.store.reading() as s:
         total, versions = s.history(resource_type, resource_id, since, count, 0)
+    _touched(request, versions)
     return FhirResponse(history_bundle(versions, total, c.base, f"{c.base}/{path}"))

@@ -14,13 +14,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select, text, update
 
 from adapter.config import CANONICAL_BASE
 from adapter.fhir.dates import now_instant
 from adapter.security.principal import Principal
 from adapter.store.repository import Store
-from adapter.store.schema import audit_event, audit_patient
+from adapter.store.schema import audit_event, audit_head, audit_patient
 
 GENESIS = "0" * 64
 _EVENT_TYPE = "http://terminology.hl7.org/CodeSystem/audit-event-type"
@@ -156,6 +156,15 @@ def build_event(
     }
 
 
+def _patients(event: dict[str, Any]) -> list[str]:
+    """The clients an AuditEvent names (entity role 1, Patient)."""
+    return [
+        e["what"]["reference"]
+        for e in event.get("entity", [])
+        if e.get("role", {}).get("code") == "1" and "what" in e
+    ]
+
+
 def _hash(prev: str, content: str) -> str:
     return hashlib.sha256((prev + content).encode("utf-8")).hexdigest()
 
@@ -176,11 +185,8 @@ class AuditLog:
             ).first()
             seq, prev = (head.seq + 1, head.hash) if head else (1, GENESIS)
             content = json.dumps(event, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-            patients = [
-                e["what"]["reference"]
-                for e in event.get("entity", [])
-                if e.get("role", {}).get("code") == "1" and "what" in e
-            ]
+            digest = _hash(prev, content)
+            patients = _patients(event)
             conn.execute(
                 insert(audit_event).values(
                     seq=seq,
@@ -194,12 +200,18 @@ class AuditLog:
             )
             if patients:
                 conn.execute(insert(audit_patient), [{"seq": seq, "patient": p} for p in patients])
+            moved = conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=digest))
+            if moved.rowcount == 0:
+                conn.execute(insert(audit_head).values(id=1, seq=seq, hash=digest))
         return event
 
     def verify(self) -> tuple[int, list[str]]:
-        """(records checked, problems): a problem is a record whose link or content does not match."""
+        """(records checked, problems): a record whose link or content does not match, a head that does
+        not point at the last record (records removed from the end), or a per-client index row that
+        does not match the record it indexes (hiding accesses from the privacy officer)."""
         problems: list[str] = []
         prev, expected_seq, count = GENESIS, 1, 0
+        indexed = self._patient_index()
         for row in self._rows():
             count += 1
             if row.seq != expected_seq:
@@ -208,8 +220,26 @@ class AuditLog:
                 problems.append(f"record {row.seq} does not link to its predecessor")
             if _hash(row.prev_hash, row.content) != row.hash:
                 problems.append(f"record {row.seq} was changed after it was written")
+            if indexed.pop(row.seq, set()) != set(_patients(json.loads(row.content))):
+                problems.append(f"the client index of record {row.seq} does not match the record")
             prev, expected_seq = row.hash, row.seq + 1
+        problems += [f"the client index names record {seq}, which does not exist" for seq in sorted(indexed)]
+        with self.store.engine.connect() as conn:
+            head = conn.execute(select(audit_head.c.seq, audit_head.c.hash)).first()
+        if head is not None and (head.seq != expected_seq - 1 or head.hash != prev):
+            problems.append(
+                f"the chain's head is record {head.seq}, but the log ends at record {expected_seq - 1}"
+            )
+        if head is None and count:
+            problems.append("the chain's head is missing")
         return count, problems
+
+    def _patient_index(self) -> dict[int, set[str]]:
+        out: dict[int, set[str]] = {}
+        with self.store.engine.connect() as conn:
+            for row in conn.execute(select(audit_patient.c.seq, audit_patient.c.patient)):
+                out.setdefault(row.seq, set()).add(row.patient)
+        return out
 
     def _rows(self) -> Iterator[Any]:
         with self.store.engine.connect() as conn:

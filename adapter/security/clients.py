@@ -84,7 +84,7 @@ def verify_assertion(
             break
         except jwt.InvalidSignatureError:
             continue
-        except jwt.PyJWTError as e:
+        except (jwt.PyJWTError, TypeError, ValueError) as e:  # TypeError: an RSA alg named for an EC key
             raise AuthError(f"client_assertion is not valid: {type(e).__name__}") from None
     if claims is None:
         raise AuthError("client_assertion signature does not verify with the client's registered keys")

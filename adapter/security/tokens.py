@@ -119,9 +119,10 @@ class TokenVerifier:
         self.audience = audience
         self.embedded_issuer = embedded_issuer
         self.key = key
-        # An unknown kid refetches the JWKS at once (key rotation), at most once a second per issuer.
+        # An unknown kid refetches the JWKS at once (key rotation), at most once a second per issuer; a key
+        # the issuer withdraws is trusted for at most a minute (the JWKS cache lifespan).
         self.external = {
-            iss: PyJWKClient(url, cache_keys=True, lifespan=300, timeout=5, cooldown_duration=1)
+            iss: PyJWKClient(url, cache_keys=True, lifespan=60, timeout=5, cooldown_duration=1)
             for iss, url in external.items()
         }
 
@@ -162,7 +163,7 @@ class TokenVerifier:
             raise AuthError("the token is not meant for this server (aud)") from None
         except jwt.InvalidSignatureError:
             raise AuthError("the token's signature does not verify") from None
-        except jwt.PyJWTError as e:
+        except (jwt.PyJWTError, TypeError, ValueError) as e:  # TypeError: an RSA alg named for an EC key
             raise AuthError(f"the token is not valid: {type(e).__name__}") from None
         act = claims.get("act")
         return Principal(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -360,6 +361,8 @@ class Store:
     """
 
     def __init__(self, url: str) -> None:
+        # At DEBUG SQLAlchemy logs fetched rows (client data); hide_parameters does not cover rows.
+        logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:

@@ -101,3 +101,13 @@ used_assertion = Table(
     Column("jti", String(255), primary_key=True),
     Column("expires", Integer, nullable=False),
 )
+
+#: The head of the audit chain (one row): removing the newest records shows as a head that points
+#: past the last record.
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("seq", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
