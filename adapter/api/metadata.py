@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from adapter import __version__
 from adapter.api.context import check_accept, ctx
 from adapter.api.responses import FhirResponse
-from adapter.api.rest import UPDATABLE
+from adapter.api.rest import CREATABLE, UPDATABLE
 from adapter.config import CANONICAL_BASE
 from adapter.data import conformance_resources, search_parameters, stored_types
 from adapter.fhir.models import FHIR_JSON, FHIR_VERSION
@@ -72,8 +72,33 @@ def check_eligibility_definition() -> dict[str, Any]:
     }
 
 
+def progress_definition() -> dict[str, Any]:
+    return {
+        "resourceType": "OperationDefinition",
+        "id": "careplan-progress",
+        "url": f"{CANONICAL_BASE}/OperationDefinition/careplan-progress",
+        "name": "CarePlanProgress",
+        "status": "active",
+        "kind": "operation",
+        "code": "progress",
+        "resource": ["CarePlan"],
+        "system": False,
+        "type": False,
+        "instance": True,
+        "affectsState": False,
+        "description": "Done, planned, missed, unrecorded and upcoming visits per phase on a date, and "
+        "whether the plan is on track (missed plus long-unrecorded visits at most 20% of the due visits).",
+        "parameter": [
+            {"name": "date", "use": "in", "min": 0, "max": "1", "type": "date"},
+            {"name": "onTrack", "use": "out", "min": 1, "max": "1", "type": "boolean"},
+            {"name": "total", "use": "out", "min": 1, "max": "1"},
+            {"name": "phase", "use": "out", "min": 0, "max": "*"},
+        ],
+    }
+
+
 def _conformance() -> list[dict[str, Any]]:
-    return [*conformance_resources(), check_eligibility_definition()]
+    return [*conformance_resources(), check_eligibility_definition(), progress_definition()]
 
 
 def capability_statement(base: str) -> dict[str, Any]:
@@ -90,6 +115,8 @@ def capability_statement(base: str) -> dict[str, Any]:
         interactions = ["read", "vread", "search-type", "history-instance", "history-type"]
         if rtype in UPDATABLE:
             interactions.append("update")
+        if rtype in CREATABLE:
+            interactions.append("create")
         entry: dict[str, Any] = {
             "type": rtype,
             "interaction": [{"code": i} for i in interactions],
@@ -107,6 +134,10 @@ def capability_statement(base: str) -> dict[str, Any]:
                 ),
             ],
         }
+        if rtype == "CarePlan":
+            entry["operation"] = [
+                {"name": "progress", "definition": f"{CANONICAL_BASE}/OperationDefinition/careplan-progress"}
+            ]
         if rtype in profiles:
             entry["supportedProfile"] = sorted(profiles[rtype])
         resources.append(entry)
@@ -137,7 +168,7 @@ def capability_statement(base: str) -> dict[str, Any]:
                     {
                         "name": "check-eligibility",
                         "definition": f"{CANONICAL_BASE}/OperationDefinition/check-eligibility",
-                    }
+                    },
                 ],
             }
         ],

@@ -22,6 +22,8 @@ router = APIRouter(dependencies=[Depends(check_accept)])
 
 #: Resource types that may be updated with PUT (the closed-loop Task: cancel, start, complete).
 UPDATABLE = {"Task"}
+#: Resource types created with POST [type] (a home visit; the rest arrives through intake).
+CREATABLE = {"Encounter"}
 
 
 def _known(resource_type: str) -> None:

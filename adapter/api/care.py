@@ -1,0 +1,50 @@
+"""Care plan interactions: recording home visits, and the plan's progress."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
+
+from adapter.api.context import check_accept, ctx, read_fhir_body
+from adapter.api.guard import access, patient_of, require, visible
+from adapter.api.responses import FhirResponse, resource_response
+from adapter.fhir.outcome import FhirError
+from adapter.security.scopes import CREATE, READ
+from adapter.workflows.visits import plan_progress, progress_parameters, record_visit
+
+router = APIRouter(dependencies=[Depends(check_accept)])
+
+
+@router.post("/Encounter")
+async def create_visit(request: Request) -> FhirResponse:
+    """A home visit done (status finished) or not done (cancelled), against its planned visit."""
+    require(request, "Encounter", CREATE)
+    require(request, "CarePlan", "u")
+    encounter = await read_fhir_body(request)
+    written, careplan = await run_in_threadpool(record_visit, ctx(request).store, encounter)
+    patient = patient_of(written.stored)
+    access(request).touched(written.stored.reference, patient)
+    if careplan is not None:
+        access(request).touched(careplan.stored.reference, patient)
+    return resource_response(written.stored, ctx(request).base, 201 if written.created else 200)
+
+
+@router.get("/CarePlan/{careplan_id}/$progress")
+def careplan_progress(careplan_id: str, request: Request) -> FhirResponse:
+    """Done / planned / missed / upcoming per phase on `date` (default today), and whether on track."""
+    require(request, "CarePlan", READ)
+    raw = request.query_params.get("date")
+    try:
+        on = date.fromisoformat(raw) if raw else date.today()
+    except ValueError:
+        raise FhirError.one(
+            400, f"date {raw!r} is not a FHIR date (YYYY-MM-DD)", "date", code="value"
+        ) from None
+    with ctx(request).store.reading() as s:
+        stored = s.get("CarePlan", careplan_id)
+        if stored is None or stored.deleted or not visible(request, s, stored):
+            raise FhirError.one(404, f"CarePlan/{careplan_id} is not known", code="not-found")
+    access(request).touched(stored.reference, patient_of(stored))
+    return FhirResponse(progress_parameters(plan_progress(stored.content, on)))
