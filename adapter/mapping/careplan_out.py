@@ -1,8 +1,8 @@
 """Visit plan -> CarePlan: one activity per planned visit, with its sequence, phase, date and status.
 
-The CarePlan instantiates the track's PlanDefinition, is based on the referral, and runs from intake
-until the child's 2nd birthday. Sequence and phase travel as extensions on the activity detail, so a
-recorded visit (Encounter) can point at its activity and the plan can be read back for re-timing.
+The CarePlan instantiates the track's PlanDefinition, names the referral (supportingInfo), and runs
+from intake until the child's 2nd birthday. Sequence and phase travel as extensions on the activity
+detail, so a recorded visit (Encounter) can point at its activity and the plan can be read back.
 """
 
 from __future__ import annotations
@@ -45,7 +45,6 @@ def to_careplan(
         "id": careplan_id,
         "meta": {"profile": [f"{CANONICAL_BASE}/StructureDefinition/voorzorg-careplan"]},
         "instantiatesCanonical": [plan_definition_url(track)],
-        "basedOn": [{"reference": referral_ref}],
         "status": "active",
         "intent": "plan",
         "category": [concept(TRACK_SYSTEM, track)],
@@ -54,8 +53,11 @@ def to_careplan(
         "period": {"start": visit_plan.intake_date.isoformat(), "end": visit_plan.end_date.isoformat()},
         "activity": [_activity(v) for v in visit_plan.visits],
     }
-    if guidance_ref:
-        out["supportingInfo"] = [{"reference": referral_ref}, {"reference": guidance_ref}]
+    # R4 CarePlan.basedOn may only name a CarePlan: the referral is the first supportingInfo.
+    out["supportingInfo"] = [
+        {"reference": referral_ref},
+        *([{"reference": guidance_ref}] if guidance_ref else []),
+    ]
     if visit_plan.adjustments:
         out["note"] = [{"text": a.note} for a in visit_plan.adjustments]
     return out

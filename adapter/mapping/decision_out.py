@@ -53,6 +53,7 @@ def to_guidance_response(
     out: dict[str, Any] = {
         "resourceType": "GuidanceResponse",
         "id": response_id,
+        "meta": {"profile": [f"{CANONICAL_BASE}/StructureDefinition/voorzorg-eligibility-decision"]},
         "contained": [params],
         "requestIdentifier": {"system": referral_identifier[0], "value": referral_identifier[1]},
         "identifier": [
@@ -66,17 +67,35 @@ def to_guidance_response(
         "outputParameters": {"reference": "#decision"},
         "note": [{"text": decision.explanation}],
     }
-    if decision.missing:
+    out["extension"] = _decision_extensions(decision)
+    if decision.missing:  # data-required: what to send, each item named
         out["dataRequirement"] = [
-            {"type": "Observation", "extension": [_missing_extension(m)]} for m in decision.missing
+            {"type": "Observation", "extension": [_extension("missing-item", valueString=m)]}
+            for m in decision.missing
         ]
     if not out["reasonCode"]:
         del out["reasonCode"]
     return out
 
 
-def _missing_extension(text: str) -> dict[str, Any]:
-    return {"url": f"{CANONICAL_BASE}/StructureDefinition/missing-item", "valueString": text}
+def _extension(name: str, **value: Any) -> dict[str, Any]:
+    return {"url": f"{CANONICAL_BASE}/StructureDefinition/voorzorg-{name}", **value}
+
+
+def _decision_extensions(decision: Decision) -> list[dict[str, Any]]:
+    """The decision on the GuidanceResponse itself (profile voorzorg-eligibility-decision)."""
+    out = [
+        _extension("track", valueCoding=coding(TRACK_SYSTEM, decision.track.value)),
+        _extension("consult-required", valueBoolean=decision.consult_required),
+    ]
+    if decision.evidence is not None:
+        out.append(_extension("evidence", valueCoding=coding("voorzorg-evidence", decision.evidence.value)))
+    out += [_extension("missing-item", valueString=m) for m in decision.missing]
+    if decision.gestational_age_days is not None:
+        out.append(_extension("gestational-age-days", valueInteger=decision.gestational_age_days))
+    if decision.child_age_days is not None:
+        out.append(_extension("child-age-days", valueInteger=decision.child_age_days))
+    return out
 
 
 @cache

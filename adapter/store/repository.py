@@ -195,7 +195,7 @@ class Session:
         current = self.get(res_type, res_id)
         if if_match is not None and (current is None or current.version_id != if_match or current.deleted):
             raise VersionConflict(current.version_id if current else None)
-        if current is not None and not current.deleted and _same(current.content, content):
+        if current is not None and not current.deleted and same_content(current.content, content):
             return Write(current, created=False, changed=False)
         version = (current.version_id if current else 0) + 1
         stamp = now_instant()
@@ -337,7 +337,9 @@ def _compare(low_col: Any, high_col: Any, a: Alternative) -> ColumnElement[bool]
     return and_(low_col >= lo, high_col <= hi)
 
 
-def _same(old: dict[str, Any], new: dict[str, Any]) -> bool:
+def same_content(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Equal but for the version and timestamp the store puts in meta."""
+
     def strip(d: dict[str, Any]) -> dict[str, Any]:
         meta = {k: v for k, v in d.get("meta", {}).items() if k not in ("versionId", "lastUpdated")}
         out = {k: v for k, v in d.items() if k != "meta"}

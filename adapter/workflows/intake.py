@@ -13,14 +13,15 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from adapter.config import CANONICAL_BASE
 from adapter.data import eligibility_rules, referral_codes, task_transitions
 from adapter.domain.eligibility import Decision, decide
 from adapter.domain.facts import Deployment
 from adapter.fhir.dates import now_instant
 from adapter.fhir.outcome import FhirError
-from adapter.mapping.decision_out import apply_to_task, to_guidance_response
+from adapter.mapping.decision_out import apply_to_task, concept, to_guidance_response
 from adapter.mapping.referral_in import Entry, Referral, read_referral
-from adapter.store.repository import Session, Store, Stored, Write, new_id
+from adapter.store.repository import Session, Store, Stored, Write, new_id, same_content
 from adapter.workflows.careplan import plan_at_intake
 
 #: Identifier systems whose holders are shared between referrals (the same practice, the same person).
@@ -134,7 +135,8 @@ def _store(s: Session, referral: Referral, decision: Decision) -> IntakeResult:
             "resourceType": "Task",
             "status": "requested",
             "intent": "order",
-            "code": {"coding": [{"system": "http://hl7.org/fhir/CodeSystem/task-code", "code": "fulfill"}]},
+            "meta": {"profile": [f"{CANONICAL_BASE}/StructureDefinition/voorzorg-referral-task"]},
+            "code": concept("voorzorg-referral-item", "voorzorg-referral"),
             "focus": {"reference": sr_ref},
             "for": {"reference": patient_ref},
             "authoredOn": sr["authoredOn"],
@@ -203,9 +205,8 @@ def _keep_stamps(s: Session, body: dict[str, Any], fields: tuple[str, ...]) -> d
     current = s.get(body["resourceType"], body["id"])
     if current is None:
         return body
-    old = {k: v for k, v in current.content.items() if k != "meta"}
-    candidate = {**body, **{f: old[f] for f in fields if f in old}}
-    return candidate if candidate == old else body
+    candidate = {**body, **{f: current.content[f] for f in fields if f in current.content}}
+    return candidate if same_content(candidate, current.content) else body
 
 
 def _referral_resources(s: Session, previous: Stored | None) -> set[str]:

@@ -32,7 +32,7 @@ def _visit(
         "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "HH"},
         "type": [{"coding": [{"system": HOME_VISIT, "code": "home-visit"}]}],
         "subject": plan["subject"],
-        "basedOn": plan["basedOn"],
+        "basedOn": [plan["supportingInfo"][0]],
         "period": {"start": f"{day}T10:00:00+01:00", "end": f"{day}T11:00:00+01:00"},
     }
     if sequence is not None:
@@ -47,7 +47,7 @@ def test_an_accepted_referral_gets_a_plan_of_40_to_60_visits_readable_and_search
     plan, patient = out["CarePlan"], out["Patient"]
     assert 40 <= len(plan["activity"]) <= 60
     assert plan["status"] == "active" and plan["intent"] == "plan"
-    assert plan["basedOn"] == [{"reference": f"ServiceRequest/{out['ServiceRequest']['id']}"}]
+    assert plan["supportingInfo"][0] == {"reference": f"ServiceRequest/{out['ServiceRequest']['id']}"}
     dates = [a["detail"]["scheduledPeriod"]["start"] for a in plan["activity"]]
     assert (
         dates == sorted(dates) and dates[0] >= plan["period"]["start"] and dates[-1] <= plan["period"]["end"]
