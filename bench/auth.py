@@ -39,23 +39,27 @@ def auth_headers() -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
-def session() -> requests.Session:
-    """A keep-alive session that speaks FHIR JSON and carries the credentials."""
+def session(headers: Mapping[str, str] | None = None) -> requests.Session:
+    """A keep-alive session that speaks FHIR JSON and carries the credentials (`headers`, when given,
+    instead of `auth_headers()`: e.g. none for a server started with `--insecure-dev-no-auth`)."""
     s = requests.Session()
-    s.headers.update({"Accept": FHIR_JSON, "Content-Type": FHIR_JSON, **auth_headers()})
+    credentials = auth_headers() if headers is None else dict(headers)
+    s.headers.update({"Accept": FHIR_JSON, "Content-Type": FHIR_JSON, **credentials})
     return s
 
 
-def mint_for_server(env: Mapping[str, str], cwd: Path) -> None:
+def mint_for_server(env: Mapping[str, str], cwd: Path) -> dict[str, str]:
     """For a server this benchmark started with `env`: a token of its embedded issuer, unless
-    VOORZORG_BENCH_TOKEN says which token to use. An adapter without `token` (no security) gets none."""
+    VOORZORG_BENCH_TOKEN says which token to use. An adapter without `token` (no security) gets none.
+    Returns the headers that authenticate to that server (also what `auth_headers()` gives from now on)."""
     global _minted
     _minted = None
     if os.environ.get(TOKEN_ENV, "").strip():
-        return
+        return auth_headers()
     command = [sys.executable, "-m", "adapter.cli", "token", "--client", "voorzorg-bench"]
     command += ["--role", "jgz", "--scope", "system/*.cruds"]
     command += ["--organization", env.get("VOORZORG_ORGANIZATION", JGZ_ORGANIZATION)]
     done = subprocess.run(command, cwd=cwd, env=dict(env), capture_output=True, text=True, timeout=60)
     if done.returncode == 0 and done.stdout.strip():
         _minted = done.stdout.strip().splitlines()[-1]
+    return auth_headers()

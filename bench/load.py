@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import requests
@@ -37,8 +37,10 @@ def send_all(
     concurrency: int,
     expect: str | None = None,
     timeout: float = 60.0,
+    headers: Mapping[str, str] | None = None,
 ) -> LoadResult:
-    """POST every body once to `url`; a request counts when it answers 200 (and holds `expect`)."""
+    """POST every body once to `url`; a request counts when it answers 200 (and holds `expect`).
+    `headers`: the credentials to send (default: `bench.auth.auth_headers()`)."""
     result = LoadResult(name, concurrency, len(bodies), 0.0)
     lock = threading.Lock()
     next_index = iter(range(len(bodies)))
@@ -47,7 +49,7 @@ def send_all(
     def worker() -> None:
         latencies: list[float] = []
         errors: list[str] = []
-        with session() as s:
+        with session(headers) as s:
             barrier.wait()
             while True:
                 with lock:
@@ -81,16 +83,25 @@ def send_all(
     return result
 
 
-def search_total(base: str, query: str) -> int:
+def search_total(base: str, query: str, headers: Mapping[str, str] | None = None) -> int:
     """`total` of a searchset (how many the adapter holds), e.g. `Task?status=accepted`."""
-    with session() as s:
+    with session(headers) as s:
         r = s.get(f"{base}/{query}", params={"_count": "1"}, timeout=30)
         r.raise_for_status()
         total: int = r.json()["total"]
         return total
 
 
-def probe(base: str, query: str) -> int:
+def probe(base: str, query: str, headers: Mapping[str, str] | None = None) -> int:
     """The HTTP status of one authenticated GET."""
-    with session() as s:
+    with session(headers) as s:
         return s.get(f"{base}/{query}", timeout=30).status_code
+
+
+def merged(name: str, parts: Sequence[LoadResult]) -> LoadResult:
+    """Several rounds of one run as one result: their latencies and errors together, their walls summed."""
+    out = LoadResult(name, parts[0].concurrency, sum(p.sent for p in parts), sum(p.wall_s for p in parts))
+    for p in parts:
+        out.latencies_s.extend(p.latencies_s)
+        out.errors.extend(p.errors)
+    return out

@@ -1,4 +1,5 @@
-"""`python -m bench`: the decision in-process, then intake and `$check-eligibility` over real HTTP."""
+"""`python -m bench`: the decision and profile validation in-process, intake and `$check-eligibility` over
+real HTTP, and what authentication + audit cost per request."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from adapter.config import PROJECT_ROOT
-from bench import decision
+from bench import decision, security, validation
 from bench.auth import TOKEN_ENV, token_source
-from bench.load import LoadResult, probe, search_total, send_all
+from bench.decision import Rate
+from bench.load import LoadResult, merged, probe, search_total, send_all
 from bench.referrals import distinct, example
 from bench.report import load_average, machine, summary, table
 from bench.server import POSTGRES_URL, AdapterServer, postgres_schema, postgres_unreachable
@@ -27,6 +29,9 @@ class Options:
     concurrency: int
     decisions: int
     checks: int
+    validations: int
+    audits: int
+    auth_referrals: int
     backends: tuple[str, ...]
     url: str | None
 
@@ -38,6 +43,16 @@ def parse(argv: list[str] | None) -> Options:
     p.add_argument("--concurrency", type=int, default=4, help="client threads (default 4)")
     p.add_argument("--decisions", type=int, help="in-process decide() calls (default 20000)")
     p.add_argument("--checks", type=int, help="$check-eligibility requests over HTTP (default 300)")
+    p.add_argument("--validations", type=int, help="in-process calls per validation row (default 300)")
+    p.add_argument(
+        "--audits", type=int, help="in-process audit appends per backend (default 300; token checks ×10)"
+    )
+    p.add_argument(
+        "--auth-referrals",
+        type=int,
+        help="referrals per server, with and without auth, from all client threads (default 120; "
+        "half as many again from one client)",
+    )
     p.add_argument(
         "--backend", action="append", choices=("sqlite", "postgres"), help="only this backend (repeatable)"
     )
@@ -53,6 +68,9 @@ def parse(argv: list[str] | None) -> Options:
         concurrency=max(1, a.concurrency),
         decisions=a.decisions or (2000 if quick else 20000),
         checks=a.checks or (60 if quick else 300),
+        validations=a.validations or (50 if quick else 300),
+        audits=a.audits or (60 if quick else 300),
+        auth_referrals=a.auth_referrals or (30 if quick else 120),
         backends=tuple(a.backend or ("sqlite", "postgres")),
         url=a.url.rstrip("/") if a.url else None,
     )
@@ -121,9 +139,9 @@ def _checks(base: str, o: Options) -> list[LoadResult]:
     ]
 
 
-def _refused(base: str) -> str | None:
+def _refused(base: str, headers: dict[str, str] | None = None) -> str | None:
     """Why the adapter refuses the benchmark's credentials, or None when it lets it in."""
-    status = probe(base, "Task?_count=1")
+    status = probe(base, "Task?_count=1", headers)
     if status in (401, 403):
         return (
             f"the adapter answered {status} to an authenticated search: set {TOKEN_ENV} to a bearer token "
@@ -133,25 +151,160 @@ def _refused(base: str) -> str | None:
     return None
 
 
-def _http(o: Options, run_id: str) -> tuple[list[LoadResult], list[str]]:
-    results: list[LoadResult] = []
+def _backends(o: Options) -> tuple[list[str], list[str]]:
+    """The backends to start servers on, and why any was left out."""
+    backends: list[str] = []
     notes: list[str] = []
-    if o.url:
-        if why := _refused(o.url):
-            raise SystemExit(f"bench: {why}")
-        results += _intake(o.url, "the server at --url", o, run_id, lambda: "(its log is its own)")
-        return results + _checks(o.url, o), notes
     for backend in o.backends:
         if backend == "postgres" and (why := postgres_unreachable()):
             notes.append(f"PostgreSQL skipped: not reachable at {POSTGRES_URL} ({why})")
             continue
+        backends.append(backend)
+    return backends, notes
+
+
+def _http(o: Options, run_id: str, backends: list[str]) -> list[LoadResult]:
+    results: list[LoadResult] = []
+    if o.url:
+        if why := _refused(o.url):
+            raise SystemExit(f"bench: {why}")
+        results += _intake(o.url, "the server at --url", o, run_id, lambda: "(its log is its own)")
+        return results + _checks(o.url, o)
+    for backend in backends:
         with _database(backend) as url, AdapterServer(url) as server:
             if why := _refused(server.url):
                 raise SystemExit(f"bench: {why}")
             results += _intake(server.url, server.backend, o, run_id, server.log_tail)
             if not any(r.name.startswith("`$check") for r in results):  # stores nothing: once is enough
                 results += _checks(server.url, o)
-    return results, notes
+    return results
+
+
+# --- what authentication + audit cost ----------------------------------------------------------------
+ROUNDS = 4  # the two servers take turns, so load from the rest of the machine falls on both alike
+NO_AUTH = "`--insecure-dev-no-auth`"
+
+
+@dataclass
+class AuthPair:
+    """Intake of the same referrals by a normal server and a `--insecure-dev-no-auth` one."""
+
+    backend: str
+    concurrency: int
+    with_auth: LoadResult
+    without: LoadResult
+
+
+def _compare(o: Options, run_id: str, backend: str) -> list[AuthPair]:
+    n_all, n_one = o.auth_referrals, max(ROUNDS, o.auth_referrals // 2)
+    with (
+        _database(backend) as url_a,
+        _database(backend) as url_b,
+        AdapterServer(url_a) as secure,
+        AdapterServer(url_b, insecure=True) as insecure,
+    ):
+        label = secure.backend
+        if why := _refused(secure.url, secure.headers):
+            raise SystemExit(f"bench: {why}")
+        if (status := probe(insecure.url, "Task?_count=1", {})) != 200:
+            raise SystemExit(f"bench: {NO_AUTH} answered {status} to a search without a token")
+        seed = zlib.crc32(f"{run_id}auth{label}".encode())
+        bodies = distinct(n_all + n_one, f"{run_id}-auth-{label}", seed=seed)  # the same for both servers
+        warm = distinct(10, f"{run_id}-auth-{label}-warm", seed=seed + 1)
+        servers = (secure, insecure)
+        for server in servers:
+            send_all("warm-up", f"{server.url}/", warm, 1, headers=server.headers)
+        parts: dict[tuple[int, int], list[LoadResult]] = {}
+        for r in range(ROUNDS):
+            for concurrency, chunk in (
+                (o.concurrency, bodies[:n_all][r::ROUNDS]),
+                (1, bodies[n_all:][r::ROUNDS]),
+            ):
+                for i in (0, 1) if r % 2 == 0 else (1, 0):
+                    server = servers[i]
+                    got = send_all("", f"{server.url}/", chunk, concurrency, ACCEPTED, headers=server.headers)
+                    parts.setdefault((i, concurrency), []).append(got)
+        pairs: list[AuthPair] = []
+        for concurrency in dict.fromkeys((o.concurrency, 1)):
+            one = " one client," if concurrency == 1 else ""
+            a = merged(f"intake, new referral,{one} auth ({label})", parts[0, concurrency])
+            b = merged(f"intake, new referral,{one} {NO_AUTH} ({label})", parts[1, concurrency])
+            pairs.append(AuthPair(label, concurrency, a, b))
+        for server, results in (
+            (secure, [p.with_auth for p in pairs]),
+            (insecure, [p.without for p in pairs]),
+        ):
+            stored = search_total(server.url, "Task?status=accepted", server.headers)
+            if stored != len(warm) + len(bodies):
+                results[0].errors.append(
+                    f"{server.url} holds {stored} accepted Tasks, not {len(warm) + len(bodies)}"
+                )
+            for result in results:
+                if result.errors:
+                    print(
+                        f"\n> {result.name}: {len(result.errors)} errors, first: {result.errors[0]}",
+                        file=sys.stderr,
+                    )
+                    print(server.log_tail(), file=sys.stderr)
+    return pairs
+
+
+def _ms(v: float) -> str:
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.2f}"
+
+
+def _difference(with_auth: float, without: float) -> str:
+    d = with_auth - without
+    pct = f" ({d / without * 100:+.0f} %)" if without else ""
+    return f"{'+' if d >= 0 else '−'}{_ms(abs(d))}{pct}"
+
+
+def _cost_table(verify: Rate, audits: dict[str, Rate], pairs: list[AuthPair], labels: list[str]) -> str:
+    rows: list[list[str]] = [
+        ["token verification p50 µs (in-process, no database)", *[_ms(verify.p50_us) for _ in labels]],
+        ["audit append p50 ms (in-process, one transaction)"]
+        + [_ms(audits[b].p50_us / 1000) if b in audits else "—" for b in labels],
+    ]
+    by = {(p.backend, p.concurrency): p for p in pairs}
+    for concurrency in dict.fromkeys(p.concurrency for p in pairs):
+        who = "1 client" if concurrency == 1 else f"{concurrency} clients"
+        got = [by.get((b, concurrency)) for b in labels]
+        p50s = [
+            (summary(p.with_auth.latencies_s)["p50"], summary(p.without.latencies_s)["p50"]) if p else None
+            for p in got
+        ]
+        rows += [
+            [f"intake p50 ms, {who}, with auth"] + [_ms(x[0]) if x else "—" for x in p50s],
+            [f"intake p50 ms, {who}, {NO_AUTH}"] + [_ms(x[1]) if x else "—" for x in p50s],
+            [f"difference ms, {who} (with − without)"] + [_difference(*x) if x else "—" for x in p50s],
+            [f"intake per s, {who}: with auth / without"]
+            + [f"{_ms(p.with_auth.per_second)} / {_ms(p.without.per_second)}" if p else "—" for p in got],
+        ]
+    one = [by.get((b, 1)) for b in labels]
+    rows.append(
+        ["audit append as a share of the 1-client intake p50"]
+        + [
+            f"{audits[b].p50_us / 1000 / summary(p.with_auth.latencies_s)['p50'] * 100:.0f} %"
+            if p and b in audits
+            else "—"
+            for b, p in zip(labels, one, strict=True)
+        ]
+    )
+    return table(["", *labels], rows)
+
+
+def _auth_cost(o: Options, run_id: str, backends: list[str]) -> tuple[list[Rate], list[AuthPair], str, bool]:
+    """The in-process costs, the HTTP comparison, and the summary table; True when a request failed."""
+    verify, who = security.verify_rate(o.audits * 10)
+    names = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+    audits = {names[b]: security.audit_rate(b, names[b], who, o.audits) for b in backends}
+    pairs: list[AuthPair] = []
+    if not o.url:
+        for backend in backends:
+            pairs += _compare(o, run_id, backend)
+    labels = [names[b] for b in backends] or ["SQLite"]
+    failed = any(p.with_auth.errors or p.without.errors for p in pairs)
+    return [verify, *audits.values()], pairs, _cost_table(verify, audits, pairs, labels), failed
 
 
 def _revision() -> str:
@@ -185,29 +338,56 @@ def main(argv: list[str] | None = None) -> int:
         f"client threads: {o.concurrency}\n"
     )
 
-    print("## The decision, in-process (the example referral: VoorZorg, proven effective)\n")
-    rates = decision.run(example(), o.decisions)
-    print(
-        table(
-            ["what", "calls", "per s", "p50 µs", "p99 µs"],
-            [[r.name, r.calls, r.per_second, r.p50_us, r.p99_us] for r in rates],
-        )
-    )
+    rate_headers = ["what", "calls", "per s", "p50 µs", "p99 µs"]
 
+    def rate_rows(rates: list[Rate]) -> list[list[object]]:
+        return [[r.name, r.calls, r.per_second, r.p50_us, r.p99_us] for r in rates]
+
+    print("## The decision, in-process (the example referral: VoorZorg, proven effective)\n")
+    print(table(rate_headers, rate_rows(decision.run(example(), o.decisions))))
+
+    print("\n## Profile validation of the referral Bundle, in-process (examples/referral.json)\n")
+    checked, validation_notes = validation.run(example(), o.validations)
+    print(table(rate_headers, rate_rows(checked)))
+    for note in validation_notes:
+        print(f"\nNote: {note}.")
+
+    backends, notes = ([], []) if o.url else _backends(o)
     where = f"the adapter at {o.url}" if o.url else "`voorzorg-adapter serve` (uvicorn, one process)"
     print(f"\n## Over HTTP: {where}, client on 127.0.0.1\n")
-    results, notes = _http(o, run_id)
     for note in notes:
         print(f"> {note}\n")
-    rows = [_row(r) for r in results]
+    results = _http(o, run_id, backends)
     failed = any(r.errors for r in results)
-    print(table(HTTP_HEADERS, rows))
+    print(table(HTTP_HEADERS, [_row(r) for r in results]))
     print(f"\nAuthentication: {token_source()}.")
     print(
         "\n`per s` = answered requests / wall time; latency measured at the client, including HTTP. "
         "Every new referral is distinct (its own elfproef-valid BSN and ServiceRequest identifier); "
         "'again' resends an already stored one (re-decided, nothing changes)."
     )
+
+    print("\n## auth + audit cost\n")
+    micro, pairs, cost, auth_failed = _auth_cost(o, run_id, [] if o.url else backends)
+    failed = failed or auth_failed
+    print(cost)
+    print(
+        f"\nIntake over HTTP: a server started normally (bearer token verified on every request) against one "
+        f"started with `voorzorg-adapter serve {NO_AUTH.strip('`')}` (no token verified, none sent); "
+        "both write "
+        f"an AuditEvent per request, so the difference is the token check alone. Each backend: two fresh "
+        f"servers fed the same {o.auth_referrals} new referrals from {o.concurrency} client threads and "
+        f"{max(ROUNDS, o.auth_referrals // 2)} from one, in {ROUNDS} rounds taking turns (who goes first "
+        "alternates). The audit write's own cost is the in-process append (it cannot be switched off)."
+    )
+    if o.url:
+        print("\n> The HTTP comparison needs servers this benchmark starts: skipped with --url.")
+    print("\n### In-process\n")
+    print(table(rate_headers, rate_rows(micro)))
+    if pairs:
+        print("\n### Over HTTP\n")
+        print(table(HTTP_HEADERS, [_row(r) for p in pairs for r in (p.with_auth, p.without)]))
+
     took = time.perf_counter() - started
     print(f"\n_Run took {took:.0f} s; load average (1 min) at the end: {load_average()}._")
     return 1 if failed else 0

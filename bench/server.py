@@ -67,7 +67,7 @@ class AdapterServer:
     security layer (VOORZORG_*) reaches the server too. Its log goes to a file, shown on failure.
     """
 
-    def __init__(self, database_url: str = "", startup_timeout: float = 60.0) -> None:
+    def __init__(self, database_url: str = "", startup_timeout: float = 60.0, insecure: bool = False) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="voorzorg-bench-")
         self.data_dir = Path(self._tmp.name)
         self.port = free_port()
@@ -77,6 +77,10 @@ class AdapterServer:
         self._startup_timeout = startup_timeout
         self._log_path = self.data_dir / "server.log"
         self._proc: subprocess.Popen[bytes] | None = None
+        #: `serve --insecure-dev-no-auth`: no token checked (none sent); AuditEvents are still written
+        self.insecure = insecure
+        #: what authenticates to this server (set once it runs)
+        self.headers: dict[str, str] = {}
 
     def __enter__(self) -> AdapterServer:
         env = {
@@ -86,8 +90,20 @@ class AdapterServer:
             "VOORZORG_BASE_URL": self.url,
         }
         log = self._log_path.open("wb")
+        command = [
+            sys.executable,
+            "-m",
+            "adapter.cli",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+        ]
+        if self.insecure:
+            command.append("--insecure-dev-no-auth")
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "adapter.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            command,
             cwd=PROJECT_ROOT,
             env=env,
             stdout=log,
@@ -96,7 +112,7 @@ class AdapterServer:
         log.close()
         try:
             self._wait_until_ready()
-            mint_for_server(env, PROJECT_ROOT)
+            self.headers = {} if self.insecure else mint_for_server(env, PROJECT_ROOT)
         except BaseException:
             self.__exit__(None, None, None)
             raise
@@ -104,7 +120,7 @@ class AdapterServer:
 
     def _wait_until_ready(self) -> None:
         deadline = time.monotonic() + self._startup_timeout
-        with session() as s:
+        with session({}) as s:  # /metadata is public
             while time.monotonic() < deadline:
                 if self._proc is not None and self._proc.poll() is not None:
                     raise RuntimeError(f"the adapter exited with {self._proc.returncode}:\n{self.log_tail()}")
