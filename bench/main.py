@@ -38,7 +38,7 @@ class Options:
 
 def parse(argv: list[str] | None) -> Options:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    p.add_argument("--quick", action="store_true", help="a short run (about 20 s): fewer of everything")
+    p.add_argument("--quick", action="store_true", help="a short run (about 40 s): fewer of everything")
     p.add_argument("--referrals", type=int, help="distinct referrals sent per backend (default 300)")
     p.add_argument("--concurrency", type=int, default=4, help="client threads (default 4)")
     p.add_argument("--decisions", type=int, help="in-process decide() calls (default 20000)")
