@@ -7,6 +7,7 @@ and collects *every* violation before refusing, each named by its FHIRPath expre
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -17,6 +18,7 @@ from adapter.domain.facts import PregnancyDuration, ReferralFacts
 from adapter.domain.identifiers import is_valid_bsn
 from adapter.fhir.models import check_structure
 from adapter.fhir.outcome import FhirError, Issue
+from adapter.fhir.references import retarget
 from adapter.fhir.validator import validate
 
 REFERRAL_ITEM = "voorzorg-referral-item"
@@ -403,7 +405,10 @@ class _Reader:
                 profile = self.codes["item_profiles"]["pregnancy_panel"]
             if profile is None:
                 continue
-            for issue in validate(en.resource, f"{CANONICAL_BASE}/StructureDefinition/{profile}"):
+            # Bundle-internal references point at their entry's type, so reference targets are checked.
+            typed = {url: f"{e.type}/{e.index}" for url, e in self.by_ref.items()}
+            resolved = retarget(copy.deepcopy(en.resource), typed)
+            for issue in validate(resolved, f"{CANONICAL_BASE}/StructureDefinition/{profile}"):
                 if issue.severity in ("error", "fatal"):
                     where = tuple(
                         en.path + e[len(en.type) :] if e.startswith(en.type) else e for e in issue.expression

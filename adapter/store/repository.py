@@ -356,6 +356,11 @@ def _stored(row: Any) -> Stored:
     )
 
 
+class _NoRows(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Row")
+
+
 class Store:
     """Engine, migrations and units of work.
 
@@ -363,8 +368,12 @@ class Store:
     """
 
     def __init__(self, url: str) -> None:
-        # At DEBUG SQLAlchemy logs fetched rows (client data); hide_parameters does not cover rows.
-        logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+        # At DEBUG SQLAlchemy logs fetched rows (client data); hide_parameters does not cover rows,
+        # so rows are filtered out whatever level an operator sets.
+        for name in ("sqlalchemy.engine.Engine", "sqlalchemy.engine.base.Engine"):
+            logger = logging.getLogger(name)
+            if not any(isinstance(f, _NoRows) for f in logger.filters):
+                logger.addFilter(_NoRows())
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:

@@ -19,6 +19,7 @@ from adapter.domain.eligibility import Decision, decide
 from adapter.domain.facts import Deployment
 from adapter.fhir.dates import now_instant
 from adapter.fhir.outcome import FhirError
+from adapter.fhir.references import retarget
 from adapter.mapping.decision_out import apply_to_task, concept, to_guidance_response
 from adapter.mapping.referral_in import Entry, Referral, read_referral
 from adapter.store.repository import Session, Store, Stored, Write, new_id, same_content
@@ -109,7 +110,7 @@ def _store(s: Session, referral: Referral, decision: Decision) -> IntakeResult:
     writes: list[Write] = []
     task_write: Write | None = None
     for en in referral.entries:
-        body = _rewrite(copy.deepcopy(en.resource), refs)
+        body = retarget(copy.deepcopy(en.resource), refs)
         body["id"] = ids[en.index][1]
         if en is referral.task:
             continue  # written below, after the decision
@@ -128,7 +129,7 @@ def _store(s: Session, referral: Referral, decision: Decision) -> IntakeResult:
 
     task_id = ids[referral.task.index][1] if referral.task is not None else str(uuid.uuid5(namespace, "Task"))
     if referral.task is not None:
-        base_task = _rewrite(copy.deepcopy(referral.task.resource), refs)
+        base_task = retarget(copy.deepcopy(referral.task.resource), refs)
     else:
         sr = referral.service_request.resource
         base_task = {
@@ -140,7 +141,7 @@ def _store(s: Session, referral: Referral, decision: Decision) -> IntakeResult:
             "focus": {"reference": sr_ref},
             "for": {"reference": patient_ref},
             "authoredOn": sr["authoredOn"],
-            "requester": _rewrite(copy.deepcopy(sr["requester"]), refs),
+            "requester": retarget(copy.deepcopy(sr["requester"]), refs),
         }
     base_task["id"] = task_id
     task_body = apply_to_task(base_task, decision, f"GuidanceResponse/{guidance_id}", when)
@@ -184,20 +185,6 @@ def _code_key(en: Entry) -> str:
     if codings:
         return f"{codings[0].get('system', '')}|{codings[0].get('code', '')}"
     return "-"
-
-
-def _rewrite(value: Any, refs: dict[str, str]) -> Any:
-    """Point every Bundle-internal reference at the stored resource."""
-    if isinstance(value, dict):
-        for k, v in value.items():
-            if k == "reference" and isinstance(v, str) and v in refs:
-                value[k] = refs[v]
-            else:
-                _rewrite(v, refs)
-    elif isinstance(value, list):
-        for v in value:
-            _rewrite(v, refs)
-    return value
 
 
 def _keep_stamps(s: Session, body: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:

@@ -173,7 +173,7 @@ CONTRACT: list[tuple[str, Mutator, int, list[str]]] = [
         "unresolvable-supporting-info",
         lambda b: resource(b, SR)["supportingInfo"].append({"reference": "Observation/elsewhere"}),
         422,
-        ["Bundle.entry[2].resource.supportingInfo[6]"],
+        ["Bundle.entry[2].resource.supportingInfo[5]"],
     ),
     (
         "invalid-bsn",

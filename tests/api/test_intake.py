@@ -138,8 +138,11 @@ def test_every_reference_in_the_stored_referral_resolves(
     out = intake(client, referral)
     sr = one(out, "ServiceRequest")
     task = one(out, "Task")
-    refs = [i["reference"] for i in sr["supportingInfo"]]
-    assert f"Task/{task['id']}" in refs
+    refs = [i["reference"] for i in sr["supportingInfo"]] + [
+        task["focus"]["reference"],
+        task["for"]["reference"],
+    ]
+    assert f"ServiceRequest/{sr['id']}" in refs
     for ref in refs:
         assert client.get(f"/{ref}").status_code == 200, ref
 

@@ -130,11 +130,6 @@ def test_instance_history_is_audited(jgz: TestClient, store: Store, sent: dict[s
     _assert_names(last_at(store, f"GET /Task/{tid}/_history"), "history-instance", f"Patient/{pid}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: vread (GET [type]/[id]/_history/[vid]) returns the client's data but its AuditEvent "
-    "names no patient and no entity: rest.vread never calls _touched",
-)
 def test_vread_is_audited_with_the_patient(jgz: TestClient, store: Store, sent: dict[str, Any]) -> None:
     pid, tid = of_type(sent, "Patient")["id"], of_type(sent, "Task")["id"]
     assert jgz.get(f"/Task/{tid}/_history/1").status_code == 200
@@ -153,11 +148,6 @@ def test_vread_is_audited_as_a_vread(jgz: TestClient, store: Store, sent: dict[s
     assert client_id(event) == "jgz-dossier"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: type history (GET [type]/_history) returns every version of every client's resources, "
-    "but its AuditEvent names no patient: rest.type_history/_history never record what was returned",
-)
 def test_type_history_is_audited_with_the_patients(
     jgz: TestClient, store: Store, sent: dict[str, Any]
 ) -> None:

@@ -233,12 +233,6 @@ def test_the_refusal_text_does_not_echo_the_token(app: FastAPI, settings: Settin
     assert token.split(".")[1] not in r.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a token whose header names RS256/PS256 (allowed algorithms) for the embedded EC issuer "
-    "makes PyJWT raise TypeError ('Expecting a PEM-formatted key'), which TokenVerifier.verify does not "
-    "catch (only PyJWTError): 500 instead of 401, and no AuditEvent of the refusal",
-)
 @pytest.mark.parametrize("alg", ["RS256", "PS256"])
 def test_an_rsa_algorithm_on_the_ec_issuer_is_refused_with_401(
     alg: str, app: FastAPI, settings: Settings, store: Store

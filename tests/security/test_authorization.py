@@ -292,13 +292,6 @@ def test_the_consult_team_sees_consult_requests(app: FastAPI, settings: Settings
     assert obstetric(app, settings, ORG_A).get("/Task/consult-1").status_code == 404
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: practice B sends a referral in its own name that reuses practice A's referral number "
-    "(ServiceRequest.identifier urn:oid:...1234567.1|VZ-2026-0042) for the same BSN: the intake matches "
-    "A's ServiceRequest/Task/GuidanceResponse by that identifier, overwrites them with B as requester "
-    "and grants B access - B then reads A's Task (200 instead of 404)",
-)
 def test_reusing_another_practices_referral_number_does_not_take_over_its_referral(
     app: FastAPI, settings: Settings, sent: dict[str, Any], referral: dict[str, Any]
 ) -> None:

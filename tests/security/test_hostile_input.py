@@ -116,12 +116,6 @@ def test_no_client_data_in_the_logs_of_an_intake_at_info(
     _assert_no_client_data(caplog)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: with every logger at DEBUG, SQLAlchemy's engine logger writes the result rows it fetches "
-    "('Row (...)'), among them the stored Patient JSON with the BSN 999911120 and the name Jansen/Sanne; "
-    "hide_parameters=True hides bound parameters only, not rows",
-)
 def test_no_client_data_in_the_logs_of_an_intake(
     all_logs: pytest.LogCaptureFixture, jgz: TestClient, referral: dict[str, Any]
 ) -> None:
@@ -177,12 +171,6 @@ def test_a_server_error_is_an_operation_outcome_without_internals(
         assert secret not in r.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a 500 answer lacks the security headers (X-Content-Type-Options, Cache-Control: no-store, "
-    "...): the Exception handler runs in Starlette's ServerErrorMiddleware, outside the security_headers "
-    "middleware",
-)
 def test_a_server_error_carries_the_security_headers(
     failing_insert: Store, jgz: TestClient, referral: dict[str, Any]
 ) -> None:

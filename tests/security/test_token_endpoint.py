@@ -281,12 +281,6 @@ def test_a_scope_that_is_not_registered_is_refused_with_400_invalid_scope(
 
 
 @form_parsing
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a token request refused with 400 invalid_scope (client authenticated, no scope granted) "
-    "is audited as outcome 0 'token issued': auth.token's finally block decides the outcome from "
-    "'client is known', not from whether a token was issued",
-)
 def test_a_refused_scope_is_audited_as_refused(
     app: FastAPI, settings: Settings, client_key: ClientKey, store: Store
 ) -> None:
@@ -322,12 +316,6 @@ def test_malformed_token_requests_are_refused(
 
 
 @form_parsing
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a client assertion whose header names RS256/PS256 for a client registered with an EC "
-    "key makes PyJWT raise TypeError, which verify_assertion does not catch (only PyJWTError): "
-    "POST /auth/token answers 500 instead of 401 invalid_client",
-)
 @pytest.mark.parametrize("alg", ["RS256", "PS256"])
 def test_an_rsa_algorithm_on_an_ec_client_key_is_refused_with_401(
     alg: str, app: FastAPI, settings: Settings, client_key: ClientKey

@@ -1,0 +1,19 @@
+"""Reference helpers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def retarget(value: Any, refs: dict[str, str]) -> Any:
+    """Point every `reference` found in `refs` at its new target, in place (and return `value`)."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k == "reference" and isinstance(v, str) and v in refs:
+                value[k] = refs[v]
+            else:
+                retarget(v, refs)
+    elif isinstance(value, list):
+        for v in value:
+            retarget(v, refs)
+    return value
