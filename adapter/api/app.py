@@ -12,7 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from adapter.api import audit_events, auth, care, metadata, operations, rest
+from adapter.api import audit_events, auth, care, metadata, operations, rest, validation
 from adapter.api.context import AppContext
 from adapter.api.guard import gate
 from adapter.api.responses import SECURITY_HEADERS, error_response, internal_error
@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(metadata.router)
     app.include_router(audit_events.router)
     app.include_router(care.router)
+    app.include_router(validation.router)
     app.include_router(operations.router)
     app.include_router(rest.router)
     return app

@@ -134,10 +134,13 @@ def capability_statement(base: str) -> dict[str, Any]:
                 ),
             ],
         }
+        entry["operation"] = [
+            {"name": "validate", "definition": "http://hl7.org/fhir/OperationDefinition/Resource-validate"}
+        ]
         if rtype == "CarePlan":
-            entry["operation"] = [
+            entry["operation"].append(
                 {"name": "progress", "definition": f"{CANONICAL_BASE}/OperationDefinition/careplan-progress"}
-            ]
+            )
         if rtype in profiles:
             entry["supportedProfile"] = sorted(profiles[rtype])
         resources.append(entry)

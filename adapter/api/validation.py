@@ -1,0 +1,59 @@
+"""`$validate` (type and instance level, with `profile`): the adapter's own validator, on request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
+
+from adapter.api.context import check_accept, ctx, read_fhir_body
+from adapter.api.guard import require, visible
+from adapter.api.responses import FhirResponse
+from adapter.fhir.models import check_structure
+from adapter.fhir.outcome import FhirError, Issue, information, operation_outcome
+from adapter.fhir.validator import known_profiles, validate
+from adapter.security.scopes import READ
+
+router = APIRouter(dependencies=[Depends(check_accept)])
+
+
+def _answer(resource: dict[str, Any], profile: str | None) -> FhirResponse:
+    if profile is not None and profile.split("|")[0] not in known_profiles():
+        raise FhirError.one(
+            400, f"Profile {profile!r} is not one of this server's profiles", "profile", code="not-supported"
+        )
+    try:
+        check_structure(resource)
+    except FhirError as e:
+        return FhirResponse(operation_outcome(e.issues))
+    issues: list[Issue] = validate(resource, profile)
+    return FhirResponse(operation_outcome(issues) if issues else information("No issues found"))
+
+
+@router.post("/{resource_type}/$validate")
+async def validate_type(resource_type: str, request: Request) -> FhirResponse:
+    """Body: the resource, or Parameters with `resource` (and `profile`); `?profile=` also works."""
+    body = await read_fhir_body(request)
+    profile = request.query_params.get("profile")
+    if body.get("resourceType") == "Parameters":
+        params = {p.get("name"): p for p in body.get("parameter", [])}
+        profile = (
+            params.get("profile", {}).get("valueUri")
+            or params.get("profile", {}).get("valueCanonical")
+            or profile
+        )
+        body = params.get("resource", {}).get("resource") or {}
+    if body.get("resourceType") != resource_type:
+        raise FhirError.one(400, f"The resource to validate must be a {resource_type}", "resourceType")
+    return await run_in_threadpool(_answer, body, profile)
+
+
+@router.get("/{resource_type}/{resource_id}/$validate")
+def validate_instance(resource_type: str, resource_id: str, request: Request) -> FhirResponse:
+    require(request, resource_type, READ)
+    with ctx(request).store.reading() as s:
+        stored = s.get(resource_type, resource_id)
+        if stored is None or stored.deleted or not visible(request, s, stored):
+            raise FhirError.one(404, f"{resource_type}/{resource_id} is not known", code="not-found")
+    return _answer(stored.content, request.query_params.get("profile"))
