@@ -15,6 +15,7 @@ from adapter.fhir.dates import date_range
 from adapter.fhir.models import check_structure
 from adapter.fhir.outcome import FhirError
 from adapter.fhir.search import parse_search
+from adapter.fhir.validator import has_errors, validate
 from adapter.security.scopes import READ, SEARCH, UPDATE
 from adapter.store.repository import Session, Stored, VersionConflict
 
@@ -159,6 +160,9 @@ async def update(resource_type: str, resource_id: str, request: Request) -> Fhir
             f"{resource_type}.id",
         )
     expected = if_match_version(request)
+    issues = validate(body)  # against the profiles it claims in meta.profile (ours)
+    if has_errors(issues):
+        raise FhirError(422, [i for i in issues if i.severity in ("error", "fatal")])
 
     def work(s: Session) -> Stored:
         current = _live(_visible(request, s, s.get(resource_type, resource_id)), resource_type, resource_id)

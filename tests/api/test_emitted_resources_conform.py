@@ -39,3 +39,23 @@ def test_task_decision_and_care_plan_validate_against_their_profiles(
         assert res["meta"].get("profile"), res["resourceType"]
         issues = validate(res)
         assert not has_errors(issues), [(i.expression, i.diagnostics) for i in issues]
+
+
+def test_an_update_that_breaks_the_tasks_profile_is_422_and_changes_nothing(
+    client: TestClient, referral: dict[str, Any]
+) -> None:
+    referral = _without_task(referral)
+    out = client.post("/", content=json.dumps(referral), headers=FHIR_JSON_HEADERS).json()
+    task = next(e["resource"] for e in out["entry"] if e["resource"]["resourceType"] == "Task")
+    broken = {**task, "status": "on-hold"}  # on hold without saying why breaks vz-task-1
+    broken.pop("statusReason", None)
+    r = client.put(
+        f"/Task/{task['id']}", content=json.dumps(broken), headers={**FHIR_JSON_HEADERS, "If-Match": 'W/"1"'}
+    )
+    assert r.status_code == 422, r.text
+    assert client.get(f"/Task/{task['id']}").json()["status"] == "accepted"
+    fine = {**broken, "statusReason": {"text": "waiting for the client's answer"}}
+    r = client.put(
+        f"/Task/{task['id']}", content=json.dumps(fine), headers={**FHIR_JSON_HEADERS, "If-Match": 'W/"1"'}
+    )
+    assert r.status_code == 200, r.text
