@@ -32,6 +32,7 @@ PUBLIC_CONFORMANCE = (
     "/CodeSystem",
     "/ValueSet",
     "/StructureDefinition",
+    "/PlanDefinition",
     "/NamingSystem",
     "/OperationDefinition",
 )

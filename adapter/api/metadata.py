@@ -23,7 +23,14 @@ from adapter.fhir.search import refuse_unknown
 
 router = APIRouter(dependencies=[Depends(check_accept)])
 
-CONFORMANCE_TYPES = ("CodeSystem", "ValueSet", "StructureDefinition", "NamingSystem", "OperationDefinition")
+CONFORMANCE_TYPES = (
+    "CodeSystem",
+    "ValueSet",
+    "StructureDefinition",
+    "NamingSystem",
+    "OperationDefinition",
+    "PlanDefinition",
+)
 _SEARCH_TYPES = {"token": "token", "reference": "reference", "date": "date", "string": "string"}
 
 
