@@ -133,3 +133,38 @@ def referral() -> dict[str, Any]:
 
 
 FHIR_JSON_HEADERS = {"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"}
+
+
+def install_failing_trigger(store: Store, event: str = "INSERT") -> None:
+    """A real database failure late in an intake: the database refuses to write a GuidanceResponse."""
+    with store.engine.begin() as conn:
+        if store.is_sqlite:
+            conn.execute(
+                text(
+                    f"CREATE TRIGGER fail_guidance BEFORE {event} ON resource "
+                    "WHEN NEW.res_type='GuidanceResponse' BEGIN SELECT RAISE(ABORT,'injected'); END;"
+                )
+            )
+        else:
+            conn.execute(
+                text(
+                    "CREATE FUNCTION fail_guidance() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                    "BEGIN IF NEW.res_type = 'GuidanceResponse' THEN RAISE EXCEPTION 'injected'; END IF; "
+                    "RETURN NEW; END $$"
+                )
+            )
+            conn.execute(
+                text(
+                    f"CREATE TRIGGER fail_guidance BEFORE {event} ON resource "
+                    "FOR EACH ROW EXECUTE FUNCTION fail_guidance()"
+                )
+            )
+
+
+def remove_failing_trigger(store: Store) -> None:
+    with store.engine.begin() as conn:
+        if store.is_sqlite:
+            conn.execute(text("DROP TRIGGER IF EXISTS fail_guidance"))
+        else:
+            conn.execute(text("DROP TRIGGER IF EXISTS fail_guidance ON resource"))
+            conn.execute(text("DROP FUNCTION IF EXISTS fail_guidance()"))

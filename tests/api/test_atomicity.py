@@ -17,6 +17,7 @@ from sqlalchemy import text
 
 from adapter.store.repository import Store
 from tests.api.helpers import BSN, BSN_SYSTEM, FF, one, post, set_bool, total
+from tests.conftest import install_failing_trigger, remove_failing_trigger
 
 STORED_TYPES = (
     "Patient",
@@ -39,40 +40,6 @@ INTERNALS = (
 )
 
 
-def _install(store: Store, event: str) -> None:
-    with store.engine.begin() as conn:
-        if store.is_sqlite:
-            conn.execute(
-                text(
-                    f"CREATE TRIGGER fail_guidance BEFORE {event} ON resource "
-                    "WHEN NEW.res_type='GuidanceResponse' BEGIN SELECT RAISE(ABORT,'injected'); END;"
-                )
-            )
-        else:
-            conn.execute(
-                text(
-                    "CREATE FUNCTION fail_guidance() RETURNS trigger LANGUAGE plpgsql AS $$ "
-                    "BEGIN IF NEW.res_type = 'GuidanceResponse' THEN RAISE EXCEPTION 'injected'; END IF; "
-                    "RETURN NEW; END $$"
-                )
-            )
-            conn.execute(
-                text(
-                    f"CREATE TRIGGER fail_guidance BEFORE {event} ON resource "
-                    "FOR EACH ROW EXECUTE FUNCTION fail_guidance()"
-                )
-            )
-
-
-def _remove(store: Store) -> None:
-    with store.engine.begin() as conn:
-        if store.is_sqlite:
-            conn.execute(text("DROP TRIGGER IF EXISTS fail_guidance"))
-        else:
-            conn.execute(text("DROP TRIGGER IF EXISTS fail_guidance ON resource"))
-            conn.execute(text("DROP FUNCTION IF EXISTS fail_guidance()"))
-
-
 @pytest.fixture
 def client(app: FastAPI, auth_headers: dict[str, str]) -> TestClient:
     """Like the shared client, but answering a server error as the HTTP response a sender gets."""
@@ -81,9 +48,9 @@ def client(app: FastAPI, auth_headers: dict[str, str]) -> TestClient:
 
 @pytest.fixture
 def failing_insert(store: Store) -> Iterator[Store]:
-    _install(store, "INSERT")
+    install_failing_trigger(store, "INSERT")
     yield store
-    _remove(store)
+    remove_failing_trigger(store)
 
 
 def _rows(store: Store, table: str) -> int:
@@ -118,7 +85,7 @@ def test_after_the_failure_the_next_intake_creates_version_1_of_everything(
     failing_insert: Store, client: TestClient, referral: dict[str, Any]
 ) -> None:
     assert post(client, copy.deepcopy(referral)).status_code == 500
-    _remove(failing_insert)
+    remove_failing_trigger(failing_insert)
     r = post(client, referral)
     assert r.status_code == 200, r.text
     for e in r.json()["entry"]:
@@ -135,13 +102,13 @@ def test_a_failed_resend_leaves_the_earlier_referral_as_it_was(
     assert first.status_code == 200, first.text
     task = one(first.json(), "Task")
     versions_before = _rows(store, "resource_version")
-    _install(store, "UPDATE")
+    install_failing_trigger(store, "UPDATE")
     try:
         changed = copy.deepcopy(referral)
         set_bool(changed, FF, True)
         _assert_internal_error(post(client, changed))
     finally:
-        _remove(store)
+        remove_failing_trigger(store)
     assert _rows(store, "resource_version") == versions_before
     read = client.get(f"/Task/{task['id']}")
     assert read.headers["etag"] == 'W/"1"'

@@ -9,12 +9,18 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
-from sqlalchemy import text
 
 from adapter.config import Settings
 from adapter.security.audit import AuditLog
 from adapter.store.repository import Store
-from tests.conftest import FHIR_JSON_HEADERS, bearer
+from tests.conftest import (  # the failing trigger: re-exported for the security tests
+    FHIR_JSON_HEADERS,
+    bearer,
+    install_failing_trigger,
+    remove_failing_trigger,
+)
+
+__all__ = ["install_failing_trigger", "remove_failing_trigger"]
 
 AGB = "http://fhir.nl/fhir/NamingSystem/agb-z"
 ORG_A = f"{AGB}|09012345"  # the example referral's requester (Verloskundigenpraktijk De Wieg)
@@ -147,39 +153,3 @@ NO_FORM_PARSER = (
     "BUG: python-multipart is not installed (declared in pyproject.toml since b2b6aa8; an environment "
     "without it answers every form body - POST /auth/token, POST [type]/_search - with a 500)"
 )
-
-
-# --- a database that fails late in the intake (as tests/api/test_atomicity.py) -----------------------
-def install_failing_trigger(store: Store) -> None:
-    """As tests/api/test_atomicity.py: the database refuses the GuidanceResponse, late in the intake."""
-    with store.engine.begin() as conn:
-        if store.is_sqlite:
-            conn.execute(
-                text(
-                    "CREATE TRIGGER fail_guidance BEFORE INSERT ON resource "
-                    "WHEN NEW.res_type='GuidanceResponse' BEGIN SELECT RAISE(ABORT,'injected'); END;"
-                )
-            )
-        else:
-            conn.execute(
-                text(
-                    "CREATE FUNCTION fail_guidance() RETURNS trigger LANGUAGE plpgsql AS $$ "
-                    "BEGIN IF NEW.res_type = 'GuidanceResponse' THEN RAISE EXCEPTION 'injected'; END IF; "
-                    "RETURN NEW; END $$"
-                )
-            )
-            conn.execute(
-                text(
-                    "CREATE TRIGGER fail_guidance BEFORE INSERT ON resource "
-                    "FOR EACH ROW EXECUTE FUNCTION fail_guidance()"
-                )
-            )
-
-
-def remove_failing_trigger(store: Store) -> None:
-    with store.engine.begin() as conn:
-        if store.is_sqlite:
-            conn.execute(text("DROP TRIGGER IF EXISTS fail_guidance"))
-        else:
-            conn.execute(text("DROP TRIGGER IF EXISTS fail_guidance ON resource"))
-            conn.execute(text("DROP FUNCTION IF EXISTS fail_guidance()"))
