@@ -18,6 +18,7 @@ import requests
 from sqlalchemy import create_engine, text
 
 from adapter.config import PROJECT_ROOT
+from adapter.store.repository import unreachable
 from bench.auth import mint_for_server, session
 
 POSTGRES_URL = os.environ.get(
@@ -34,14 +35,7 @@ def free_port() -> int:
 
 def postgres_unreachable() -> str | None:
     """None when PostgreSQL answers, else why not."""
-    try:
-        engine = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.execute(text("select 1"))
-        engine.dispose()
-        return None
-    except Exception as e:  # any failure to connect means: skip, and say why
-        return f"{type(e).__name__}: {str(e).splitlines()[0][:160]}"
+    return unreachable(POSTGRES_URL)
 
 
 @contextmanager

@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, text
 from adapter.api.app import create_app
 from adapter.config import PROJECT_ROOT, Settings
 from adapter.security.tokens import IssuerKey, mint
-from adapter.store.repository import Store
+from adapter.store.repository import Store, unreachable
 
 POSTGRES_URL = os.environ.get(
     "VOORZORG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -28,14 +28,8 @@ EXAMPLE_REFERRAL = PROJECT_ROOT / "examples" / "referral.json"
 
 def _postgres_reason() -> str | None:
     """None when PostgreSQL answers, else why not (the tests on it then skip with that message)."""
-    try:
-        engine = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.execute(text("select 1"))
-        engine.dispose()
-        return None
-    except Exception as e:  # any failure to connect means: skip, and say why
-        return f"PostgreSQL not reachable at {POSTGRES_URL}: {type(e).__name__}"
+    why = unreachable(POSTGRES_URL)
+    return f"PostgreSQL not reachable at {POSTGRES_URL}: {why}" if why else None
 
 
 _PG_REASON = _postgres_reason()

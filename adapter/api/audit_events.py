@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
-from adapter.api.context import check_accept, ctx
+from adapter.api.context import check_accept, ctx, page
 from adapter.api.guard import require
 from adapter.api.responses import FhirResponse
 from adapter.fhir.outcome import FhirError
@@ -24,12 +24,7 @@ def search(request: Request) -> FhirResponse:
     if patient is not None and not patient.startswith("Patient/"):
         patient = f"Patient/{patient}"
     c = ctx(request)
-    count = (
-        min(int(q["_count"]), c.settings.max_page_size)
-        if q.get("_count", "").isdigit()
-        else c.settings.default_page_size
-    )
-    offset = int(q["_offset"]) if q.get("_offset", "").isdigit() else 0
+    count, offset = page(request)
     total, events = c.audit.search(patient, count, offset)
     entries = [
         {"fullUrl": f"{c.base}/AuditEvent/{e['id']}", "resource": e, "search": {"mode": "match"}}

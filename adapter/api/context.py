@@ -105,6 +105,14 @@ async def read_fhir_body(request: Request) -> dict[str, Any]:
     return parse_json(b"".join(chunks), max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth)
 
 
+def page(request: Request) -> tuple[int, int]:
+    """(`_count`, `_offset`) of a request: the configured default page, never above the maximum."""
+    q, settings = request.query_params, ctx(request).settings
+    raw_count, raw_offset = q.get("_count", ""), q.get("_offset", "")
+    count = min(int(raw_count), settings.max_page_size) if raw_count.isdigit() else settings.default_page_size
+    return count, int(raw_offset) if raw_offset.isdigit() else 0
+
+
 def if_match_version(request: Request) -> int | None:
     """The version in an `If-Match: W/"3"` header; 400 when it is no version."""
     raw = request.headers.get("if-match")

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from adapter.api.context import check_accept, ctx, if_match_version, read_fhir_body
+from adapter.api.context import check_accept, ctx, if_match_version, page, read_fhir_body
 from adapter.api.guard import access, patient_of, principal, require, restrict, visible
 from adapter.api.responses import FhirResponse, history_bundle, resource_response, searchset
 from adapter.data import stored_types, task_transitions
@@ -209,11 +209,7 @@ def _check_transition(old: object, new: object) -> None:
 def _history(request: Request, resource_type: str, resource_id: str | None, path: str) -> FhirResponse:
     c = ctx(request)
     q = request.query_params
-    count = (
-        min(int(q["_count"]), c.settings.max_page_size)
-        if q.get("_count", "").isdigit()
-        else c.settings.default_page_size
-    )
+    count, _ = page(request)
     since = q.get("_since")
     if since is not None:
         try:

@@ -398,6 +398,8 @@ class _Reader:
         """Hold each part of the referral to its profile; every error, named within the Bundle."""
         by_entry = {en.index: self.codes["item_profiles"][name] for name, (en, _) in items.items() if en}
         panel_codes = {(self.systems[k], str(c)) for k, c in self.codes["pregnancy_panel"]}
+        # Bundle-internal references point at their entry's type, so reference targets are checked.
+        typed = {url: f"{e.type}/{e.index}" for url, e in self.by_ref.items()}
         for en in self.entries:
             profile = self.codes["profiles"].get(en.type) or by_entry.get(en.index)
             codings = en.resource.get("code", {}).get("coding", []) if en.type == "Observation" else []
@@ -405,8 +407,6 @@ class _Reader:
                 profile = self.codes["item_profiles"]["pregnancy_panel"]
             if profile is None:
                 continue
-            # Bundle-internal references point at their entry's type, so reference targets are checked.
-            typed = {url: f"{e.type}/{e.index}" for url, e in self.by_ref.items()}
             resolved = retarget(copy.deepcopy(en.resource), typed)
             for issue in validate(resolved, f"{CANONICAL_BASE}/StructureDefinition/{profile}"):
                 if issue.severity in ("error", "fatal"):

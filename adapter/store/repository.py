@@ -356,6 +356,18 @@ def _stored(row: Any) -> Stored:
     )
 
 
+def unreachable(url: str, timeout: int = 3) -> str | None:
+    """None when the database at `url` answers, else why not (exception type and its first line)."""
+    try:
+        engine = create_engine(url, connect_args={"connect_timeout": timeout})
+        with engine.connect() as conn:
+            conn.exec_driver_sql("select 1")
+        engine.dispose()
+        return None
+    except Exception as e:  # any failure to connect is an answer: say why
+        return f"{type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}"
+
+
 class _NoRows(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         return not str(record.msg).startswith("Row")
