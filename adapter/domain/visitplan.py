@@ -44,6 +44,7 @@ class AdjustmentKind(StrEnum):
     UNDER_MIN = "under-min"
     OUTSIDE_WINDOW = "outside-window"
     RETIMED = "retimed"
+    REVISED = "revised"
 
 
 # Same-day visits: the home visit first, then an evaluation moment.
@@ -327,29 +328,17 @@ def retime(
     planned again from the actual birth (evaluation moments keep their agreed dates), thinned to the
     maximum if needed, flagged if still outside 40–60.
     """
-    ts = schedule.track(visit_plan.track)
-    done, missed = _check_records(visit_plan, done_sequences, missed_sequences)
     if visit_plan.actual_birth is None and actual_birth < visit_plan.intake_date:
         raise ValueError(
             f"actual birth {actual_birth} is before the intake {visit_plan.intake_date}, "
             "where she was pregnant: correct the intake or plan anew with the birth"
         )
-    recorded = [
-        v for v in visit_plan.visits if v.sequence in done | missed or v.status != VisitStatus.PLANNED
-    ]
-    split = max((v.planned_date for v in recorded), default=None)
-    kept = tuple(
-        replace(v, status=_status(v, done, missed))
-        for v in visit_plan.visits
-        if split is not None and v.planned_date <= split
-    )
-    evaluations = [
-        v.planned_date
-        for v in visit_plan.visits
-        if v.kind is VisitKind.EVALUATION and (split is None or v.planned_date > split)
-    ]
+    ts = schedule.track(visit_plan.track)
     end = ts.end.resolve(visit_plan.intake_date, actual_birth)
-    visits, more = _build(ts, schedule, visit_plan.intake_date, actual_birth, end, kept, split, evaluations)
+    kept, visits, more = _keep_and_replan(
+        visit_plan, ts, schedule, actual_birth, end, done_sequences, missed_sequences, ()
+    )
+    split = kept[-1].planned_date if kept else None
     shift = (actual_birth - visit_plan.birth).days
     retimed = Adjustment(
         AdjustmentKind.RETIMED,
@@ -373,6 +362,90 @@ def retime(
         visits=visits,
         adjustments=(*carried, retimed, *more),
     )
+
+
+def revise(
+    visit_plan: VisitPlan,
+    track: Track,
+    done_sequences: Collection[int],
+    *,
+    schedule: Schedule,
+    missed_sequences: Collection[int] = (),
+    evaluation_moments: Iterable[date] = (),
+) -> VisitPlan:
+    """The plan after a new decision (e.g. consult advice): the same plan, revised, never a second one.
+
+    As in re-timing, what was recorded stays; the rest is planned again in the rhythm of `track`, and
+    the agreed evaluation moments (forced framework) are added as activities of their own, next to the
+    ones already planned.
+    """
+    ts = schedule.track(track)
+    end = ts.end.resolve(visit_plan.intake_date, visit_plan.birth)
+    evaluations = sorted(set(evaluation_moments))
+    outside = [d for d in evaluations if not visit_plan.intake_date <= d <= end]
+    if outside:
+        raise ValueError(
+            f"evaluation moments {outside} are outside the plan period {visit_plan.intake_date}..{end}"
+        )
+    kept, visits, more = _keep_and_replan(
+        replace(visit_plan, track=track),
+        ts,
+        schedule,
+        visit_plan.birth,
+        end,
+        done_sequences,
+        missed_sequences,
+        evaluations,
+    )
+    note = Adjustment(
+        AdjustmentKind.REVISED,
+        schedule.note(
+            "revised",
+            previous=visit_plan.track.value,
+            track=track.value,
+            kept=len(kept),
+            replanned=len(visits) - len(kept),
+            evaluations=len(evaluations),
+        ),
+    )
+    carried = tuple(
+        a for a in visit_plan.adjustments if a.kind in (AdjustmentKind.OUTSIDE_WINDOW, AdjustmentKind.RETIMED)
+    )
+    return replace(visit_plan, track=track, end_date=end, visits=visits, adjustments=(*carried, note, *more))
+
+
+def _keep_and_replan(
+    visit_plan: VisitPlan,
+    ts: TrackSchedule,
+    schedule: Schedule,
+    birth: date,
+    end: date,
+    done_sequences: Collection[int],
+    missed_sequences: Collection[int],
+    new_evaluations: Sequence[date],
+) -> tuple[tuple[PlannedVisit, ...], tuple[PlannedVisit, ...], list[Adjustment]]:
+    """Keep every visit up to the last recorded one as it is; plan the rest anew in `ts`'s rhythm.
+
+    Evaluation moments still ahead keep their agreed dates. Returns (kept, all visits, notes).
+    """
+    done, missed = _check_records(visit_plan, done_sequences, missed_sequences)
+    recorded = [
+        v for v in visit_plan.visits if v.sequence in done | missed or v.status != VisitStatus.PLANNED
+    ]
+    split = max((v.planned_date for v in recorded), default=None)
+    kept = tuple(
+        replace(v, status=_status(v, done, missed))
+        for v in visit_plan.visits
+        if split is not None and v.planned_date <= split
+    )
+    evaluations = [
+        v.planned_date
+        for v in visit_plan.visits
+        if v.kind is VisitKind.EVALUATION and (split is None or v.planned_date > split)
+    ]
+    evaluations = sorted({*evaluations, *new_evaluations})
+    visits, more = _build(ts, schedule, visit_plan.intake_date, birth, end, kept, split, evaluations)
+    return kept, visits, more
 
 
 def continuation(visit_plan: VisitPlan, *, schedule: Schedule) -> VisitPlan:

@@ -17,3 +17,13 @@ def retarget(value: Any, refs: dict[str, str]) -> Any:
         for v in value:
             retarget(v, refs)
     return value
+
+
+def references_in(value: Any) -> list[str]:
+    """Every literal `reference` in a resource (contained ones as '#id'), in document order."""
+    if isinstance(value, dict):
+        found = [value["reference"]] if isinstance(value.get("reference"), str) else []
+        return found + [r for k, v in value.items() if k != "reference" for r in references_in(v)]
+    if isinstance(value, list):
+        return [r for v in value for r in references_in(v)]
+    return []

@@ -7,13 +7,23 @@ has been recorded against it (after that the plan only moves through re-timing a
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import date, timedelta
+from typing import Any
 
 from adapter.data import visit_schedule
 from adapter.domain.eligibility import Decision
 from adapter.domain.facts import ReferralFacts
-from adapter.domain.visitplan import VisitStatus, plan
-from adapter.mapping.careplan_out import DETAIL_STATUS, to_careplan
+from adapter.domain.visitplan import plan, revise
+from adapter.fhir.outcome import FhirError
+from adapter.fhir.references import references_in
+from adapter.mapping.careplan_out import (
+    recorded_sequences,
+    to_careplan,
+    visit_plan_of,
+    with_records,
+)
+from adapter.mapping.referral_in import read_referral
 from adapter.store.repository import Session, Write
 
 
@@ -26,6 +36,41 @@ def expected_birth(facts: ReferralFacts, full_term_days: int) -> date | None:
 
 def careplan_id(referral_id: str) -> str:
     return str(uuid.uuid5(uuid.UUID(referral_id), "CarePlan"))
+
+
+def guidance_id(referral_id: str) -> str:
+    return str(uuid.uuid5(uuid.UUID(referral_id), "GuidanceResponse"))
+
+
+def stored_facts(s: Session, referral_id: str) -> ReferralFacts:
+    """The facts of a stored referral, read again from what intake stored (the one source of truth).
+
+    The ServiceRequest and everything it references (transitively) are put back into a transaction
+    Bundle and read by the same mapper intake used, so later steps (a consult's advice, re-timing)
+    decide on exactly the facts the referral carried.
+    """
+    entries: dict[str, dict[str, Any]] = {}
+    todo = [f"ServiceRequest/{referral_id}"]
+    while todo:
+        ref = todo.pop()
+        if ref in entries or ref.count("/") != 1:
+            continue
+        found = s.get(*ref.split("/", 1))
+        if found is None or found.deleted:
+            continue
+        entries[ref] = found.content
+        todo.extend(references_in(found.content))
+    if f"ServiceRequest/{referral_id}" not in entries:
+        raise FhirError.one(404, f"ServiceRequest/{referral_id} is not known", code="not-found")
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {"fullUrl": ref, "resource": res, "request": {"method": "PUT", "url": ref}}
+            for ref, res in entries.items()
+        ],
+    }
+    return read_referral(bundle).facts
 
 
 def plan_at_intake(
@@ -46,20 +91,105 @@ def plan_at_intake(
     cid = careplan_id(referral_id)
     current = s.get("CarePlan", cid)
     if task_status != "accepted" or not decision.is_voorzorg_track:
-        if current is None or current.deleted:
-            return None
-        return s.put({**current.content, "status": "revoked" if task_status == "rejected" else "on-hold"})
+        return _hold(s, cid, task_status)
     if current is not None and not current.deleted and _has_records(current.content):
         return None
+    return _new_plan(s, facts, decision, cid, referral_id, patient_ref, guidance_ref)
+
+
+def revise_plan(
+    s: Session,
+    referral_id: str,
+    decision: Decision,
+    *,
+    task_status: str,
+    evaluation_moments: Sequence[date] = (),
+) -> Write | None:
+    """The referral's care plan after a new decision on it (a consult's advice accepted).
+
+    There is one care plan per referral: a plan with recorded visits is revised (what was recorded
+    stays, the rest follows the new track; agreed evaluation moments become activities of their own),
+    a plan without records is made anew, and a decision that does not (yet) accept holds or revokes it.
+    Goals linked to the plan stay linked.
+    """
+    cid = careplan_id(referral_id)
+    if task_status != "accepted" or not decision.is_voorzorg_track:
+        return _hold(s, cid, task_status)
+    sr = s.get("ServiceRequest", referral_id)
+    if sr is None or sr.deleted:
+        raise FhirError.one(404, f"ServiceRequest/{referral_id} is not known", code="not-found")
+    patient_ref = sr.content["subject"]["reference"]
+    current = s.get("CarePlan", cid)
+    if current is None or current.deleted or not _has_records(current.content):
+        facts = stored_facts(s, referral_id)
+        return _new_plan(
+            s,
+            facts,
+            decision,
+            cid,
+            referral_id,
+            patient_ref,
+            f"GuidanceResponse/{guidance_id(referral_id)}",
+            evaluation_moments,
+            keep=current.content if current is not None and not current.deleted else None,
+        )
+    facts = stored_facts(s, referral_id)
+    schedule = visit_schedule()
+    visit_plan = visit_plan_of(current.content, expected_birth(facts, schedule.full_term_days))
+    done, missed = recorded_sequences(current.content)
+    try:
+        revised = revise(
+            visit_plan,
+            decision.track,
+            done,
+            missed_sequences=missed,
+            evaluation_moments=evaluation_moments,
+            schedule=schedule,
+        )
+    except ValueError as e:
+        raise FhirError.one(422, str(e), code="business-rule") from None
+    body = to_careplan(
+        revised,
+        careplan_id=cid,
+        patient_ref=patient_ref,
+        referral_ref=f"ServiceRequest/{referral_id}",
+        guidance_ref=f"GuidanceResponse/{guidance_id(referral_id)}",
+    )
+    return s.put(with_records(current.content, body))
+
+
+def _hold(s: Session, cid: str, task_status: str) -> Write | None:
+    """A plan made earlier follows a decision that no longer accepts: on hold, or revoked."""
+    current = s.get("CarePlan", cid)
+    if current is None or current.deleted:
+        return None
+    return s.put({**current.content, "status": "revoked" if task_status == "rejected" else "on-hold"})
+
+
+def _new_plan(
+    s: Session,
+    facts: ReferralFacts,
+    decision: Decision,
+    cid: str,
+    referral_id: str,
+    patient_ref: str,
+    guidance_ref: str,
+    evaluation_moments: Sequence[date] = (),
+    keep: dict[str, Any] | None = None,
+) -> Write:
     schedule = visit_schedule()
     actual = facts.delivery_date if facts.child_born else None
-    visit_plan = plan(
-        decision.track,
-        facts.referral_date,
-        expected_birth(facts, schedule.full_term_days),
-        actual,
-        schedule=schedule,
-    )
+    try:
+        visit_plan = plan(
+            decision.track,
+            facts.referral_date,
+            expected_birth(facts, schedule.full_term_days),
+            actual,
+            schedule=schedule,
+            evaluation_moments=evaluation_moments,
+        )
+    except ValueError as e:
+        raise FhirError.one(422, str(e), code="business-rule") from None
     body = to_careplan(
         visit_plan,
         careplan_id=cid,
@@ -67,11 +197,10 @@ def plan_at_intake(
         referral_ref=f"ServiceRequest/{referral_id}",
         guidance_ref=guidance_ref,
     )
+    if keep is not None and keep.get("goal"):
+        body["goal"] = keep["goal"]
     return s.put(body)
 
 
-def _has_records(careplan: dict[str, object]) -> bool:
-    recorded = {DETAIL_STATUS[VisitStatus.DONE], DETAIL_STATUS[VisitStatus.MISSED]}
-    activities = careplan.get("activity", [])
-    assert isinstance(activities, list)
-    return any(a.get("detail", {}).get("status") in recorded for a in activities)
+def _has_records(careplan: dict[str, Any]) -> bool:
+    return any(recorded_sequences(careplan))

@@ -13,19 +13,11 @@ from typing import Any
 
 from adapter.config import CANONICAL_BASE
 from adapter.data import visit_schedule
-from adapter.domain.eligibility import Track
-from adapter.domain.visitplan import PlannedVisit, Progress, VisitKind, VisitPlan, VisitStatus, progress
+from adapter.domain.visitplan import Progress, progress
 from adapter.fhir.models import check_structure
 from adapter.fhir.outcome import FhirError, Issue
 from adapter.fhir.validator import has_errors, validate
-from adapter.mapping.careplan_out import (
-    KIND_EXT,
-    PHASE_EXT,
-    SEQUENCE_EXT,
-    STATUS_OF_DETAIL,
-    activity_date,
-    activity_sequence,
-)
+from adapter.mapping.careplan_out import SEQUENCE_EXT, activity_sequence, visit_plan_of
 from adapter.store.repository import Session, Store, Stored, Write, new_id
 from adapter.workflows.careplan import careplan_id
 
@@ -90,33 +82,6 @@ def _mark(plan: Stored, sequence: int, encounter: Stored, status: str) -> dict[s
     }
     content["activity"] = activities
     return content
-
-
-def visit_plan_of(careplan: dict[str, Any]) -> VisitPlan:
-    """The domain's view of a stored CarePlan (for progress and re-timing)."""
-    visits = []
-    for a in careplan.get("activity", []):
-        ext = {e["url"]: e for e in a.get("detail", {}).get("extension", [])}
-        visits.append(
-            PlannedVisit(
-                sequence=int(ext[SEQUENCE_EXT]["valueInteger"]),
-                phase=str(ext[PHASE_EXT]["valueCode"]),
-                planned_date=activity_date(a),
-                purpose=a["detail"].get("description", ""),
-                kind=VisitKind(ext[KIND_EXT]["valueCode"]) if KIND_EXT in ext else VisitKind.HOME_VISIT,
-                status=STATUS_OF_DETAIL.get(a["detail"].get("status", ""), VisitStatus.PLANNED),
-            )
-        )
-    period = careplan.get("period", {})
-    track = next(c["code"] for cat in careplan.get("category", []) for c in cat.get("coding", []))
-    return VisitPlan(
-        track=Track(track),
-        intake_date=date.fromisoformat(period["start"][:10]),
-        expected_birth=None,
-        actual_birth=None,
-        end_date=date.fromisoformat(period["end"][:10]),
-        visits=tuple(visits),
-    )
 
 
 def plan_progress(careplan: dict[str, Any], on_date: date) -> Progress:
