@@ -87,44 +87,44 @@ Description: "The evidence status of the decided track for this client."
 CodeSystem: VoorZorgTheme
 Id: voorzorg-theme
 Title: "VoorZorg themes (ontwikkelvelden)"
-Description: "The nine themes (ontwikkelvelden) VoorZorg works on, as named by the national intervention database (Loket Gezond Leven, VoorZorg, recognised 2021). Kept as data: the list may change."
+Description: "The nine themes (ontwikkelvelden) VoorZorg works on, as named by the national intervention database (Loket Gezond Leven, VoorZorg, recognised 2021). The nurse assesses each theme (Observation, profile voorzorg-theme-observation) and agrees goals per theme (Goal, profile voorzorg-theme-goal). Kept as data: the list may change; codes are only ever added."
 * insert VZCodeSystem
-* #ouderschap "Ouderschap" "Growing into parenthood: the mother's (and father's) role as parent."
+* #ouderschap "Ouderschap" "Growing into parenthood: how the mother (and father) see and take up their role as parent, from pregnancy on."
 * insert En(#ouderschap, Parenthood)
-* #hechting "Hechting" "Attachment between parent and child."
+* #hechting "Hechting" "Attachment: the bond between parent and child, and the parent's sensitivity and responsiveness to the child's signals."
 * insert En(#hechting, Attachment)
-* #opvoedvaardigheden "Opvoedvaardigheden" "Parenting skills: caring for and raising the child."
+* #opvoedvaardigheden "Opvoedvaardigheden" "Parenting skills: caring for, stimulating and raising the child in line with its development."
 * insert En(#opvoedvaardigheden, Parenting skills)
-* #gezondheid "Gezondheid" "Health of the mother during and after pregnancy, and of the child."
+* #gezondheid "Gezondheid" "Health: the mother's physical and mental health and lifestyle during and after pregnancy (smoking, alcohol, drugs, nutrition), and the child's health and growth."
 * insert En(#gezondheid, Health)
-* #veiligheid "Veiligheid" "Safety of the mother and child at home and in their surroundings."
+* #veiligheid "Veiligheid" "Safety of mother and child at home and in their surroundings, including domestic violence. VoorZorg never monitors safety: where it is at stake a designated agency stays involved."
 * insert En(#veiligheid, Safety)
-* #persoonlijke-ontwikkeling "Persoonlijke ontwikkeling" "Personal development of the mother: education, work and life course."
+* #persoonlijke-ontwikkeling "Persoonlijke ontwikkeling" "Personal development of the mother: education, work, future plans, and planning a next pregnancy."
 * insert En(#persoonlijke-ontwikkeling, Personal development)
-* #financiele-stabiliteit "Financiële stabiliteit" "Financial stability of the family."
+* #financiele-stabiliteit "Financiële stabiliteit" "Financial stability of the family: income, debts, housing costs and the benefits the family is entitled to."
 * insert En(#financiele-stabiliteit, Financial stability)
-* #relatie-partner-familie "Relatie met partner en familie" "Relationship with the partner and family, and the social network."
+* #relatie-partner-familie "Relatie met partner en familie" "The relationship with the partner and family, and the social network the family can rely on."
 * insert En(#relatie-partner-familie, Relationship with partner and family)
-* #gemeenschapsvoorzieningen "Gebruik van gemeenschapsvoorzieningen" "Use of community services and facilities."
+* #gemeenschapsvoorzieningen "Gebruik van gemeenschapsvoorzieningen" "Use of community services and facilities: knowing and using health care, youth and social services, and local provisions."
 * insert En(#gemeenschapsvoorzieningen, Use of community services)
 
 CodeSystem: VoorZorgThemeAssessment
 Id: voorzorg-theme-assessment
 Title: "VoorZorg theme assessment"
-Description: "An ordinal scale for the nurse's assessment of a theme, from no concern (0) to acute concern (3)."
+Description: "An ordinal concern scale for the nurse's assessment of a theme, from no concern (0) to acute concern (3). The property ordinalValue orders the codes: a lower value is better, so the trend of a theme (improved, unchanged, worsened) is computed by comparing ordinalValue, never from the codes themselves."
 * insert VZCodeSystem
 * ^property[0].code = #ordinalValue
-* ^property[=].description = "Position on the ordinal scale: 0 = no concern .. 3 = acute concern."
+* ^property[=].description = "Position on the ordinal concern scale: 0 = no concern .. 3 = acute concern; lower is better."
 * ^property[=].type = #integer
-* #no-concern "Geen zorgen" "No concern on this theme."
+* #no-concern "Geen zorgen" "No concern on this theme: the family manages it on its own strength."
 * insert En(#no-concern, No concern)
 * #no-concern ^property[0].code = #ordinalValue
 * #no-concern ^property[0].valueInteger = 0
-* #attention-needed "Aandacht nodig" "The theme needs attention in the visits."
+* #attention-needed "Aandacht nodig" "The theme needs attention in the visits, without being a priority of the plan."
 * insert En(#attention-needed, Attention needed)
 * #attention-needed ^property[0].code = #ordinalValue
 * #attention-needed ^property[0].valueInteger = 1
-* #concern "Zorgen" "There are concerns on this theme; it is a priority in the plan."
+* #concern "Zorgen" "There are concerns on this theme; it is a priority in the plan and has a goal."
 * insert En(#concern, Concern)
 * #concern ^property[0].code = #ordinalValue
 * #concern ^property[0].valueInteger = 2
@@ -132,3 +132,17 @@ Description: "An ordinal scale for the nurse's assessment of a theme, from no co
 * insert En(#acute-concern, Acute concern)
 * #acute-concern ^property[0].code = #ordinalValue
 * #acute-concern ^property[0].valueInteger = 3
+
+CodeSystem: VoorZorgThemeTrend
+Id: voorzorg-theme-trend
+Title: "VoorZorg theme trend"
+Description: "How a theme developed since intake: the latest assessment compared with the first one on the ordinal concern scale (voorzorg-theme-assessment, property ordinalValue). Answered by Patient/$themes."
+* insert VZCodeSystem
+* #improved "Verbeterd" "The latest assessment shows less concern than the first one."
+* insert En(#improved, Improved)
+* #unchanged "Gelijk gebleven" "The latest assessment is on the same level of the scale as the first one."
+* insert En(#unchanged, Unchanged)
+* #worsened "Verslechterd" "The latest assessment shows more concern than the first one."
+* insert En(#worsened, Worsened)
+* #baseline-only "Alleen beginmeting" "The theme has been assessed once: there is no trend yet."
+* insert En(#baseline-only, Baseline only)

@@ -296,6 +296,8 @@ InstanceOf: VoorZorgThemeObservation
 Usage: #example
 Title: "Example theme assessment: financial stability"
 Description: "Financial stability assessed as a concern at the first home visit."
+* identifier[0].system = "https://example.org/jgz-regio-voorbeeld/theme-assessment"
+* identifier[0].value = "TA-2025-0001"
 * status = #final
 * code = VoorZorgTheme#financiele-stabiliteit "Financiële stabiliteit"
 * subject = Reference(example-client)
@@ -303,18 +305,41 @@ Description: "Financial stability assessed as a concern at the first home visit.
 * effectiveDateTime = "2025-03-25T11:00:00+01:00"
 * performer = Reference(example-voorzorg-nurse)
 * valueCodeableConcept = VoorZorgThemeAssessment#concern "Zorgen"
+* note[0].text = "Schulden bij de zorgverzekeraar en de energieleverancier; nog geen overzicht."
+
+Instance: example-theme-observation-child
+InstanceOf: VoorZorgThemeObservation
+Usage: #example
+Title: "Example theme assessment about the child: attachment"
+Description: "Attachment assessed as needing attention; the subject is the client, focus names the child by its BSN."
+* identifier[0].system = "https://example.org/jgz-regio-voorbeeld/theme-assessment"
+* identifier[0].value = "TA-2025-0002"
+* status = #final
+* code = VoorZorgTheme#hechting "Hechting"
+* subject = Reference(example-client)
+* focus[0].identifier.system = $bsn
+* focus[0].identifier.value = "999912033"
+* focus[0].display = "Kind van Lisa de Vries"
+* encounter = Reference(example-home-visit)
+* effectiveDateTime = "2025-03-25T11:05:00+01:00"
+* performer = Reference(example-voorzorg-nurse)
+* valueCodeableConcept = VoorZorgThemeAssessment#attention-needed "Aandacht nodig"
 
 Instance: example-theme-goal
 InstanceOf: VoorZorgThemeGoal
 Usage: #example
 Title: "Example theme goal: financial stability"
-Description: "A goal within the theme financial stability."
+Description: "A goal within the theme financial stability: from concern to attention needed before the birth."
+* identifier[0].system = "https://example.org/jgz-regio-voorbeeld/theme-goal"
+* identifier[0].value = "TG-2025-0001"
 * lifecycleStatus = #active
-* achievementStatus = http://terminology.hl7.org/CodeSystem/goal-achievement#in-progress
+* achievementStatus = $goal-achievement#in-progress "In Progress"
 * category = VoorZorgTheme#financiele-stabiliteit "Financiële stabiliteit"
 * description.text = "Voor de geboorte heeft Lisa een overzicht van haar schulden en een afspraak met schuldhulpverlening."
 * subject = Reference(example-client)
 * startDate = "2025-03-25"
+* target[0].measure = VoorZorgTheme#financiele-stabiliteit "Financiële stabiliteit"
+* target[0].detailCodeableConcept = VoorZorgThemeAssessment#attention-needed "Aandacht nodig"
 * target[0].dueDate = "2025-08-01"
 * addresses = Reference(example-theme-observation)
 

@@ -26,3 +26,8 @@ Invariant: vz-visit-1
 Description: "A finished home visit has a start time."
 Severity: #error
 Expression: "status = 'finished' implies period.start.exists()"
+
+Invariant: vz-goal-1
+Description: "A theme goal's target measures its own theme: target.measure, where given, is the theme in category."
+Severity: #error
+Expression: "(target.measure.coding.where(system = 'https://fhir.voorzorg.nl/CodeSystem/voorzorg-theme').code | category.coding.where(system = 'https://fhir.voorzorg.nl/CodeSystem/voorzorg-theme').code).count() = category.coding.where(system = 'https://fhir.voorzorg.nl/CodeSystem/voorzorg-theme').code.distinct().count()"

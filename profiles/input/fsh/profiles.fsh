@@ -355,28 +355,43 @@ Profile: VoorZorgThemeObservation
 Parent: Observation
 Id: voorzorg-theme-observation
 Title: "VoorZorg theme assessment"
-Description: "The nurse's assessment of one of the nine VoorZorg themes, on the ordinal scale no-concern .. acute-concern."
+Description: "The nurse's assessment of one of the nine VoorZorg themes, on the ordinal scale no-concern .. acute-concern. The subject is always the client (the mother); where the theme is about the child, focus names the child."
 * insert VZProfile
 * insert VZObservation
+* identifier MS
+* identifier ^short = "The nurse system's id of this assessment: a resend with the same identifier is the same assessment"
 * code MS
 * code from VoorZorgThemeVS (required)
+* code ^short = "The VoorZorg theme assessed"
+* subject ^short = "The client (the mother), also when the theme is about the child"
+* focus MS
+* focus only Reference(Patient)
+* focus ^short = "The child, where the theme is about the child (a Patient reference or the child's BSN as identifier)"
 * effective[x] 1..1
 * effective[x] only dateTime
 * encounter MS
 * encounter only Reference(VoorZorgHomeVisit)
-* performer MS
+* encounter ^short = "The home visit the assessment was made in"
+* performer 1..* MS
+* performer only Reference(Practitioner or PractitionerRole)
+* performer ^short = "The VoorZorg nurse"
 * value[x] 1..1 MS
 * value[x] only CodeableConcept
 * value[x] from VoorZorgThemeAssessmentVS (required)
+* note MS
 
 Profile: VoorZorgThemeGoal
 Parent: Goal
 Id: voorzorg-theme-goal
 Title: "VoorZorg theme goal"
-Description: "A goal the client and nurse agreed on within one VoorZorg theme."
+Description: "A goal the client and nurse agreed on within one VoorZorg theme, listed in the client's CarePlan (CarePlan.goal). Its target is the assessment level aimed at (target.detailCodeableConcept, on the theme assessment scale) by a due date; achievementStatus shows the progress."
 * insert VZProfile
+* obeys vz-goal-1
+* identifier MS
+* identifier ^short = "The nurse system's id of this goal: a resend with the same identifier updates the same goal"
 * lifecycleStatus MS
-* achievementStatus MS
+* achievementStatus 1..1 MS
+* achievementStatus from VoorZorgGoalAchievementVS (required)
 * category 1..1 MS
 * category from VoorZorgThemeVS (required)
 * category ^short = "The VoorZorg theme"
@@ -384,6 +399,16 @@ Description: "A goal the client and nurse agreed on within one VoorZorg theme."
 * subject MS
 * subject only Reference(VoorZorgClient)
 * start[x] MS
-* target MS
+* target 1..* MS
+* target.measure MS
+* target.measure from VoorZorgThemeVS (required)
+* target.measure ^short = "The theme whose assessment is the measure (the same as category)"
+* target.detail[x] MS
+* target.detail[x] only CodeableConcept
+* target.detail[x] from VoorZorgThemeAssessmentVS (required)
+* target.detail[x] ^short = "The assessment level aimed at, e.g. no-concern or attention-needed"
+* target.due[x] MS
+* target.due[x] only date
 * addresses MS
+* addresses only Reference(VoorZorgThemeObservation)
 * addresses ^short = "The theme assessment(s) this goal responds to"

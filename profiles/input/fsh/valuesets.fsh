@@ -60,6 +60,28 @@ Description: "The ordinal scale for assessing a VoorZorg theme."
 * insert VZValueSet
 * include codes from system VoorZorgThemeAssessment
 
+ValueSet: VoorZorgThemeTrendVS
+Id: voorzorg-theme-trend
+Title: "VoorZorg theme trend"
+Description: "How a theme developed since intake (the trend Patient/$themes answers)."
+* insert VZValueSet
+* include codes from system VoorZorgThemeTrend
+
+ValueSet: VoorZorgGoalAchievementVS
+Id: voorzorg-goal-achievement
+Title: "VoorZorg goal achievement status"
+Description: "The achievement statuses of a theme goal: the codes of the core goal-achievement code system, listed so that a required binding can be checked without a terminology server."
+* insert VZValueSet
+* $goal-achievement#in-progress "In Progress"
+* $goal-achievement#improving "Improving"
+* $goal-achievement#worsening "Worsening"
+* $goal-achievement#no-change "No Change"
+* $goal-achievement#achieved "Achieved"
+* $goal-achievement#sustaining "Sustaining"
+* $goal-achievement#not-achieved "Not Achieved"
+* $goal-achievement#no-progress "No Progress"
+* $goal-achievement#not-attainable "Not Attainable"
+
 // ---- Value sets used by the profiles -----------------------------------------------------
 
 ValueSet: VoorZorgSituationCodeVS
