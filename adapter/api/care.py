@@ -12,6 +12,7 @@ from adapter.api.guard import access, patient_of, require, visible
 from adapter.api.responses import FhirResponse, resource_response
 from adapter.fhir.outcome import FhirError
 from adapter.security.scopes import CREATE, READ
+from adapter.workflows.birth import BirthRecorded, record_child
 from adapter.workflows.visits import plan_progress, progress_parameters, record_visit
 
 router = APIRouter(dependencies=[Depends(check_accept)])
@@ -29,6 +30,25 @@ async def create_visit(request: Request) -> FhirResponse:
     if careplan is not None:
         access(request).touched(careplan.stored.reference, patient)
     return resource_response(written.stored, ctx(request).base, 201 if written.created else 200)
+
+
+@router.post("/Patient")
+async def create_child(request: Request) -> FhirResponse:
+    """The child born: its Patient (linked to the mother) re-times the mother's care plan."""
+    require(request, "Patient", CREATE)
+    require(request, "CarePlan", "u")
+    child = await read_fhir_body(request)
+    recorded = await run_in_threadpool(record_child, ctx(request).store, child)
+    return birth_response(request, recorded)
+
+
+def birth_response(request: Request, recorded: BirthRecorded) -> FhirResponse:
+    """The stored birth report (201 when new); both it and the re-timed plan are audited as touched."""
+    access(request).touched(recorded.report.stored.reference, recorded.mother)
+    if recorded.careplan is not None:
+        access(request).touched(recorded.careplan.stored.reference, recorded.mother)
+    status = 201 if recorded.report.created else 200
+    return resource_response(recorded.report.stored, ctx(request).base, status)
 
 
 @router.get("/CarePlan/{careplan_id}/$progress")

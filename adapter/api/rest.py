@@ -23,8 +23,8 @@ router = APIRouter(dependencies=[Depends(check_accept)])
 
 #: Resource types that may be updated with PUT (the closed-loop Task: cancel, start, complete).
 UPDATABLE = {"Task"}
-#: Resource types created with POST [type] (a home visit; the rest arrives through intake).
-CREATABLE = {"Encounter"}
+#: Resource types created with POST [type] (a home visit, a child born; the rest arrives through intake).
+CREATABLE = {"Encounter", "Patient"}
 
 
 def _known(resource_type: str) -> None:
