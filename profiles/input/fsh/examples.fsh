@@ -307,21 +307,31 @@ Description: "Financial stability assessed as a concern at the first home visit.
 * valueCodeableConcept = VoorZorgThemeAssessment#concern "Zorgen"
 * note[0].text = "Schulden bij de zorgverzekeraar en de energieleverancier; nog geen overzicht."
 
+Instance: example-child
+InstanceOf: Patient
+Usage: #example
+Title: "Example child"
+Description: "The child of example-client, linked to its mother as the birth report makes it (link type seealso)."
+* identifier[0].system = $bsn
+* identifier[0].value = "999912033"
+* name[0].family = "de Vries"
+* name[0].given[0] = "Noor"
+* gender = #female
+* birthDate = "2025-08-28"
+* link[0].other = Reference(example-client)
+* link[0].type = #seealso
+
 Instance: example-theme-observation-child
 InstanceOf: VoorZorgThemeObservation
 Usage: #example
 Title: "Example theme assessment about the child: attachment"
-Description: "Attachment assessed as needing attention; the subject is the client, focus names the child by its BSN."
+Description: "Attachment assessed as needing attention at a visit after the birth; the subject is the child."
 * identifier[0].system = "https://example.org/jgz-regio-voorbeeld/theme-assessment"
 * identifier[0].value = "TA-2025-0002"
 * status = #final
 * code = VoorZorgTheme#hechting "Hechting"
-* subject = Reference(example-client)
-* focus[0].identifier.system = $bsn
-* focus[0].identifier.value = "999912033"
-* focus[0].display = "Kind van Lisa de Vries"
-* encounter = Reference(example-home-visit)
-* effectiveDateTime = "2025-03-25T11:05:00+01:00"
+* subject = Reference(example-child)
+* effectiveDateTime = "2025-09-15T11:05:00+02:00"
 * performer = Reference(example-voorzorg-nurse)
 * valueCodeableConcept = VoorZorgThemeAssessment#attention-needed "Aandacht nodig"
 

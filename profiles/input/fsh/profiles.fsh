@@ -355,19 +355,18 @@ Profile: VoorZorgThemeObservation
 Parent: Observation
 Id: voorzorg-theme-observation
 Title: "VoorZorg theme assessment"
-Description: "The nurse's assessment of one of the nine VoorZorg themes, on the ordinal scale no-concern .. acute-concern. The subject is always the client (the mother); where the theme is about the child, focus names the child."
+Description: "The nurse's assessment of one of the nine VoorZorg themes, on the ordinal scale no-concern .. acute-concern. The subject is the client (the mother) or, where the theme is about the child, the child: a Patient linked to the mother (Patient.link, type seealso), as the birth report makes it."
 * insert VZProfile
-* insert VZObservation
 * identifier MS
 * identifier ^short = "The nurse system's id of this assessment: a resend with the same identifier is the same assessment"
+* status MS
 * code MS
 * code from VoorZorgThemeVS (required)
 * code ^short = "The VoorZorg theme assessed"
-* subject ^short = "The client (the mother), also when the theme is about the child"
-* focus MS
-* focus only Reference(Patient)
-* focus ^short = "The child, where the theme is about the child (a Patient reference or the child's BSN as identifier)"
-* effective[x] 1..1
+* subject 1..1 MS
+* subject only Reference(Patient)
+* subject ^short = "The client (the mother), or her child (a Patient linked to her) where the theme is about the child"
+* effective[x] 1..1 MS
 * effective[x] only dateTime
 * encounter MS
 * encounter only Reference(VoorZorgHomeVisit)
@@ -397,7 +396,8 @@ Description: "A goal the client and nurse agreed on within one VoorZorg theme, l
 * category ^short = "The VoorZorg theme"
 * description MS
 * subject MS
-* subject only Reference(VoorZorgClient)
+* subject only Reference(Patient)
+* subject ^short = "The client (the mother), or her child (a Patient linked to her) where the goal is about the child"
 * start[x] MS
 * target 1..* MS
 * target.measure MS
