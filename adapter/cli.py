@@ -43,6 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("check-eligibility", help="decide a referral Bundle (JSON file, - for stdin)")
     check.add_argument("file")
     sub.add_parser("migrate", help="bring the database schema to the newest version")
+    careplans = sub.add_parser("careplans", help="care plan housekeeping (schedule daily, e.g. from cron)")
+    careplans.add_argument(
+        "action", choices=["complete-due"], help="complete-due: complete plans whose period has ended"
+    )
+    careplans.add_argument("--date", help="as on this day (YYYY-MM-DD; default today)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -58,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         return _audit_verify(settings)
     if args.command == "check-eligibility":
         return _check(settings, args.file)
+    if args.command == "careplans":
+        return _complete_due(settings, args.date)
     if args.command == "migrate":
         from adapter.store.repository import Store
 
@@ -135,6 +142,19 @@ def _audit_verify(settings: Settings) -> int:
         + ("chain intact" if not problems else f"{len(problems)} problem(s)")
     )
     return 1 if problems else 0
+
+
+def _complete_due(settings: Settings, on: str | None) -> int:
+    from datetime import date
+
+    from adapter.store.repository import Store
+    from adapter.workflows.plans import complete_due
+
+    store = Store(settings.effective_database_url)
+    store.migrate()
+    completed = complete_due(store, date.fromisoformat(on) if on else date.today())
+    print(f"{len(completed)} care plan(s) completed")
+    return 0
 
 
 def _check(settings: Settings, file: str) -> int:

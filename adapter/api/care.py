@@ -13,6 +13,7 @@ from adapter.api.responses import FhirResponse, resource_response
 from adapter.fhir.outcome import FhirError
 from adapter.security.scopes import CREATE, READ
 from adapter.workflows.birth import BirthRecorded, record_child
+from adapter.workflows.plans import apply_plan_definition, track_of_plan_definition
 from adapter.workflows.visits import plan_progress, progress_parameters, record_visit
 
 router = APIRouter(dependencies=[Depends(check_accept)])
@@ -68,3 +69,41 @@ def careplan_progress(careplan_id: str, request: Request) -> FhirResponse:
             raise FhirError.one(404, f"CarePlan/{careplan_id} is not known", code="not-found")
     access(request).touched(stored.reference, patient_of(stored))
     return FhirResponse(progress_parameters(plan_progress(stored.content, on)))
+
+
+@router.post("/PlanDefinition/{plan_definition_id}/$apply")
+async def apply(plan_definition_id: str, request: Request) -> FhirResponse:
+    """The client's CarePlan of this track (R4 $apply; `subject` = Patient/[id], in Parameters or URL)."""
+    require(request, "CarePlan", CREATE)
+    track_of_plan_definition(plan_definition_id)  # 404 for an unknown PlanDefinition, before the body
+    subjects = request.query_params.getlist("subject")
+    if request.headers.get("content-length", "0") != "0":
+        body = await read_fhir_body(request)
+        if body.get("resourceType") != "Parameters":
+            raise FhirError.one(400, "$apply takes a Parameters resource", "resourceType")
+        subjects += [
+            str(p.get("valueString") or p.get("valueReference", {}).get("reference", ""))
+            for p in body.get("parameter", [])
+            if p.get("name") == "subject"
+        ]
+    if len(subjects) != 1:
+        raise FhirError.one(
+            400,
+            "$apply needs exactly one subject: the client as Patient/[id]",
+            "Parameters.parameter[subject]",
+            code="required",
+        )
+    with ctx(request).store.reading() as s:
+        patient = s.get(*subjects[0].split("/", 1)) if subjects[0].count("/") == 1 else None
+        if patient is None or patient.deleted or not visible(request, s, patient):
+            raise FhirError.one(
+                422,
+                f"{subjects[0]} is not a known Patient",
+                "Parameters.parameter[subject]",
+                code="not-found",
+            )
+    applied = await run_in_threadpool(
+        apply_plan_definition, ctx(request).store, plan_definition_id, subjects[0]
+    )
+    access(request).touched(applied.careplan.reference, patient_of(applied.careplan))
+    return resource_response(applied.careplan, ctx(request).base, 201 if applied.created else 200)

@@ -159,6 +159,13 @@ def capability_statement(base: str) -> dict[str, Any]:
                 "searchParam": [{"name": "url", "type": "uri"}, {"name": "name", "type": "string"}],
             }
         )
+        if rtype == "PlanDefinition":  # the client's plan of a track; VoorZorg Verder continues a plan
+            resources[-1]["operation"] = [
+                {
+                    "name": "apply",
+                    "definition": "http://hl7.org/fhir/OperationDefinition/PlanDefinition-apply",
+                }
+            ]
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",

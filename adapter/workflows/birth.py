@@ -56,7 +56,7 @@ def record_delivery_date(store: Store, observation: dict[str, Any]) -> BirthReco
         careplan = _running_plan(s, mother, "Observation.subject")
         referral_id = careplan.content["supportingInfo"][0]["reference"].split("/", 1)[1]
         oid = str(uuid.uuid5(uuid.UUID(referral_id), "delivery-date"))
-        previous = _reported_birth(s, careplan.content, referral_id)
+        previous = reported_birth(s, careplan.content, referral_id)
         report = s.put({**observation, "id": oid})
         return BirthRecorded(report, _retime(s, careplan, referral_id, born, previous, report.stored), mother)
 
@@ -101,7 +101,7 @@ def record_child(store: Store, patient: dict[str, Any]) -> BirthRecorded:
             raise FhirError.one(
                 422, "The child's BSN is the mother's", f"Patient.identifier[{bsn[0][0]}].value", code="value"
             )
-        previous = _reported_birth(s, careplan.content, referral_id)
+        previous = reported_birth(s, careplan.content, referral_id)
         report = s.put({**patient, "id": cid})
         return BirthRecorded(report, _retime(s, careplan, referral_id, born, previous, report.stored), mother)
 
@@ -140,7 +140,7 @@ def _retime(
     return written if written.changed else None
 
 
-def _reported_birth(s: Session, careplan: dict[str, Any], referral_id: str) -> date | None:
+def reported_birth(s: Session, careplan: dict[str, Any], referral_id: str) -> date | None:
     """The birth the plan runs on now: the last report it names, else the birth the referral gave."""
     for ref in reversed(_birth_reports(careplan)):
         found = s.get(*ref.split("/", 1))
