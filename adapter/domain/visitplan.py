@@ -443,6 +443,9 @@ def _keep_and_replan(
         for v in visit_plan.visits
         if v.kind is VisitKind.EVALUATION and (split is None or v.planned_date > split)
     ]
+    already = [d for d in new_evaluations if split is not None and d <= split]
+    if already:
+        raise ValueError(f"evaluation moments {already} are not after the last recorded visit ({split})")
     evaluations = sorted({*evaluations, *new_evaluations})
     visits, more = _build(ts, schedule, visit_plan.intake_date, birth, end, kept, split, evaluations)
     return kept, visits, more

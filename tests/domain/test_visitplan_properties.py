@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 from datetime import date, timedelta
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -26,6 +27,7 @@ from adapter.domain.visitplan import (
     plan,
     progress,
     retime,
+    revise,
 )
 
 SCHEDULE = load_schedule(yaml.safe_load((MAPPINGS_DIR / "visit-schedule.yaml").read_text(encoding="utf-8")))
@@ -185,6 +187,41 @@ def test_retime_keeps_every_record_and_stays_within_limits_or_flags(
     check_rhythm(replanned, {a.phase for a in r.adjustments if a.phase})
     post = [d for ph, d in replanned if ph == "postpartum-early"]
     assert all((d - born).days % 7 == 0 and 7 <= (d - born).days <= 42 for d in post)
+
+
+@SETTINGS
+@given(intakes_allowed(), st.sampled_from([Track.VOORZORG, Track.VOORZORG_2, Track.LATE_START]), st.data())
+def test_revision_keeps_every_record_adds_the_evaluation_moments_and_stays_one_plan(
+    case: tuple[Track, date, date | None, date | None], new_track: Track, data: st.DataObject
+) -> None:
+    track, intake, edd, actual = case
+    p = plan(track, intake, edd, actual, schedule=SCHEDULE)
+    early = [v.sequence for v in p.visits[:12]]  # a consult's advice comes within the first months
+    recorded = data.draw(st.lists(st.sampled_from(early), unique=True))
+    missed = recorded[: data.draw(st.integers(0, len(recorded)))]
+    done = [s for s in recorded if s not in missed]
+    moments = data.draw(
+        st.lists(st.integers(30, 600).map(lambda d: intake + timedelta(days=d)), unique=True, max_size=4)
+    )
+    last = max((p.visit(s).planned_date for s in recorded), default=None)
+    if any(last is not None and m <= last for m in moments):
+        with pytest.raises(ValueError, match="not after the last recorded visit"):
+            revise(p, new_track, done, schedule=SCHEDULE, missed_sequences=missed, evaluation_moments=moments)
+        moments = [m for m in moments if last is None or m > last]
+    moments = [m for m in moments if m <= p.end_date]
+    r = revise(p, new_track, done, schedule=SCHEDULE, missed_sequences=missed, evaluation_moments=moments)
+    assert r.track is new_track and r.intake_date == p.intake_date
+    for s in done:
+        assert r.visit(s).planned_date == p.visit(s).planned_date and r.visit(s).status is VisitStatus.DONE
+    for s in missed:
+        assert r.visit(s).status is VisitStatus.MISSED
+    evaluations = [v.planned_date for v in r.visits if v.kind is VisitKind.EVALUATION]
+    assert sorted(moments) == sorted(evaluations)
+    assert [v.sequence for v in r.visits] == list(range(1, len(r.visits) + 1))
+    assert all(intake <= v.planned_date <= r.end_date for v in r.visits)
+    if not {AdjustmentKind.OVER_MAX, AdjustmentKind.UNDER_MIN} & set(r.flags):
+        assert 40 <= r.visit_count <= 60
+    assert AdjustmentKind.REVISED in r.flags
 
 
 @SETTINGS
