@@ -38,9 +38,10 @@ def send_all(
     expect: str | None = None,
     timeout: float = 60.0,
     headers: Mapping[str, str] | None = None,
+    ok_statuses: tuple[int, ...] = (200,),
 ) -> LoadResult:
-    """POST every body once to `url`; a request counts when it answers 200 (and holds `expect`).
-    `headers`: the credentials to send (default: `bench.auth.auth_headers()`)."""
+    """POST every body once to `url`; a request counts when it answers 200 (or one of `ok_statuses`)
+    and holds `expect`. `headers`: the credentials to send (default: `bench.auth.auth_headers()`)."""
     result = LoadResult(name, concurrency, len(bodies), 0.0)
     lock = threading.Lock()
     next_index = iter(range(len(bodies)))
@@ -60,7 +61,7 @@ def send_all(
                 try:
                     r = s.post(url, data=bodies[i], timeout=timeout)
                     elapsed = time.perf_counter() - t0
-                    if r.status_code != 200:
+                    if r.status_code not in ok_statuses:
                         errors.append(f"HTTP {r.status_code}: {r.text[:300]}")
                     elif expect is not None and expect.encode() not in r.content:
                         errors.append(f"answer lacks {expect!r}: {r.text[:300]}")

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from adapter.config import PROJECT_ROOT
-from bench import decision, security, validation
+from bench import careplan, decision, security, validation
 from bench.auth import TOKEN_ENV, token_source
 from bench.decision import Rate
 from bench.load import LoadResult, merged, probe, search_total, send_all
@@ -175,6 +175,9 @@ def _http(o: Options, run_id: str, backends: list[str]) -> list[LoadResult]:
             if why := _refused(server.url):
                 raise SystemExit(f"bench: {why}")
             results += _intake(server.url, server.backend, o, run_id, server.log_tail)
+            results += careplan.over_http(
+                server.url, server.backend, max(10, o.referrals // 3), o.concurrency, run_id
+            )
             if not any(r.name.startswith("`$check") for r in results):  # stores nothing: once is enough
                 results += _checks(server.url, o)
     return results
@@ -351,6 +354,9 @@ def main(argv: list[str] | None = None) -> int:
     print(table(rate_headers, rate_rows(checked)))
     for note in validation_notes:
         print(f"\nNote: {note}.")
+
+    print("\n## The care plan, in-process (plan generation, mapping, re-timing)\n")
+    print(table(rate_headers, rate_rows(careplan.in_process(o.decisions // 10))))
 
     backends, notes = ([], []) if o.url else _backends(o)
     where = f"the adapter at {o.url}" if o.url else "`voorzorg-adapter serve` (uvicorn, one process)"
