@@ -1,4 +1,5 @@
-"""`voorzorg-adapter`: serve the FHIR API, decide a referral from a file, migrate the store."""
+"""`voorzorg-adapter`: serve the FHIR API, decide a referral from a file, migrate the store, deliver and
+mend the outbox (`worker`, `outbox`)."""
 
 from __future__ import annotations
 
@@ -48,6 +49,19 @@ def main(argv: list[str] | None = None) -> int:
         "action", choices=["complete-due"], help="complete-due: complete plans whose period has ended"
     )
     careplans.add_argument("--date", help="as on this day (YYYY-MM-DD; default today)")
+    worker = sub.add_parser("worker", help="deliver the outbox to the peers (a process of its own)")
+    worker.add_argument("--once", action="store_true", help="deliver what is due now, then stop")
+    outbox = sub.add_parser("outbox", help="watch and mend the outbox of messages to peers")
+    outbox.add_argument("action", choices=["list", "retry", "purge-delivered"])
+    outbox.add_argument("ids", nargs="*", type=int, help="retry: only these ids (default: every dead one)")
+    outbox.add_argument("--status", choices=["pending", "delivered", "dead"], help="list: only these")
+    outbox.add_argument("--peer", help="list: only messages to this peer")
+    outbox.add_argument("--limit", type=int, default=100, help="list: at most this many (default 100)")
+    outbox.add_argument(
+        "--older-than", type=float, default=0.0, help="purge-delivered: seconds since delivery (default 0)"
+    )
+    jwks = sub.add_parser("peer-jwks", help="print the public JWKS a peer registers for our assertions")
+    jwks.add_argument("peer", help="a peer name in VOORZORG_PEERS_FILE with auth smart-backend")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -65,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
         return _check(settings, args.file)
     if args.command == "careplans":
         return _complete_due(settings, args.date)
+    if args.command in ("worker", "outbox", "peer-jwks"):
+        from adapter.exchange import cli as exchange_cli
+
+        return exchange_cli.run(settings, args)
     if args.command == "migrate":
         from adapter.store.repository import Store
 

@@ -61,6 +61,14 @@ class Settings:
     insecure_no_auth: bool = False  # only by `serve --insecure-dev-no-auth`, announced loudly
     cors_origins: tuple[str, ...] = ()  # CORS is closed unless origins are listed
     request_timeout: float = 30.0
+    # Exchange with peers (adapter/exchange): none configured = nothing is queued, the worker idles.
+    peers_file: Path | None = None  # YAML of peers (JGZ dossier, ...); see the README section "Exchange"
+    worker: str = "in-process"  # in-process: the API process delivers the outbox; off: run `worker`
+    outbox_poll_interval: float = 1.0  # seconds between looks at the outbox when it was empty
+    outbox_max_attempts: int = 10  # tries before a message is parked as dead (a peer may say otherwise)
+    outbox_backoff: float = 2.0  # seconds before the 2nd try; doubling (with jitter) after that
+    outbox_backoff_max: float = 600.0  # the longest wait between two tries
+    outbox_lease: float = 300.0  # seconds a worker holds a message it is sending before another may
 
     @property
     def effective_database_url(self) -> str:
@@ -103,4 +111,18 @@ class Settings:
             token_lifetime=int(e.get("VOORZORG_TOKEN_LIFETIME", "300")),
             cors_origins=tuple(o.strip() for o in e.get("VOORZORG_CORS_ORIGINS", "").split(",") if o.strip()),
             request_timeout=float(e.get("VOORZORG_REQUEST_TIMEOUT", "30")),
+            peers_file=Path(e["VOORZORG_PEERS_FILE"]) if e.get("VOORZORG_PEERS_FILE") else None,
+            worker=_worker_mode(e.get("VOORZORG_WORKER", "in-process")),
+            outbox_poll_interval=float(e.get("VOORZORG_OUTBOX_POLL_INTERVAL", "1")),
+            outbox_max_attempts=int(e.get("VOORZORG_OUTBOX_MAX_ATTEMPTS", "10")),
+            outbox_backoff=float(e.get("VOORZORG_OUTBOX_BACKOFF", "2")),
+            outbox_backoff_max=float(e.get("VOORZORG_OUTBOX_BACKOFF_MAX", "600")),
+            outbox_lease=float(e.get("VOORZORG_OUTBOX_LEASE", "300")),
         )
+
+
+def _worker_mode(raw: str) -> str:
+    mode = raw.strip().lower()
+    if mode not in ("in-process", "off"):
+        raise ValueError(f"VOORZORG_WORKER: {raw!r}; one of in-process, off")
+    return mode

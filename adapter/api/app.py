@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -12,11 +13,12 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from adapter.api import audit_events, auth, care, metadata, operations, rest, validation
+from adapter.api import audit_events, auth, care, metadata, operations, outbox, rest, themes, validation
 from adapter.api.context import AppContext
 from adapter.api.guard import gate
 from adapter.api.responses import SECURITY_HEADERS, error_response, internal_error
 from adapter.config import Settings
+from adapter.exchange.runtime import setup as setup_exchange
 from adapter.fhir.outcome import FhirError
 from adapter.store.repository import Store
 
@@ -28,8 +30,21 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     if store is None:
         store = Store(settings.effective_database_url)
         store.migrate()
-    app = FastAPI(title="VoorZorg FHIR adapter", docs_url=None, redoc_url=None, openapi_url=None)
+    exchange = setup_exchange(store, settings)  # the outbox hook on the store; the in-process worker
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        exchange.start()
+        try:
+            yield
+        finally:
+            exchange.stop()
+
+    app = FastAPI(
+        title="VoorZorg FHIR adapter", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
+    )
     app.state.ctx = AppContext(settings, store)
+    app.state.exchange = exchange
 
     @app.exception_handler(FhirError)
     async def fhir_error(_: Request, e: FhirError) -> Response:
@@ -89,5 +104,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(care.router)
     app.include_router(validation.router)
     app.include_router(operations.router)
+    app.include_router(outbox.router)
+    app.include_router(themes.router)
     app.include_router(rest.router)
     return app

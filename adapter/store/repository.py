@@ -91,10 +91,16 @@ def new_id() -> str:
 
 
 class Session:
-    """A unit of work on one connection inside one transaction."""
+    """A unit of work on one connection inside one transaction.
+
+    `written` records every change the unit of work made (puts that changed something, deletes), in
+    order, so a hook called before commit (`Store.add_write_hook`) can act on them in the same
+    transaction: the exchange turns them into outbox rows.
+    """
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self.written: list[Write] = []
 
     # --- reads -------------------------------------------------------------------------------
     def get(self, res_type: str, res_id: str) -> Stored | None:
@@ -227,11 +233,13 @@ class Session:
                 raise VersionConflict(current.version_id)
         self._record_version(res_type, res_id, version, stamp, "POST" if current is None else method, text)
         self._reindex(res_type, res_id, body)
-        return Write(
+        written = Write(
             Stored(res_type, res_id, version, stamp, False, body),
             created=current is None or current.deleted,
             changed=True,
         )
+        self.written.append(written)
+        return written
 
     def delete(self, res_type: str, res_id: str) -> Stored | None:
         current = self.get(res_type, res_id)
@@ -248,7 +256,9 @@ class Session:
         self.conn.execute(
             delete(search_index).where(search_index.c.res_type == res_type, search_index.c.res_id == res_id)
         )
-        return Stored(res_type, res_id, version, stamp, True, current.content)
+        gone = Stored(res_type, res_id, version, stamp, True, current.content)
+        self.written.append(Write(gone, created=False, changed=True))
+        return gone
 
     def _record_version(
         self, res_type: str, res_id: str, version: int, stamp: str, method: str, text: str
@@ -400,6 +410,20 @@ class Store:
             self.engine = create_engine(
                 url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True
             )
+        self._write_hooks: list[Callable[[Session], None]] = []
+
+    def add_write_hook(self, hook: Callable[[Session], None]) -> None:
+        """Call `hook(session)` at the end of every `write`, inside its transaction, before commit.
+
+        A hook that raises rolls the whole unit of work back: what it writes and what the unit of
+        work wrote commit together or not at all (the exchange's outbox relies on this).
+        """
+        if hook not in self._write_hooks:
+            self._write_hooks.append(hook)
+
+    def remove_write_hook(self, hook: Callable[[Session], None]) -> None:
+        if hook in self._write_hooks:
+            self._write_hooks.remove(hook)
 
     def migrate(self) -> None:
         """Bring the schema to the newest migration (Alembic), on this store's own connection."""
@@ -422,7 +446,11 @@ class Store:
         for attempt in range(attempts):
             try:
                 with self.engine.begin() as conn:
-                    return work(Session(conn))
+                    session = Session(conn)
+                    result = work(session)
+                    for hook in self._write_hooks:
+                        hook(session)
+                    return result
             except (IntegrityError, VersionConflict, OperationalError, DBAPIError) as e:
                 if attempt == attempts - 1 or not _retryable(e):
                     raise

@@ -3,7 +3,7 @@ describes them for queries (production never runs `create_all`)."""
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -110,4 +110,40 @@ audit_head = Table(
     Column("id", Integer, primary_key=True),
     Column("seq", Integer, nullable=False),
     Column("hash", String(64), nullable=False),
+)
+
+#: Transactional outbox: what must reach a peer, written in the same transaction as the change it
+#: carries (adapter/exchange/outbox.py). Delivered in `id` order per (peer, client).
+outbox_message = Table(
+    "outbox_message",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("flow", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),  # how it is delivered (a registered delivery)
+    Column("peer", String(64), nullable=False),
+    Column("client", String(128), nullable=False),  # "Patient/id": the ordering key with `peer`
+    Column("created", String(32), nullable=False),
+    Column("payload", Text, nullable=False),  # JSON
+    Column("status", String(16), nullable=False),  # pending | delivered | dead
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt", BigInteger, nullable=False),  # epoch milliseconds
+    Column("locked_by", String(64)),
+    Column("locked_until", BigInteger),  # epoch milliseconds: the claiming worker's lease
+    Column("last_error", Text),
+    Column("delivered", String(32)),
+    Index("ix_outbox_key", "peer", "client", "status", "id"),
+    Index("ix_outbox_due", "status", "next_attempt"),
+    sqlite_autoincrement=True,
+)
+
+#: The peer's id and versionId of each resource we sent it (If-Match on the next update).
+peer_resource = Table(
+    "peer_resource",
+    metadata,
+    Column("peer", String(64), primary_key=True),
+    Column("res_type", String(64), primary_key=True),
+    Column("res_id", String(64), primary_key=True),
+    Column("peer_id", String(64), nullable=False),
+    Column("version_id", String(64)),
+    Column("updated", String(32), nullable=False),
 )

@@ -1,0 +1,143 @@
+"""Idempotent FHIR transaction Bundles from outbox entries, and what the peer's answer tells us.
+
+Each entry is written so that sending the Bundle once or ten times leaves one copy at the peer:
+- a resource the peer already has (we remember its id and versionId): `PUT Type/{peer id}` with
+  `If-Match` on the version we last saw — a 412 means someone changed it there since; the delivery
+  re-reads it and re-applies ours;
+- one it may not have: a conditional update on a business identifier, `PUT Type?identifier=sys|value`
+  (the client on her BSN; everything else on the identifier carrying our own id, which every
+  outgoing resource gets) — created when absent, updated when present;
+- a deletion: `DELETE Type/{peer id}`, or conditionally on the identifier.
+
+References between entries of the Bundle become their `urn:uuid:` fullUrls; references to resources
+the peer has become `Type/{peer id}`; references to anything else (the referral, the decision) become
+logical references (type + identifier), which never dangle.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from adapter.exchange.client import version_of
+from adapter.exchange.outbox import PeerVersion
+
+#: Namespace of the fullUrls (urn:uuid) of outgoing entries: stable per resource.
+_NS = uuid.UUID("6f1c2b1e-0d7a-4f54-9a39-6b0d2f7c8e11")
+DEFAULT_SYSTEM = "https://fhir.voorzorg.nl/NamingSystem/adapter-resource-id"
+
+
+def full_url(res_type: str, res_id: str) -> str:
+    return f"urn:uuid:{uuid.uuid5(_NS, f'{res_type}/{res_id}')}"
+
+
+def build_transaction(
+    entries: list[dict[str, Any]],
+    match: Mapping[str, str],
+    known: Mapping[tuple[str, str], PeerVersion],
+) -> dict[str, Any]:
+    """The transaction Bundle for a message's entries, given the peer versions we know."""
+    default = match.get("default", DEFAULT_SYSTEM)
+    targets: dict[str, str] = {}
+    for e in entries:
+        key = (e["type"], e["id"])
+        if key in known:
+            targets[f"{e['type']}/{e['id']}"] = f"{e['type']}/{known[key].peer_id}"
+        elif e.get("method", "PUT") != "DELETE":
+            targets[f"{e['type']}/{e['id']}"] = full_url(e["type"], e["id"])
+    for v in known.values():
+        targets.setdefault(f"{v.res_type}/{v.res_id}", f"{v.res_type}/{v.peer_id}")
+
+    out: list[dict[str, Any]] = []
+    for e in entries:
+        res_type, res_id, method = e["type"], e["id"], e.get("method", "PUT")
+        peer = known.get((res_type, res_id))
+        system = match.get(res_type, default)
+        resource = outgoing(e["resource"], default, targets)
+        ident = _identifier(resource, system) or (default, res_id)
+        condition = f"{res_type}?identifier={ident[0]}|{ident[1]}"
+        if method == "DELETE":
+            url = f"{res_type}/{peer.peer_id}" if peer else condition
+            out.append({"request": {"method": "DELETE", "url": url}})
+            continue
+        entry: dict[str, Any] = {"fullUrl": full_url(res_type, res_id), "resource": resource}
+        if peer is not None:
+            resource["id"] = peer.peer_id
+            entry["fullUrl"] = full_url(res_type, res_id)
+            request: dict[str, Any] = {"method": "PUT", "url": f"{res_type}/{peer.peer_id}"}
+            if peer.version_id:
+                request["ifMatch"] = f'W/"{peer.version_id}"'
+        else:
+            resource.pop("id", None)
+            request = {"method": "PUT", "url": condition}
+        entry["request"] = request
+        out.append(entry)
+    return {"resourceType": "Bundle", "type": "transaction", "entry": out}
+
+
+def outgoing(resource: dict[str, Any], default_system: str, targets: Mapping[str, str]) -> dict[str, Any]:
+    """Our resource as the peer gets it: our id as an identifier, no store meta, references resolved."""
+    body = copy.deepcopy(resource)
+    meta = {k: v for k, v in (body.get("meta") or {}).items() if k not in ("versionId", "lastUpdated")}
+    if meta:
+        body["meta"] = meta
+    else:
+        body.pop("meta", None)
+    identifiers = body.setdefault("identifier", [])
+    if not any(i.get("system") == default_system for i in identifiers if isinstance(i, dict)):
+        identifiers.append({"system": default_system, "value": resource["id"]})
+    _references(body, default_system, targets)
+    return body
+
+
+def _references(value: Any, default_system: str, targets: Mapping[str, str]) -> None:
+    if isinstance(value, dict):
+        ref = value.get("reference")
+        if isinstance(ref, str) and "/" in ref and not ref.startswith(("urn:", "#", "http:", "https:")):
+            if ref in targets:
+                value["reference"] = targets[ref]
+            else:  # not at the peer: a logical reference, which never dangles
+                res_type, _, res_id = ref.partition("/")
+                del value["reference"]
+                value.setdefault("type", res_type)
+                value.setdefault("identifier", {"system": default_system, "value": res_id})
+        for k, v in value.items():
+            if k != "reference":
+                _references(v, default_system, targets)
+    elif isinstance(value, list):
+        for v in value:
+            _references(v, default_system, targets)
+
+
+def _identifier(resource: dict[str, Any], system: str) -> tuple[str, str] | None:
+    for i in resource.get("identifier", []):
+        if isinstance(i, dict) and i.get("system") == system and i.get("value"):
+            return system, str(i["value"])
+    return None
+
+
+def versions_from_response(entries: list[dict[str, Any]], response: dict[str, Any]) -> list[PeerVersion]:
+    """The peer's id and version of each entry, from a transaction-response (same order as sent)."""
+    out: list[PeerVersion] = []
+    answers = response.get("entry", [])
+    for e, answer in zip(entries, answers, strict=False):
+        if e.get("method", "PUT") == "DELETE":
+            out.append(PeerVersion(e["type"], e["id"], "", None))  # forget it
+            continue
+        resp = answer.get("response") or {}
+        resource = answer.get("resource") or {}
+        location = str(resp.get("location") or "")
+        parts = [p for p in location.split("/") if p]
+        peer_id = resource.get("id")
+        version = version_of(resp.get("etag"), resource)
+        if e["type"] in parts:
+            i = parts.index(e["type"])
+            if len(parts) > i + 1:
+                peer_id = peer_id or parts[i + 1]
+            if version is None and len(parts) > i + 3 and parts[i + 2] == "_history":
+                version = parts[i + 3]
+        if peer_id:
+            out.append(PeerVersion(e["type"], e["id"], str(peer_id), version))
+    return out

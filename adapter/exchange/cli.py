@@ -1,0 +1,79 @@
+"""`voorzorg-adapter worker | outbox list|retry|purge-delivered | peer-jwks` (parsed in adapter/cli.py)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+
+from adapter.config import Settings
+from adapter.exchange.outbox import Outbox
+from adapter.exchange.peers import load_peers
+from adapter.exchange.worker import Worker
+from adapter.security.tokens import IssuerKey
+from adapter.store.repository import Store
+
+log = logging.getLogger("voorzorg.exchange")
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    if args.command == "peer-jwks":
+        return _jwks(settings, args.peer)
+    store = Store(settings.effective_database_url)
+    store.migrate()
+    try:
+        if args.command == "worker":
+            return _worker(store, settings, once=args.once)
+        return _outbox(Outbox(store), args)
+    finally:
+        store.dispose()
+
+
+def _worker(store: Store, settings: Settings, once: bool) -> int:
+    worker = Worker.from_settings(store, settings)
+    if not worker.peers:
+        log.warning("no peers configured (VOORZORG_PEERS_FILE): nothing to deliver")
+    if once:
+        while worker.run_once():
+            pass
+        return 0
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    worker.run(stop)  # a message being sent when stopped is finished first; SIGKILL leaves its lease
+    return 0
+
+
+def _outbox(outbox: Outbox, args: argparse.Namespace) -> int:
+    if args.action == "list":
+        total, messages = outbox.list(status=args.status, peer=args.peer, limit=args.limit)
+        counts = outbox.counts()
+        print(" ".join(f"{k}={v}" for k, v in counts.items()) + f"  (listed {len(messages)} of {total})")
+        for m in messages:
+            s = m.summary()
+            line = f"{m.id:>7}  {m.status:<9} {m.peer:<16} {m.client:<48} tries={m.attempts}"
+            if m.status == "pending" and s["nextAttempt"]:
+                line += f" next={s['nextAttempt']}"
+            if m.last_error:
+                line += f"\n         last error: {m.last_error.splitlines()[0][:200]}"
+            print(line)
+        return 0
+    if args.action == "retry":
+        n = outbox.retry(args.ids or None)
+        print(f"{n} dead message(s) back in the queue")
+        return 0
+    n = outbox.purge_delivered(args.older_than)
+    print(f"{n} delivered message(s) removed")
+    return 0
+
+
+def _jwks(settings: Settings, name: str) -> int:
+    peer = load_peers(settings.peers_file).get(name)
+    if peer is None or peer.auth != "smart-backend" or peer.key_file is None:
+        print(f"no peer {name!r} with auth smart-backend and a key_file", file=sys.stderr)
+        return 2
+    print(json.dumps(IssuerKey(peer.key_file).jwks(), indent=2))
+    return 0
