@@ -401,12 +401,19 @@ Description: "Earlier children with serious parenting problems, child born 21 da
 * status = #active
 * intent = #order
 * code = VoorZorgReferralItem#voorzorg-consult-request "Consultvraag aan VoorZorg Consult"
+* category = $sct#11429006 "Consultation"
 * subject = Reference(example-client-2)
 * authoredOn = "2025-06-03"
 * requester = Reference(example-jgz-organization)
 * performer = Reference(example-voorzorg-consult-organization)
 * reasonCode = VoorZorgDecisionReason#late-start-plus-2 "Late Start plus 2 (LS+2)"
 * note[0].text = "Derde kind 21 dagen oud, ernstige opvoedproblemen met de eerdere kinderen. Graag advies op maat (pretest LS+2?)."
+* contained[0] = example-consult-fact-age
+* contained[1] = example-consult-fact-child-age
+* contained[2] = example-consult-fact-problems
+* supportingInfo[0] = Reference(example-consult-fact-age)
+* supportingInfo[1] = Reference(example-consult-fact-child-age)
+* supportingInfo[2] = Reference(example-consult-fact-problems)
 
 Instance: example-consult-task
 InstanceOf: VoorZorgConsultTask

@@ -99,8 +99,12 @@ Description: "A request for advice on measure to VoorZorg Consult, the national 
 * intent = #order (exactly)
 * code 1..1 MS
 * code = VoorZorgReferralItem#voorzorg-consult-request
+* category 1..1 MS
+* category = $sct#11429006 "Consultation"
+* category ^short = "Consultation (SNOMED CT 11429006): what the consult role may read"
 * subject MS
 * subject only Reference(VoorZorgClient)
+* subject ^short = "The client, by reference only: the consult team never reads her identity (Patient)"
 * authoredOn 1..1 MS
 * requester 1..1 MS
 * requester only Reference(Organization or PractitionerRole or Practitioner)
@@ -112,17 +116,20 @@ Description: "A request for advice on measure to VoorZorg Consult, the national 
 * reasonReference MS
 * reasonReference ^short = "Findings behind the consult question"
 * supportingInfo MS
+* supportingInfo ^short = "The minimal facts of the situation, as contained Observations: ages (never a birth date), pregnancy duration, parity, the referrer's assessments, voluntariness"
+* note MS
+* note ^short = "The consult question in words"
 
 Profile: VoorZorgConsultTask
 Parent: Task
 Id: voorzorg-consult-task
 Title: "VoorZorg Consult task"
-Description: "The closed-loop handle of a VoorZorg Consult request, owned by VoorZorg Consult."
+Description: "The closed-loop handle of a VoorZorg Consult request, owned by VoorZorg Consult: requested, then accepted, then completed with the advice (or rejected, or cancelled by the requester)."
 * insert VZProfile
-* obeys vz-task-1
+* obeys vz-task-1 and vz-consult-1 and vz-consult-2
 * identifier MS
 * status MS
-* status from VoorZorgReferralTaskStatusVS (required)
+* status from VoorZorgConsultTaskStatusVS (required)
 * statusReason MS
 * intent MS
 * intent = #order (exactly)
@@ -137,7 +144,25 @@ Description: "The closed-loop handle of a VoorZorg Consult request, owned by Voo
 * requester only Reference(Organization or PractitionerRole or Practitioner)
 * owner MS
 * owner only Reference(Organization or PractitionerRole)
+* basedOn MS
+* basedOn only Reference(VoorZorgReferral)
+* basedOn ^short = "The VoorZorg referral the consult is about"
+* partOf MS
+* partOf only Reference(VoorZorgReferralTask)
+* partOf ^short = "The referral's closed-loop Task, on hold while the consult runs"
 * output MS
+* output ^slicing.discriminator.type = #pattern
+* output ^slicing.discriminator.path = "type"
+* output ^slicing.rules = #open
+* output ^slicing.description = "The advice, and the agreed evaluation moments"
+* output contains advice 0..1 MS and evaluationMoment 0..* MS
+* output[advice].type = VoorZorgConsultItem#advice
+* output[advice].value[x] only CodeableConcept
+* output[advice].valueCodeableConcept from VoorZorgConsultAdviceVS (required)
+* output[advice] ^short = "The advice (voorzorg-consult-advice); in words as text"
+* output[evaluationMoment].type = VoorZorgConsultItem#evaluation-moment
+* output[evaluationMoment].value[x] only date
+* output[evaluationMoment] ^short = "An agreed evaluation moment for motivation and progress"
 
 // ---- Pregnancy (zib Pregnancy-like) ---------------------------------------------------------
 
