@@ -53,6 +53,7 @@ async def list_messages(request: Request) -> JSONResponse:
         outbox.list, status=status, peer=q.get("peer"), client=q.get("client"), limit=count, offset=offset
     )
     counts = await run_in_threadpool(outbox.counts)
+    counts["held"] = await run_in_threadpool(outbox.held)  # pending, waiting behind a dead one
     _seen(request, messages)
     body: dict[str, Any] = {"counts": counts, "total": total, "messages": [m.summary() for m in messages]}
     return JSONResponse(body)

@@ -51,7 +51,8 @@ def _outbox(outbox: Outbox, args: argparse.Namespace) -> int:
     if args.action == "list":
         total, messages = outbox.list(status=args.status, peer=args.peer, limit=args.limit)
         counts = outbox.counts()
-        print(" ".join(f"{k}={v}" for k, v in counts.items()) + f"  (listed {len(messages)} of {total})")
+        counts["held behind a dead one"] = outbox.held()
+        print(", ".join(f"{k}: {v}" for k, v in counts.items()) + f"  (listed {len(messages)} of {total})")
         for m in messages:
             s = m.summary()
             line = f"{m.id:>7}  {m.status:<9} {m.peer:<16} {m.client:<48} tries={m.attempts}"

@@ -133,9 +133,9 @@ class FhirClient:
         )
 
     # --- FHIR interactions --------------------------------------------------------------------
-    def transaction(self, bundle: dict[str, Any]) -> dict[str, Any]:
+    def transaction(self, bundle: dict[str, Any], headers: Mapping[str, str] | None = None) -> dict[str, Any]:
         """POST a transaction (or batch) Bundle; the response Bundle."""
-        return _body(self.request("POST", "", body=bundle))
+        return _body(self.request("POST", "", body=bundle, headers=headers))
 
     def read(self, res_type: str, res_id: str) -> tuple[dict[str, Any], str | None]:
         """The resource and its version (from ETag, else meta.versionId)."""

@@ -68,7 +68,7 @@ def deliver_transaction(ctx: DeliveryContext, message: Message) -> Delivered:
     for attempt in range(MAX_REAPPLY + 1):
         bundle = build_transaction(entries, match, known)
         try:
-            response = ctx.client.transaction(bundle)
+            response = ctx.client.transaction(bundle, {"X-Request-Id": request_id(message)})
         except PreconditionFailed as e:
             if attempt == MAX_REAPPLY:
                 raise PeerError(f"{e} (still after {MAX_REAPPLY} re-reads)", status=412) from None
@@ -86,6 +86,11 @@ def deliver_transaction(ctx: DeliveryContext, message: Message) -> Delivered:
             [f"{e['type']}/{e['id']}" for e in entries],
         )
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def request_id(message: Message) -> str:
+    """`X-Request-Id` of a delivery: the message and the try, for tracing at the peer."""
+    return f"voorzorg-outbox-{message.id}-{message.attempts}"
 
 
 def _references(entries: list[dict[str, Any]]) -> list[tuple[str, str]]:

@@ -377,6 +377,21 @@ class Outbox:
         out.update({r[0]: int(r[1]) for r in rows})
         return out
 
+    def held(self) -> int:
+        """Pending messages that wait behind a dead one of the same client and peer (until it is retried)."""
+        o = outbox_message.c
+        older = aliased(outbox_message)
+        blocked = exists(
+            select(older.c.id).where(
+                older.c.peer == o.peer, older.c.client == o.client, older.c.id < o.id, older.c.status == DEAD
+            )
+        )
+        with self.store.engine.connect() as conn:
+            n = conn.execute(
+                select(func.count()).select_from(outbox_message).where(o.status == PENDING, blocked)
+            ).scalar_one()
+        return int(n)
+
     def retry(self, ids: Collection[int] | None = None) -> int:
         """Dead messages (these, or all) back to pending, due now, with a fresh count of tries."""
         o = outbox_message.c

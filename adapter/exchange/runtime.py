@@ -15,6 +15,7 @@ from adapter.exchange.peers import Peer, load_peers
 from adapter.exchange.routing import default_flows
 from adapter.exchange.worker import Worker
 from adapter.store.repository import Store
+from adapter.workflows.sharing import install_summaries
 
 
 @dataclass
@@ -35,6 +36,7 @@ class Exchange:
 
 def setup(store: Store, settings: Settings, *, in_process_worker: bool | None = None) -> Exchange:
     peers = load_peers(settings.peers_file)
+    install_summaries(store, settings)  # first: the OZKS summary it writes is routed like any change
     hook = install(store, default_flows(), peers)
     want_worker = settings.worker == "in-process" if in_process_worker is None else in_process_worker
     worker = Worker.from_settings(store, settings) if want_worker and peers else None
