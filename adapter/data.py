@@ -15,6 +15,7 @@ import yaml
 
 from adapter.config import CANONICAL_BASE, MAPPINGS_DIR, PROFILES_DIR
 from adapter.domain.eligibility import EligibilityRules
+from adapter.domain.themes import Scale, Theme
 from adapter.domain.visitplan import Schedule, load_schedule
 
 #: Where SUSHI writes the compiled FHIR package (committed; `profiles/scripts/build.sh` rebuilds it).
@@ -109,3 +110,39 @@ def stored_types() -> frozenset[str]:
 def visit_schedule() -> Schedule:
     """The visit rhythm per track (mappings/visit-schedule.yaml)."""
     return load_schedule(mapping_yaml("visit-schedule.yaml"))
+
+
+THEME_CODESYSTEM = "voorzorg-theme"
+SCALE_CODESYSTEM = "voorzorg-theme-assessment"
+#: The CodeSystem property that orders the concern scale (0 = no concern; lower is better).
+SCALE_ORDER_PROPERTY = "ordinalValue"
+
+
+@cache
+def themes() -> tuple[Theme, ...]:
+    """The VoorZorg themes, in the order of CodeSystem voorzorg-theme (the list is data: it may change)."""
+    cs = conformance_resource("CodeSystem", THEME_CODESYSTEM) or {}
+    return tuple(
+        Theme(
+            code=c["code"],
+            display=c.get("display", c["code"]),
+            english=next(
+                (d["value"] for d in c.get("designation", []) if d.get("language") == "en"),
+                c.get("display", c["code"]),
+            ),
+        )
+        for c in cs.get("concept", [])
+    )
+
+
+@cache
+def theme_scale() -> Scale:
+    """The concern scale of CodeSystem voorzorg-theme-assessment, ordered by its ordinalValue property."""
+    cs = conformance_resource("CodeSystem", SCALE_CODESYSTEM) or {}
+    levels = {
+        c["code"]: int(p["valueInteger"])
+        for c in cs.get("concept", [])
+        for p in c.get("property", [])
+        if p.get("code") == SCALE_ORDER_PROPERTY
+    }
+    return Scale(levels=levels)

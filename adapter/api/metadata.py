@@ -104,8 +104,57 @@ def progress_definition() -> dict[str, Any]:
     }
 
 
+def themes_definition() -> dict[str, Any]:
+    def out(name: str, lo: int, hi: str, doc: str, type_: str | None = None) -> dict[str, Any]:
+        p: dict[str, Any] = {"name": name, "use": "out", "min": lo, "max": hi, "documentation": doc}
+        return {**p, "type": type_} if type_ else p
+
+    return {
+        "resourceType": "OperationDefinition",
+        "id": "patient-themes",
+        "url": f"{CANONICAL_BASE}/OperationDefinition/patient-themes",
+        "name": "PatientThemes",
+        "title": "The nine VoorZorg themes of a client at a glance",
+        "status": "active",
+        "kind": "operation",
+        "code": "themes",
+        "resource": ["Patient"],
+        "system": False,
+        "type": False,
+        "instance": True,
+        "affectsState": False,
+        "description": "Per theme (CodeSystem voorzorg-theme) and subject (the client, then her child): the "
+        "latest assessment, the first one (the baseline, normally at intake), the trend between them on the "
+        "ordinal concern scale (voorzorg-theme-trend), and the theme's goals with their achievement status "
+        "and whether the latest assessment reached the level they aim at; and a summary.",
+        "parameter": [
+            out("patient", 1, "1", "The client", "Reference"),
+            out(
+                "summary",
+                1,
+                "1",
+                "assessed, notAssessed, improved, unchanged, worsened, baseline-only, "
+                "goals, goalsTargetMet (integers)",
+            ),
+            out(
+                "theme",
+                0,
+                "*",
+                "code, subject, assessments, latest, latestDate, latestAssessment, "
+                "baseline, baselineDate, baselineAssessment, trend, change, goal* (reference, "
+                "lifecycleStatus, description, achievementStatus, target, due, targetMet)",
+            ),
+        ],
+    }
+
+
 def _conformance() -> list[dict[str, Any]]:
-    return [*conformance_resources(), check_eligibility_definition(), progress_definition()]
+    return [
+        *conformance_resources(),
+        check_eligibility_definition(),
+        progress_definition(),
+        themes_definition(),
+    ]
 
 
 def capability_statement(base: str) -> dict[str, Any]:
@@ -147,6 +196,10 @@ def capability_statement(base: str) -> dict[str, Any]:
         if rtype == "CarePlan":
             entry["operation"].append(
                 {"name": "progress", "definition": f"{CANONICAL_BASE}/OperationDefinition/careplan-progress"}
+            )
+        if rtype == "Patient":
+            entry["operation"].append(
+                {"name": "themes", "definition": f"{CANONICAL_BASE}/OperationDefinition/patient-themes"}
             )
         if rtype in profiles:
             entry["supportedProfile"] = sorted(profiles[rtype])

@@ -21,10 +21,12 @@ from adapter.store.repository import Session, Stored, VersionConflict
 
 router = APIRouter(dependencies=[Depends(check_accept)])
 
-#: Resource types that may be updated with PUT (the closed-loop Task: cancel, start, complete).
-UPDATABLE = {"Task"}
-#: Resource types created with POST [type] (a home visit, a child born; the rest arrives through intake).
-CREATABLE = {"Encounter", "Patient"}
+#: Resource types that may be updated with PUT (the closed-loop Task: cancel, start, complete; a
+#: theme Goal's progress, adapter/api/themes.py).
+UPDATABLE = {"Task", "Goal"}
+#: Resource types created with POST [type] (a home visit, a child born, a theme assessment or goal;
+#: the rest arrives through intake).
+CREATABLE = {"Encounter", "Patient", "Observation", "Goal"}
 
 
 def _known(resource_type: str) -> None:
@@ -167,7 +169,8 @@ async def update(resource_type: str, resource_id: str, request: Request) -> Fhir
     def work(s: Session) -> Stored:
         current = _live(_visible(request, s, s.get(resource_type, resource_id)), resource_type, resource_id)
         _touched(request, [current])
-        _check_transition(current.content.get("status"), body.get("status"))
+        if resource_type == "Task":
+            _check_transition(current.content.get("status"), body.get("status"))
         try:
             return s.put(body, if_match=expected).stored
         except VersionConflict as e:

@@ -88,9 +88,10 @@ def test_capability_statement(client: TestClient) -> None:
         res = by_type[rtype]
         codes = {i["code"] for i in res["interaction"]}
         assert {"read", "vread", "search-type", "history-instance", "history-type"} <= codes, rtype
-        assert ("update" in codes) == (rtype == "Task"), rtype
+        assert ("update" in codes) == (rtype in {"Task", "Goal"}), rtype  # Task states, goal progress
         assert "delete" not in codes, rtype
-        assert ("create" in codes) == (rtype == "Encounter"), rtype  # a home visit; the rest via intake
+        # a home visit, a child born, a theme assessment or goal; the rest arrives via intake
+        assert ("create" in codes) == (rtype in {"Encounter", "Patient", "Observation", "Goal"}), rtype
         names = {p["name"] for p in res["searchParam"]}
         assert {"_id", "_lastUpdated"} <= names, rtype
         assert set(search_parameters().get(rtype, {})) <= names, rtype
