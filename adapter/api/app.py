@@ -13,7 +13,18 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from adapter.api import audit_events, auth, care, metadata, operations, outbox, rest, themes, validation
+from adapter.api import (
+    audit_events,
+    auth,
+    care,
+    metadata,
+    operations,
+    outbox,
+    rest,
+    sharing,
+    themes,
+    validation,
+)
 from adapter.api.context import AppContext
 from adapter.api.guard import gate
 from adapter.api.responses import SECURITY_HEADERS, error_response, internal_error
@@ -106,5 +117,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(operations.router)
     app.include_router(outbox.router)
     app.include_router(themes.router)
+    app.include_router(sharing.router)
     app.include_router(rest.router)
     return app

@@ -88,10 +88,11 @@ def test_capability_statement(client: TestClient) -> None:
         res = by_type[rtype]
         codes = {i["code"] for i in res["interaction"]}
         assert {"read", "vread", "search-type", "history-instance", "history-type"} <= codes, rtype
-        assert ("update" in codes) == (rtype in {"Task", "Goal"}), rtype  # Task states, goal progress
+        assert ("update" in codes) == (rtype in {"Task", "Goal", "Consent"}), rtype  # states, withdrawal
         assert "delete" not in codes, rtype
-        # a home visit, a child born, a theme assessment or goal; the rest arrives via intake
-        assert ("create" in codes) == (rtype in {"Encounter", "Patient", "Observation", "Goal"}), rtype
+        # a home visit, a child born, a theme assessment or goal, a sharing consent; the rest via intake
+        creatable = {"Encounter", "Patient", "Observation", "Goal", "Consent"}
+        assert ("create" in codes) == (rtype in creatable), rtype
         names = {p["name"] for p in res["searchParam"]}
         assert {"_id", "_lastUpdated"} <= names, rtype
         assert set(search_parameters().get(rtype, {})) <= names, rtype
@@ -365,9 +366,12 @@ def test_put_patient_is_405(client: TestClient, referral: dict[str, Any]) -> Non
 
 
 def test_post_to_a_type_is_405(client: TestClient, referral: dict[str, Any]) -> None:
-    r = client.post("/Patient", content=json.dumps(resource(referral, "01")), headers=FHIR_JSON_HEADERS)
+    """A referral arrives as a whole (intake), never as a loose ServiceRequest."""
+    r = client.post(
+        "/ServiceRequest", content=json.dumps(resource(referral, "03")), headers=FHIR_JSON_HEADERS
+    )
     outcome(r, 405)
-    assert client.get("/Patient").json()["total"] == 0
+    assert client.get("/ServiceRequest").json()["total"] == 0
 
 
 def test_put_task_with_if_match_makes_a_new_version(client: TestClient, referral: dict[str, Any]) -> None:

@@ -618,6 +618,39 @@ CASES: list[tuple[Any, ...]] = [
         "Goal.lifecycleStatus",
         "code-invalid",
     ),
+    # ---- voorzorg-sharing-consent
+    (
+        "voorzorg-sharing-consent",
+        "recipient not in VS",
+        put([cc(VZ + "voorzorg-sharing", "everyone")], "provision", "code"),
+        "Consent.provision.code[0]",
+        "code-invalid",
+    ),
+    ("voorzorg-sharing-consent", "dateTime removed", drop("dateTime"), "Consent.dateTime", "required"),
+    ("voorzorg-sharing-consent", "provision removed", drop("provision"), "Consent.provision", "required"),
+    ("voorzorg-sharing-consent", "status draft", put("draft", "status"), "Consent.status", "code-invalid"),
+    # ---- voorzorg-ozks-summary
+    (
+        "voorzorg-ozks-summary",
+        "type not a track",
+        put([cc(VZ + "voorzorg-theme", "hechting")], "type"),
+        "EpisodeOfCare.type[0]",
+        "code-invalid",
+    ),
+    (
+        "voorzorg-ozks-summary",
+        "more than the minimum (a team)",
+        put([{"reference": "CareTeam/x"}], "team"),
+        "EpisodeOfCare.team",
+        "structure",
+    ),
+    (
+        "voorzorg-ozks-summary",
+        "managingOrganization removed",
+        drop("managingOrganization"),
+        "EpisodeOfCare.managingOrganization",
+        "required",
+    ),
 ]
 
 

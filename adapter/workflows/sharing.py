@@ -1,0 +1,195 @@
+"""The client's sharing consents, and the OZKS summary that exists only while she consents.
+
+A sharing consent (profile voorzorg-sharing-consent) is recorded with `POST /Consent` and withdrawn by
+updating it to `inactive` (`PUT /Consent/{id}`) or by recording a newer one that denies. After every
+unit of work that touches her referral, plan, visits or consents, `SummaryHook` (a store write hook,
+inside the same transaction) makes her OZKS summary agree with her consents: written while sharing with
+the OZKS is permitted, deleted the moment it is not. The outbox hook, installed after this one, routes
+that write or deletion to the OZKS peer; the `ozks` role can read summaries and nothing else.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from adapter.config import Settings
+from adapter.data import mapping_yaml
+from adapter.domain.consent import may_share
+from adapter.fhir.models import check_structure
+from adapter.fhir.outcome import FhirError
+from adapter.fhir.validator import has_errors, validate
+from adapter.mapping.sharing import SHARING_CONSENT_PROFILE, ozks_summary, sharing_consent
+from adapter.store.repository import (
+    Alternative,
+    Match,
+    Session,
+    Store,
+    Stored,
+    VersionConflict,
+    Write,
+    new_id,
+)
+from adapter.workflows.careplan import careplan_id
+
+OZKS = "ozks-summary"
+#: Writes that can change what her summary says (or whether she may have one)
+_TRIGGERS = {"Task", "CarePlan", "Encounter", "Consent"}
+
+
+@dataclass(frozen=True)
+class ConsentRecorded:
+    consent: Write
+    patient: str
+
+
+def may_share_with(s: Session, patient: str, recipient: str, on: date | None = None) -> bool:
+    """Whether `patient`'s data may go to `recipient` (a voorzorg-sharing code) on `on` (default today)."""
+    _, found = s.search("Consent", [Match("patient", (Alternative(value=patient),))], 1000, 0)
+    consents = [c for stored in found if (c := sharing_consent(stored.content)) is not None]
+    default = mapping_yaml("sharing.yaml")["recipients"][recipient]["without_consent"] == "permit"
+    return may_share(consents, recipient, on or date.today(), without_consent=default)
+
+
+def record_consent(store: Store, consent: dict[str, Any]) -> ConsentRecorded:
+    """A new sharing consent (or the same one again: matched on its identifier)."""
+    patient = _checked(consent)
+
+    def work(s: Session) -> ConsentRecorded:
+        _known_patient(s, patient)
+        ident = next((i for i in consent.get("identifier", []) if i.get("system") and i.get("value")), None)
+        cid = s.claim_key("Consent", ident["system"], ident["value"], new_id()) if ident else new_id()
+        current = s.get("Consent", cid)
+        if current is not None and not current.deleted:
+            _same_patient(current, patient)
+        return ConsentRecorded(s.put({**consent, "id": cid}), patient)
+
+    return store.write(work)
+
+
+def update_consent(
+    store: Store, consent_id: str, consent: dict[str, Any], if_match: int | None
+) -> ConsentRecorded:
+    """A consent changed, typically withdrawn (status inactive); optimistic locking with If-Match."""
+    if consent.get("id") != consent_id:
+        raise FhirError.one(
+            400, f"Resource id {consent.get('id')!r} does not match the URL's {consent_id!r}", "Consent.id"
+        )
+    patient = _checked(consent)
+
+    def work(s: Session) -> ConsentRecorded:
+        current = s.get("Consent", consent_id)
+        if current is None or current.deleted or sharing_consent(current.content) is None:
+            raise FhirError.one(404, f"Consent/{consent_id} is not a known sharing consent", code="not-found")
+        _same_patient(current, patient)
+        try:
+            return ConsentRecorded(s.put(consent, if_match=if_match), patient)
+        except VersionConflict as e:
+            raise FhirError.one(
+                412,
+                f'If-Match W/"{if_match}" does not match the current version W/"{e.current}"',
+                code="conflict",
+            ) from None
+
+    return store.write(work)
+
+
+def _checked(consent: dict[str, Any]) -> str:
+    check_structure(consent)
+    if consent.get("resourceType") != "Consent":
+        raise FhirError.one(400, f"A Consent is expected, not {consent.get('resourceType')}", "resourceType")
+    issues = validate(consent, SHARING_CONSENT_PROFILE)
+    if has_errors(issues):
+        raise FhirError(422, [i for i in issues if i.severity in ("error", "fatal")])
+    ref = str(consent["patient"].get("reference", ""))
+    if not ref.startswith("Patient/") or ref.count("/") != 1:
+        raise FhirError.one(
+            422, "The consent names the client as Patient/[id]", "Consent.patient", code="required"
+        )
+    return ref
+
+
+def _known_patient(s: Session, patient: str) -> None:
+    found = s.get(*patient.split("/", 1))
+    if found is None or found.deleted:
+        raise FhirError.one(422, f"{patient} is not known", "Consent.patient", code="not-found")
+
+
+def _same_patient(current: Stored, patient: str) -> None:
+    if current.content.get("patient", {}).get("reference") != patient:
+        raise FhirError.one(
+            422, "A consent stays with the client it was given by", "Consent.patient", code="business-rule"
+        )
+
+
+# --- the OZKS summary ----------------------------------------------------------------------------
+
+
+def summary_id(patient: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{patient}/ozks-summary"))
+
+
+def refresh_ozks_summary(s: Session, patient: str, organization: tuple[str, str]) -> None:
+    """Make her summary agree with her consents and her referral's current state."""
+    sid = summary_id(patient)
+    current = s.get("EpisodeOfCare", sid)
+    body = _summary(s, patient, sid, organization) if may_share_with(s, patient, OZKS) else None
+    if body is None:
+        if current is not None and not current.deleted:
+            s.delete("EpisodeOfCare", sid)
+        return
+    s.put(body)
+
+
+def _summary(s: Session, patient: str, sid: str, organization: tuple[str, str]) -> dict[str, Any] | None:
+    mother = s.get(*patient.split("/", 1))
+    _, referrals = s.search("ServiceRequest", [Match("patient", (Alternative(value=patient),))], 1, 0, True)
+    if mother is None or mother.deleted or not referrals:
+        return None
+    referral = referrals[0].res_id
+    task = s.get("Task", str(uuid.uuid5(uuid.UUID(referral), "Task")))
+    if task is None or task.deleted:
+        return None
+    plan = s.get("CarePlan", careplan_id(referral))
+    _, visits = s.search("Encounter", [Match("patient", (Alternative(value=patient),))], 1, 0, True)
+    nurse = next(
+        (p["individual"] for v in visits for p in v.content.get("participant", []) if p.get("individual")),
+        None,
+    )
+    return ozks_summary(
+        summary_id=sid,
+        patient=mother.content,
+        task=task.content,
+        careplan=plan.content if plan is not None and not plan.deleted else None,
+        nurse=nurse,
+        organization=organization,
+    )
+
+
+class SummaryHook:
+    """Store write hook: the summaries of the clients a unit of work touched are brought up to date."""
+
+    def __init__(self, organization: str) -> None:
+        system, _, value = organization.partition("|")
+        self.organization = (system, value)
+
+    def __call__(self, s: Session) -> None:
+        patients: list[str] = []
+        for w in list(s.written):
+            if w.stored.res_type not in _TRIGGERS:
+                continue
+            c = w.stored.content
+            for element in ("subject", "for", "patient"):
+                ref = c.get(element, {}).get("reference") if isinstance(c.get(element), dict) else None
+                if isinstance(ref, str) and ref.startswith("Patient/") and ref not in patients:
+                    patients.append(ref)
+        for patient in patients:
+            refresh_ozks_summary(s, patient, self.organization)
+
+
+def install_summaries(store: Store, settings: Settings) -> SummaryHook:
+    hook = SummaryHook(settings.organization)
+    store.add_write_hook(hook)
+    return hook
