@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from adapter.config import PROJECT_ROOT
-from bench import careplan, decision, security, validation
+from bench import careplan, decision, outbox, security, validation
 from bench.auth import TOKEN_ENV, token_source
 from bench.decision import Rate
 from bench.load import LoadResult, merged, probe, search_total, send_all
@@ -34,6 +34,7 @@ class Options:
     auth_referrals: int
     backends: tuple[str, ...]
     url: str | None
+    outbox: int = 200
 
 
 def parse(argv: list[str] | None) -> Options:
@@ -61,6 +62,7 @@ def parse(argv: list[str] | None) -> Options:
         help="benchmark this running adapter (base URL) instead of starting one per backend; "
         f"its token comes from {TOKEN_ENV}",
     )
+    p.add_argument("--outbox", type=int, help="outbox messages delivered per backend and run (default 200)")
     a = p.parse_args(argv)
     quick = bool(a.quick)
     return Options(
@@ -73,6 +75,7 @@ def parse(argv: list[str] | None) -> Options:
         auth_referrals=a.auth_referrals or (30 if quick else 120),
         backends=tuple(a.backend or ("sqlite", "postgres")),
         url=a.url.rstrip("/") if a.url else None,
+        outbox=a.outbox or (40 if quick else 200),
     )
 
 
@@ -393,6 +396,13 @@ def main(argv: list[str] | None = None) -> int:
     if pairs:
         print("\n### Over HTTP\n")
         print(table(HTTP_HEADERS, [_row(r) for p in pairs for r in (p.with_auth, p.without)]))
+
+    if not o.url:
+        print("\n## Outbox delivery to a local peer (flow JGZ dossier)\n")
+        names = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+        rows = [row for b in backends for row in outbox.run(b, names[b], o.outbox)]
+        print(table(outbox.HEADERS, rows))
+        print(f"\n{' '.join((outbox.__doc__ or '').split())}")
 
     took = time.perf_counter() - started
     print(f"\n_Run took {took:.0f} s; load average (1 min) at the end: {load_average()}._")
