@@ -91,14 +91,15 @@ def test_a_corrected_delivery_date_re_times_again(
 ) -> None:
     plan = _accepted_with_two_visits(client, referral)
     mother = plan["subject"]["reference"]
-    first = record_delivery_date(store, _delivery(mother, BORN))
-    assert first.report.created and first.careplan is not None
+    first = _post(client, "/Observation", _delivery(mother, BORN))
+    assert first.status_code == 201, first.text
+    assert client.get(f"/CarePlan/{plan['id']}").json()["period"]["end"] == "2028-08-10"
     corrected = record_delivery_date(store, _delivery(mother, BORN + timedelta(days=2)))
-    assert corrected.report.stored.res_id == first.report.stored.res_id
+    assert corrected.report.stored.res_id == first.json()["id"] and corrected.careplan is not None
     after = client.get(f"/CarePlan/{plan['id']}").json()
     assert after["period"]["end"] == "2028-08-12"
     assert _phase_dates(after, "postpartum-early")[0] == BORN + timedelta(days=9)
-    report = f"Observation/{first.report.stored.res_id}"
+    report = f"Observation/{first.json()['id']}"
     assert [i for i in after["supportingInfo"] if i["reference"].startswith("Observation/")] == [
         {"reference": report}
     ]
