@@ -21,9 +21,9 @@ from adapter.domain.visitplan import retime
 from adapter.fhir.models import check_structure
 from adapter.fhir.outcome import FhirError, Issue
 from adapter.fhir.validator import has_errors, validate
-from adapter.mapping.careplan_out import recorded_sequences, to_careplan, visit_plan_of, with_records
+from adapter.mapping.careplan_out import recorded_sequences, visit_plan_of, with_records
 from adapter.store.repository import Alternative, Match, Session, Store, Stored, Write
-from adapter.workflows.careplan import expected_birth, guidance_id, stored_facts
+from adapter.workflows.careplan import careplan_body, expected_birth, plan_rules, stored_facts
 
 DELIVERY_DATE_LOINC = "93857-1"
 DELIVERY_DATE_PROFILE = "https://fhir.voorzorg.nl/StructureDefinition/voorzorg-delivery-date"
@@ -119,19 +119,11 @@ def _retime(
         facts = stored_facts(s, referral_id)
         planned = visit_plan_of(careplan.content, expected_birth(facts, schedule.full_term_days), previous)
         done, missed = recorded_sequences(careplan.content)
-        try:
+        with plan_rules():
             retimed = retime(planned, born, done, missed_sequences=missed, schedule=schedule)
-        except ValueError as e:
-            raise FhirError.one(422, str(e), code="business-rule") from None
         body = with_records(
             careplan.content,
-            to_careplan(
-                retimed,
-                careplan_id=careplan.res_id,
-                patient_ref=careplan.content["subject"]["reference"],
-                referral_ref=f"ServiceRequest/{referral_id}",
-                guidance_ref=f"GuidanceResponse/{guidance_id(referral_id)}",
-            ),
+            careplan_body(retimed, careplan.res_id, careplan.content["subject"]["reference"], referral_id),
         )
         body["status"] = careplan.content["status"]
     infos = [i for i in body.get("supportingInfo", []) if i.get("reference") not in _birth_reports(body)]

@@ -7,14 +7,15 @@ has been recorded against it (after that the plan only moves through re-timing a
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
 
 from adapter.data import visit_schedule
 from adapter.domain.eligibility import Decision
 from adapter.domain.facts import ReferralFacts
-from adapter.domain.visitplan import plan, revise
+from adapter.domain.visitplan import VisitPlan, plan, revise
 from adapter.fhir.outcome import FhirError
 from adapter.fhir.references import references_in
 from adapter.mapping.careplan_out import (
@@ -137,7 +138,7 @@ def revise_plan(
     schedule = visit_schedule()
     visit_plan = visit_plan_of(current.content, expected_birth(facts, schedule.full_term_days))
     done, missed = recorded_sequences(current.content)
-    try:
+    with plan_rules():
         revised = revise(
             visit_plan,
             decision.track,
@@ -146,16 +147,30 @@ def revise_plan(
             evaluation_moments=evaluation_moments,
             schedule=schedule,
         )
+    body = careplan_body(revised, cid, patient_ref, referral_id)
+    return s.put(with_records(current.content, body))
+
+
+@contextmanager
+def plan_rules() -> Iterator[None]:
+    """Dates a visit plan cannot be made of (the domain's ValueError) are a 422 saying why."""
+    try:
+        yield
     except ValueError as e:
         raise FhirError.one(422, str(e), code="business-rule") from None
-    body = to_careplan(
-        revised,
+
+
+def careplan_body(
+    visit_plan: VisitPlan, cid: str, patient_ref: str, referral_id: str, guidance_ref: str | None = None
+) -> dict[str, Any]:
+    """The CarePlan of a referral's visit plan, naming the referral and its decision."""
+    return to_careplan(
+        visit_plan,
         careplan_id=cid,
         patient_ref=patient_ref,
         referral_ref=f"ServiceRequest/{referral_id}",
-        guidance_ref=f"GuidanceResponse/{guidance_id(referral_id)}",
+        guidance_ref=guidance_ref or f"GuidanceResponse/{guidance_id(referral_id)}",
     )
-    return s.put(with_records(current.content, body))
 
 
 def _hold(s: Session, cid: str, task_status: str) -> Write | None:
@@ -179,7 +194,7 @@ def _new_plan(
 ) -> Write:
     schedule = visit_schedule()
     actual = facts.delivery_date if facts.child_born else None
-    try:
+    with plan_rules():
         visit_plan = plan(
             decision.track,
             facts.referral_date,
@@ -188,15 +203,7 @@ def _new_plan(
             schedule=schedule,
             evaluation_moments=evaluation_moments,
         )
-    except ValueError as e:
-        raise FhirError.one(422, str(e), code="business-rule") from None
-    body = to_careplan(
-        visit_plan,
-        careplan_id=cid,
-        patient_ref=patient_ref,
-        referral_ref=f"ServiceRequest/{referral_id}",
-        guidance_ref=guidance_ref,
-    )
+    body = careplan_body(visit_plan, cid, patient_ref, referral_id, guidance_ref)
     if keep is not None and keep.get("goal"):
         body["goal"] = keep["goal"]
     return s.put(body)

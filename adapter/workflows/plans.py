@@ -22,10 +22,17 @@ from adapter.domain.eligibility import Decision, Track
 from adapter.domain.visitplan import continuation
 from adapter.fhir.dates import now_instant
 from adapter.fhir.outcome import FhirError
-from adapter.mapping.careplan_out import careplan_track, to_careplan, visit_plan_of
+from adapter.mapping.careplan_out import careplan_track, visit_plan_of
 from adapter.store.repository import Alternative, Match, Session, Store, Stored, Write
 from adapter.workflows.birth import reported_birth
-from adapter.workflows.careplan import careplan_id, expected_birth, guidance_id, revise_plan, stored_facts
+from adapter.workflows.careplan import (
+    careplan_body,
+    careplan_id,
+    expected_birth,
+    plan_rules,
+    revise_plan,
+    stored_facts,
+)
 
 PLAN_DEFINITION_PREFIX = "voorzorg-plan-"
 #: Referral Task statuses in which the referral has been accepted for a track
@@ -115,17 +122,9 @@ def _start_verder(s: Session, subject: str) -> Applied:
         expected_birth(facts, schedule.full_term_days),
         reported_birth(s, previous.content, referral_id),
     )
-    try:
+    with plan_rules():
         verder = continuation(ended, schedule=schedule)
-    except ValueError as e:
-        raise FhirError.one(422, str(e), code="business-rule") from None
-    body = to_careplan(
-        verder,
-        careplan_id=vid,
-        patient_ref=previous.content["subject"]["reference"],
-        referral_ref=f"ServiceRequest/{referral_id}",
-        guidance_ref=f"GuidanceResponse/{guidance_id(referral_id)}",
-    )
+    body = careplan_body(verder, vid, previous.content["subject"]["reference"], referral_id)
     body["basedOn"] = [{"reference": previous.reference}]
     body["replaces"] = [{"reference": previous.reference}]
     written = s.put(body)
