@@ -54,6 +54,8 @@ class Settings:
     max_page_size: int = 500
     # The JGZ organisation that runs this adapter ("system|value", URA), named in Tasks and audit.
     organization: str = "http://fhir.nl/fhir/NamingSystem/ura|00000000"
+    # VoorZorg Consult, the national expert team (NCJ): owner of the consult requests ("system|value").
+    consult_organization: str = "http://fhir.nl/fhir/NamingSystem/ura|00000001"
     audience: str = ""  # expected `aud` of bearer tokens; default: the base URL
     trusted_issuers: dict[str, str] = field(default_factory=dict)  # external issuer -> its JWKS URL
     clients_file: Path | None = None  # registered clients of the embedded token endpoint (YAML)
@@ -105,6 +107,9 @@ class Settings:
             default_page_size=int(e.get("VOORZORG_PAGE_SIZE", "50")),
             max_page_size=int(e.get("VOORZORG_MAX_PAGE_SIZE", "500")),
             organization=e.get("VOORZORG_ORGANIZATION", "http://fhir.nl/fhir/NamingSystem/ura|00000000"),
+            consult_organization=e.get(
+                "VOORZORG_CONSULT_ORGANIZATION", "http://fhir.nl/fhir/NamingSystem/ura|00000001"
+            ),
             audience=e.get("VOORZORG_AUDIENCE", ""),
             trusted_issuers=_issuers(e.get("VOORZORG_TRUSTED_ISSUERS", "")),
             clients_file=Path(e["VOORZORG_CLIENTS_FILE"]) if e.get("VOORZORG_CLIENTS_FILE") else None,

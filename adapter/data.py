@@ -95,9 +95,44 @@ def search_parameters() -> dict[str, dict[str, dict[str, str]]]:
 
 
 @cache
-def task_transitions() -> dict[str, list[str]]:
-    """Task.status -> the statuses it may move to."""
+def _task_states() -> dict[str, Any]:
     return mapping_yaml("task-transitions.yaml")
+
+
+def task_kinds() -> dict[str, dict[str, Any]]:
+    """Kind of Task (referral, consult) -> its state machine and update rules (task-transitions.yaml)."""
+    kinds: dict[str, dict[str, Any]] = _task_states()["kinds"]
+    return kinds
+
+
+def task_kind(task: dict[str, Any]) -> str:
+    """The kind of a Task: the kind whose code it carries, else the default (the referral loop)."""
+    codings = task.get("code", {}).get("coding", []) if isinstance(task.get("code"), dict) else []
+    for kind, rules in task_kinds().items():
+        code = rules.get("code")
+        if code and any(c.get("system") == code["system"] and c.get("code") == code["code"] for c in codings):
+            return kind
+    return str(_task_states()["default"])
+
+
+@cache
+def task_transitions(kind: str = "referral") -> dict[str, list[str]]:
+    """Task.status -> the statuses it may move to, for one kind of Task (default: the referral loop)."""
+    transitions: dict[str, list[str]] = task_kinds()[kind]["transitions"]
+    return transitions
+
+
+@cache
+def consult_rules() -> dict[str, Any]:
+    """VoorZorg Consult: questions, the facts a request carries, what each advice means (consult.yaml)."""
+    return mapping_yaml("consult.yaml")
+
+
+@cache
+def operation_roles() -> dict[str, list[str]]:
+    """Workflow operation -> the roles that may call it (access-policy.yaml `operations`)."""
+    ops: dict[str, list[str]] = mapping_yaml("access-policy.yaml").get("operations", {})
+    return ops
 
 
 @cache

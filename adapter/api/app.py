@@ -17,6 +17,7 @@ from adapter.api import (
     audit_events,
     auth,
     care,
+    consult,
     metadata,
     operations,
     outbox,
@@ -118,5 +119,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(outbox.router)
     app.include_router(themes.router)
     app.include_router(sharing.router)
+    app.include_router(consult.router)
     app.include_router(rest.router)
     return app

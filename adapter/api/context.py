@@ -47,7 +47,8 @@ class AppContext:
 
     @property
     def deployment(self) -> Deployment:
-        return Deployment(self.settings.trained_modules)
+        s = self.settings
+        return Deployment(s.trained_modules, s.organization, s.consult_organization)
 
     @property
     def base(self) -> str:

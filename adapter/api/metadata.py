@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from adapter import __version__
+from adapter.api import consult
 from adapter.api.context import check_accept, ctx
 from adapter.api.responses import FhirResponse
 from adapter.api.rest import CREATABLE, UPDATABLE
@@ -154,6 +155,8 @@ def _conformance() -> list[dict[str, Any]]:
         check_eligibility_definition(),
         progress_definition(),
         themes_definition(),
+        consult.request_consult_definition(),
+        consult.accept_advice_definition(),
     ]
 
 
@@ -201,6 +204,7 @@ def capability_statement(base: str) -> dict[str, Any]:
             entry["operation"].append(
                 {"name": "themes", "definition": f"{CANONICAL_BASE}/OperationDefinition/patient-themes"}
             )
+        entry["operation"] += consult.OPERATIONS.get(rtype, [])  # $request-consult, $accept-advice
         if rtype in profiles:
             entry["supportedProfile"] = sorted(profiles[rtype])
         resources.append(entry)

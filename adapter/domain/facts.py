@@ -73,6 +73,9 @@ class ReferralFacts:
 
 @dataclass(frozen=True)
 class Deployment:
-    """What the receiving organisation brings: the extra modules its VoorZorg nurses are trained for."""
+    """What the receiving organisation brings: the extra modules its VoorZorg nurses are trained for;
+    and who it is and whom it consults ("system|value"; empty: the configuration's defaults)."""
 
     trained_modules: frozenset[str]
+    organization: str = ""
+    consult_organization: str = ""

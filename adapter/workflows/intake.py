@@ -23,6 +23,7 @@ from adapter.fhir.references import retarget
 from adapter.mapping.decision_out import apply_to_task, concept, to_guidance_response
 from adapter.mapping.referral_in import Entry, Referral, read_referral
 from adapter.store.repository import Session, Store, Stored, Write, new_id, same_content
+from adapter.workflows import consult
 from adapter.workflows.careplan import plan_at_intake
 
 #: Identifier systems whose holders are shared between referrals (the same practice, the same person).
@@ -69,16 +70,19 @@ def intake(store: Store, bundle: dict[str, Any], deployment: Deployment) -> Inta
 def intake_referral(store: Store, referral: Referral, deployment: Deployment) -> IntakeResult:
     """Decide and store a referral that already passed the contract (and the caller's rights)."""
     decision = decide(referral.facts, eligibility_rules(), deployment)
-    return store.write(lambda session: _store(session, referral, decision))
+    return store.write(lambda session: _store(session, referral, decision, deployment))
 
 
-def _store(s: Session, referral: Referral, decision: Decision) -> IntakeResult:
+def _store(
+    s: Session, referral: Referral, decision: Decision, deployment: Deployment | None = None
+) -> IntakeResult:
     systems = referral_codes()["systems"]
     patient_id = s.claim_key("Patient", systems["bsn"], referral.bsn, new_id())
     sr_system, sr_value = referral.referral_identifier
     sr_id = s.claim_key("ServiceRequest", sr_system, sr_value, new_id())
     namespace = uuid.UUID(sr_id)
     earlier = _referral_resources(s, s.get("ServiceRequest", sr_id))
+    decision = consult.decision_at_intake(s, sr_id, referral.facts, decision)  # an accepted advice holds
 
     ids: dict[int, tuple[str, str]] = {}
     seen: dict[str, int] = {}
@@ -163,6 +167,8 @@ def _store(s: Session, referral: Referral, decision: Decision) -> IntakeResult:
     )
     for ref in earlier - {"/".join(v) for v in ids.values()}:
         s.delete(*ref.split("/", 1))
+    # The consult request, made, updated or cancelled (not granted to the sender: it is the JGZ's question).
+    consult.after_intake(s, sr_id, patient_ref, referral.facts, decision, deployment, when)
     for w in [*writes, guidance, task_write, *([careplan] if careplan else [])]:
         for organization in referral.requester_organizations:
             s.grant(w.stored.res_type, w.stored.res_id, organization)

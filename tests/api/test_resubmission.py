@@ -40,10 +40,17 @@ def ids(out: dict[str, Any]) -> list[str]:
 
 
 def counts(client: TestClient) -> dict[str, int]:
+    """How many of each the referral has (a VoorZorg Consult request, made for a consult decision, is
+    a Task and a ServiceRequest of its own: not counted here; tests/api/test_consult.py counts those)."""
+    consult_task = total(
+        client,
+        "/Task?code=https://fhir.voorzorg.nl/CodeSystem/voorzorg-referral-item|voorzorg-consult-request",
+    )
+    consult_request = total(client, "/ServiceRequest?category=http://snomed.info/sct|11429006")
     return {
         "Patient": total(client, f"/Patient?identifier={BSN_SYSTEM}|{BSN}"),
-        "ServiceRequest": total(client, "/ServiceRequest"),
-        "Task": total(client, "/Task"),
+        "ServiceRequest": total(client, "/ServiceRequest") - consult_request,
+        "Task": total(client, "/Task") - consult_task,
         "GuidanceResponse": total(client, "/GuidanceResponse"),
         "Observation": total(client, "/Observation"),
     }
