@@ -54,7 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     outbox = sub.add_parser("outbox", help="watch and mend the outbox of messages to peers")
     outbox.add_argument("action", choices=["list", "retry", "purge-delivered"])
     outbox.add_argument("ids", nargs="*", type=int, help="retry: only these ids (default: every dead one)")
-    outbox.add_argument("--status", choices=["pending", "delivered", "dead"], help="list: only these")
+    outbox.add_argument(
+        "--status", choices=["pending", "delivered", "dead", "superseded"], help="list: only these"
+    )
     outbox.add_argument("--peer", help="list: only messages to this peer")
     outbox.add_argument("--limit", type=int, default=100, help="list: at most this many (default 100)")
     outbox.add_argument(

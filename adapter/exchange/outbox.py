@@ -19,6 +19,13 @@ Messages of one (peer, client) go strictly in `id` order: a message waits while 
 same client and peer is not delivered (a dead one too, until `retry` revives it or an operator
 purges it), so a peer never gets an older state after a newer one.
 
+Superseded: a flow with `supersede: true` carries the full current state of its resources in every
+message, so queueing a newer one marks the older undelivered ones of the same flow, peer and client whose
+resources it covers `superseded` (never sent): pending ones no worker holds, and dead ones. A message a
+worker is sending is left alone (the newer one waits behind it, in order). `withdraw(session, flow,
+client)` does the same for a client whose consent no longer permits the flow: what is queued for her is
+not sent. Both run in the caller's transaction, so they take effect the moment it commits.
+
 Several workers may run (threads, processes, hosts): `claim` takes due messages under a lease in a
 short transaction — `FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite's `BEGIN IMMEDIATE` serialises
 writers — so no message is sent by two workers at once. A worker that dies mid-delivery leaves its
@@ -34,7 +41,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -43,13 +50,16 @@ from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import aliased
 
-from adapter.exchange.routing import Flow, plan
+from adapter.exchange.peers import Peer
+from adapter.exchange.routing import Flow, plan, withdrawn
 from adapter.fhir.dates import instant, now_instant
 from adapter.store.repository import Session, Store
 from adapter.store.schema import outbox_message, peer_resource
 
-PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
-STATUSES = (PENDING, DELIVERED, DEAD)
+PENDING, DELIVERED, DEAD, SUPERSEDED = "pending", "delivered", "dead", "superseded"
+STATUSES = (PENDING, DELIVERED, DEAD, SUPERSEDED)
+#: Statuses after which a message no longer holds back the newer ones of its client and peer.
+_DONE = (DELIVERED, SUPERSEDED)
 
 
 def _now_ms() -> int:
@@ -122,8 +132,10 @@ def enqueue(
     peer: str,
     client: str,
     payload: dict[str, Any],
+    supersede: bool = False,
 ) -> int:
-    """Queue one message in the session's transaction; its id (the order within its client)."""
+    """Queue one message in the session's transaction; its id (the order within its client). With
+    `supersede`, older undelivered messages of the same flow, peer and client it covers are dropped."""
     done = session.conn.execute(
         insert(outbox_message).values(
             flow=flow,
@@ -138,33 +150,84 @@ def enqueue(
         )
     )
     key = done.inserted_primary_key
-    return int(key[0]) if key else 0
+    newer = int(key[0]) if key else 0
+    if supersede:
+        covered = {(e["type"], e["id"]) for e in payload.get("entries", [])}
+        _drop(session, flow, peer, client, f"superseded by message {newer}", newer, covered)
+    return newer
+
+
+def withdraw(session: Session, flow: str, client: str, reason: str) -> int:
+    """Drop what is queued for this client in this flow and not yet being sent (her consent ended)."""
+    return _drop(session, flow, None, client, reason, None, None)
+
+
+def _drop(
+    session: Session,
+    flow: str,
+    peer: str | None,
+    client: str,
+    reason: str,
+    before: int | None,
+    covered: set[tuple[str, str]] | None,
+) -> int:
+    """Mark undelivered messages superseded: pending ones no worker holds, and dead ones. A claim that
+    got there first keeps its message (the row is re-checked under its lock on PostgreSQL; SQLite's
+    writers are serialised)."""
+    o = outbox_message.c
+    idle = or_(and_(o.status == PENDING, o.locked_by.is_(None)), o.status == DEAD)
+    where = [o.flow == flow, o.client == client, idle]
+    if peer is not None:
+        where.append(o.peer == peer)
+    if before is not None:
+        where.append(o.id < before)
+    dropped = 0
+    for row in session.conn.execute(select(o.id, o.payload).where(*where).order_by(o.id)).all():
+        if covered is not None:
+            theirs = {(e["type"], e["id"]) for e in json.loads(row.payload).get("entries", [])}
+            if not theirs <= covered:
+                continue
+        done = session.conn.execute(
+            update(outbox_message)
+            .where(o.id == row.id, idle)
+            .values(status=SUPERSEDED, last_error=reason[:2000], locked_by=None, locked_until=None)
+        )
+        dropped += done.rowcount
+    return dropped
 
 
 class OutboxHook:
     """The `Store.write` hook: the unit of work's writes, routed, become outbox rows before commit."""
 
-    def __init__(self, flows: Iterable[Flow], peers: Collection[str]) -> None:
+    def __init__(self, flows: Iterable[Flow], peers: Collection[str] | Mapping[str, Peer]) -> None:
         self.flows = tuple(flows)
-        self.peers = frozenset(peers)
+        self.peers: Collection[str] | Mapping[str, Peer] = (
+            dict(peers) if isinstance(peers, Mapping) else frozenset(peers)
+        )
 
     def __call__(self, session: Session) -> None:
         if not session.written:
             return
+        for flow, client in withdrawn(session, self.flows):
+            withdraw(session, flow.name, client, f"not sent: her consent no longer permits {flow.consent}")
         for p in plan(session, self.flows, self.peers):
             enqueue(
                 session,
                 flow=p.flow.name,
                 kind=p.flow.kind,
-                peer=p.flow.peer,
+                peer=p.to,
                 client=p.client,
                 payload=p.payload,
+                supersede=p.flow.supersede,
             )
 
 
-def install(store: Store, flows: Iterable[Flow], peers: Collection[str]) -> OutboxHook | None:
-    """Route the store's writes to the configured peers; None (no hook) when no flow has its peer."""
-    active = [f for f in flows if f.peer in peers]
+def install(
+    store: Store, flows: Iterable[Flow], peers: Collection[str] | Mapping[str, Peer]
+) -> OutboxHook | None:
+    """Route the store's writes to the configured peers (by name; a Mapping of `Peer`s also serves
+    routed flows); None (no hook) when no flow has its peer."""
+    active = [f for f in flows if f.peer in peers or (f.route is not None and peers)]
     if not active:
         return None
     hook = OutboxHook(active, peers)
@@ -214,7 +277,7 @@ class Outbox:
                         older.c.peer == o.peer,
                         older.c.client == o.client,
                         older.c.id < o.id,
-                        older.c.status != DELIVERED,
+                        older.c.status.notin_(_DONE),
                     )
                 ),
             )
@@ -373,7 +436,7 @@ class Outbox:
         o = outbox_message.c
         with self.store.engine.connect() as conn:
             rows = conn.execute(select(o.status, func.count()).group_by(o.status)).all()
-        out = dict.fromkeys(STATUSES, 0)
+        out = dict.fromkeys((PENDING, DELIVERED, DEAD), 0)  # superseded: only when there are any
         out.update({r[0]: int(r[1]) for r in rows})
         return out
 
@@ -409,9 +472,17 @@ class Outbox:
         return int(done.rowcount)
 
     def purge_delivered(self, older_than: float = 0.0) -> int:
-        """Remove delivered messages delivered more than `older_than` seconds ago."""
+        """Remove messages delivered more than `older_than` seconds ago (and superseded ones queued
+        that long ago: they will never be sent)."""
         o = outbox_message.c
-        cutoff = _instant(self._ms() - int(older_than * 1000))
+        cutoff = instant(datetime.fromtimestamp(self.clock() - older_than, UTC))  # microseconds, as stamped
         with self._begin() as conn:
-            done = conn.execute(delete(outbox_message).where(o.status == DELIVERED, o.delivered <= cutoff))
+            done = conn.execute(
+                delete(outbox_message).where(
+                    or_(
+                        and_(o.status == DELIVERED, o.delivered <= cutoff),
+                        and_(o.status == SUPERSEDED, o.created <= cutoff),
+                    )
+                )
+            )
         return int(done.rowcount)

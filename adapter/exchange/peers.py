@@ -12,6 +12,13 @@
         timeout: 10                  # seconds per HTTP request
         retries: 3                   # extra tries within one delivery (connection errors, 429, 5xx)
         max_attempts: 10             # deliveries before a message is parked as dead (default: settings)
+      de-wieg:                       # a practice that sends referrals: the peer is that sender when
+        base_url: https://fhir.dewieg.example.nl/fhir   # `organization` names it (AGB or URA)
+        organization: http://fhir.nl/fhir/NamingSystem/agb-z|09012345   # or a list of them
+
+A sender (the `organization` of a referral's requester) with a peer gets its referral Task's status
+pushed back (`adapter.exchange.feedback`) and may notify us of referrals to fetch (notified pull); a
+sender without one polls (`GET /Task?_lastUpdated=gt…`).
 
 Secrets never live in the file: a client secret comes from the environment variable it names, and the
 key file holds our private key (created on first use, like the embedded issuer's; its public JWKS is
@@ -21,6 +28,7 @@ what the peer registers: `voorzorg-adapter peer-jwks NAME`).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +51,7 @@ class Peer:
     timeout: float = 10.0
     retries: int = 3
     max_attempts: int | None = None  # None: the settings' VOORZORG_OUTBOX_MAX_ATTEMPTS
+    organizations: tuple[str, ...] = ()  # "system|value": the referral senders this peer is
 
     @property
     def client_secret(self) -> str | None:
@@ -82,4 +91,21 @@ def _peer(name: str, raw: dict[str, Any]) -> Peer:
         timeout=float(raw.get("timeout", 10)),
         retries=int(raw.get("retries", 3)),
         max_attempts=int(raw["max_attempts"]) if raw.get("max_attempts") is not None else None,
+        organizations=_organizations(where, raw.get("organization")),
     )
+
+
+def _organizations(where: str, raw: Any) -> tuple[str, ...]:
+    values = [raw] if isinstance(raw, str) else list(raw or [])
+    for v in values:
+        system, _, value = str(v).partition("|")
+        if not system or not value:
+            raise ValueError(f"{where}: organization {v!r} is not 'system|value' (an AGB or URA)")
+    return tuple(str(v) for v in values)
+
+
+def peer_of(peers: Mapping[str, Peer], organization: str | None) -> Peer | None:
+    """The peer that is this organisation (a referral's sender), if one is configured."""
+    if not organization:
+        return None
+    return next((p for p in peers.values() if organization in p.organizations), None)

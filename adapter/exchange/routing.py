@@ -3,17 +3,28 @@
 `plan(session, flows, peers)` looks at what a unit of work wrote (`Session.written`) and answers the
 messages to queue: one per (flow, client), holding a snapshot of each routed resource as written (and
 the client's Patient when the flow says so). The outbox hook calls it inside the transaction.
+
+A flow may also say
+- `consent: <recipient>` — only while the client's sharing consents permit that recipient
+  (`adapter.workflows.sharing.may_share_with`); `withdrawn(session, flows)` names the (flow, client)s
+  whose pending messages must be dropped because a consent written in this unit of work now denies;
+- `supersede: true` — each message carries the full current state of its resources, so a newer message
+  replaces older undelivered ones of the same flow, peer and client that it covers (`outbox.enqueue`);
+- `route: <name>` — the peer is chosen per resource by a registered route (`register_route`), not fixed:
+  the obstetric feedback goes to whichever peer is the practice that sent the referral.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
 from adapter.data import mapping_yaml
+from adapter.exchange.peers import Peer
 from adapter.store.repository import Alternative, Match, Session, Stored
+from adapter.workflows.sharing import may_share_with
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,9 @@ class Flow:
     include_client: bool = True
     match: dict[str, str] = field(default_factory=dict)
     description: str = ""
+    consent: str | None = None  # a voorzorg-sharing recipient whose consent gates the flow
+    supersede: bool = False  # a newer message replaces the older undelivered ones it covers
+    route: str | None = None  # a registered route picks the peer per resource (no fixed `peer`)
 
     def carries(self, content: dict[str, Any]) -> bool:
         return any(s.matches(content) for s in self.resources)
@@ -58,10 +72,25 @@ class Planned:
     flow: Flow
     client: str
     entries: list[dict[str, Any]]
+    peer: str | None = None  # set by a route: the peer of this message (else the flow's)
+    extra: dict[str, Any] = field(default_factory=dict)  # more payload, for the message's delivery
 
     @property
     def payload(self) -> dict[str, Any]:
-        return {"entries": self.entries, "match": self.flow.match}
+        return {"entries": self.entries, "match": self.flow.match, **self.extra}
+
+    @property
+    def to(self) -> str:
+        return self.peer or self.flow.peer
+
+
+#: A route: (session, flow, the routed resources this unit of work wrote, the peers) -> messages.
+Route = Callable[[Session, Flow, list[Stored], Mapping[str, Peer]], list[Planned]]
+_ROUTES: dict[str, Route] = {}
+
+
+def register_route(name: str, route: Route) -> None:
+    _ROUTES[name] = route
 
 
 def load_flows(data: dict[str, Any] | None = None) -> tuple[Flow, ...]:
@@ -72,7 +101,7 @@ def load_flows(data: dict[str, Any] | None = None) -> tuple[Flow, ...]:
         flows.append(
             Flow(
                 name=name,
-                peer=str(f["peer"]),
+                peer=str(f.get("peer", "")),
                 kind=str(f.get("kind", "transaction")),
                 resources=tuple(
                     Selector(s["type"], s.get("code_system"), s.get("profile")) for s in f["resources"]
@@ -81,6 +110,9 @@ def load_flows(data: dict[str, Any] | None = None) -> tuple[Flow, ...]:
                 include_client=bool(f.get("include_client", True)),
                 match=dict(f.get("match") or {}),
                 description=str(f.get("description", "")),
+                consent=f.get("consent"),
+                supersede=bool(f.get("supersede", False)),
+                route=f.get("route"),
             )
         )
     return tuple(flows)
@@ -103,7 +135,9 @@ def client_of(content: dict[str, Any]) -> str | None:
     return None
 
 
-def plan(session: Session, flows: Iterable[Flow], peers: Collection[str]) -> list[Planned]:
+def plan(
+    session: Session, flows: Iterable[Flow], peers: Collection[str] | Mapping[str, Peer]
+) -> list[Planned]:
     """The messages the writes of this unit of work call for (last write of each resource wins)."""
     latest: dict[tuple[str, str], Stored] = {}
     for w in session.written:
@@ -114,6 +148,14 @@ def plan(session: Session, flows: Iterable[Flow], peers: Collection[str]) -> lis
         return []
     out: list[Planned] = []
     for flow in flows:
+        if flow.route is not None:
+            configs = peers if isinstance(peers, Mapping) else {}
+            routed = [s for s in latest.values() if flow.carries(s.content)]
+            if flow.route not in _ROUTES:
+                raise LookupError(f"flow {flow.name}: no route {flow.route!r} is registered")
+            planned = _ROUTES[flow.route](session, flow, routed, configs) if routed and configs else []
+            out += [p for p in planned if _consents(session, flow, p.client)]
+            continue
         if flow.peer not in peers:
             continue
         by_client: dict[str, list[Stored]] = {}
@@ -123,6 +165,8 @@ def plan(session: Session, flows: Iterable[Flow], peers: Collection[str]) -> lis
                 by_client.setdefault(client, []).append(stored)
         for client, stored_list in by_client.items():
             if flow.when_client_has and not _client_has(session, flow.when_client_has, client):
+                continue
+            if not _consents(session, flow, client):
                 continue
             entries = [_entry(s) for s in stored_list]
             if flow.include_client and not any(e["type"] == "Patient" for e in entries):
@@ -141,6 +185,27 @@ def _entry(s: Stored) -> dict[str, Any]:
         "method": "DELETE" if s.deleted else "PUT",
         "resource": s.content,
     }
+
+
+def _consents(session: Session, flow: Flow, client: str) -> bool:
+    if flow.consent is None:
+        return True
+    return may_share_with(session, client, flow.consent)
+
+
+def withdrawn(session: Session, flows: Iterable[Flow]) -> list[tuple[Flow, str]]:
+    """(flow, client) of consent-gated flows whose client's consent, written in this unit of work, now
+    denies: what is queued for them and not yet sent must not go (`outbox.withdraw`)."""
+    clients = list(
+        dict.fromkeys(
+            ref
+            for w in session.written
+            if w.stored.res_type == "Consent"
+            and isinstance(ref := (w.stored.content.get("patient") or {}).get("reference"), str)
+            and ref.startswith("Patient/")
+        )
+    )
+    return [(f, c) for f in flows if f.consent for c in clients if not _consents(session, f, c)]
 
 
 def _client_has(session: Session, res_type: str, client: str) -> bool:

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import requests
 
 from adapter.config import Settings
+from adapter.exchange import feedback  # noqa: F401  (registers the task-update delivery and its route)
 from adapter.exchange.client import FhirClient, PeerError, RetryPolicy
 from adapter.exchange.delivery import DeliveryContext, delivery_for
 from adapter.exchange.outbox import DEAD, Message, Outbox
