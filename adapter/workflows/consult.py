@@ -354,6 +354,12 @@ def _referral(s: Session, referral_id: str) -> Stored:
     return referral
 
 
+#: Parts of Dutch surnames (tussenvoegsels) that are everyday words too: never a name on their own.
+_NAME_PARTICLES = frozenset(
+    {"van", "der", "den", "de", "het", "ter", "ten", "te", "op", "in", "la", "le", "du"}
+)
+
+
 def _refuse_identity(s: Session, patient_ref: str, question: str) -> None:
     """422 when the question names the client: her BSN, a name, her birth date, an address or telecom."""
     patient = s.get(*patient_ref.split("/", 1))
@@ -370,7 +376,7 @@ def _refuse_identity(s: Session, patient_ref: str, question: str) -> None:
         for n in p.get("name", [])
         for part in [n.get("family", ""), *n.get("given", [])]
         for w in re.findall(r"\w+", str(part))
-        if len(w) > 1
+        if len(w) > 2 and w.lower() not in _NAME_PARTICLES
     }
     if names & words:
         found.append("her name")

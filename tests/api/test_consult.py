@@ -21,7 +21,7 @@ from adapter.fhir.validator import has_errors, validate
 from adapter.mapping.careplan_out import KIND_EXT, activity_date
 from adapter.store.repository import Store
 from adapter.workflows.consult import consult_ids, referral_task_id
-from tests.api.helpers import EDD, FF, PARITY, SPP, resource, set_bool
+from tests.api.helpers import EDD, FF, PARITY, PATIENT, SPP, resource, set_bool
 from tests.conftest import FHIR_JSON_HEADERS, bearer
 
 ITEM = "https://fhir.voorzorg.nl/CodeSystem/voorzorg-referral-item"
@@ -597,6 +597,20 @@ def test_a_question_that_names_the_client_is_refused(world: World, referral: dic
         assert r.status_code == 422, text
         assert "names the client" in r.json()["issue"][0]["diagnostics"]
     assert consults(world.jgz, sr_id) == []
+
+
+def test_name_particles_alone_are_not_her_name(world: World, referral: dict[str, Any]) -> None:
+    resource(referral, PATIENT)["name"] = [{"family": "van der Berg", "given": ["Sanne"]}]
+    sr_id = intake(world.jgz, referral)["ServiceRequest"]["id"]
+    path = f"/ServiceRequest/{sr_id}/$request-consult"
+    ok = _post(
+        world.jgz, path, _question("Graag advies over de start van de begeleiding.", "outside-criteria")
+    )
+    assert ok.status_code == 201, ok.text
+    assert (
+        _post(world.jgz, path, _question("Mevrouw Van der Berg twijfelt.", "outside-criteria")).status_code
+        == 422
+    )
 
 
 def test_filing_by_hand_needs_a_question_and_a_reason(world: World, referral: dict[str, Any]) -> None:
