@@ -135,6 +135,18 @@ def careplan_track(careplan: dict[str, Any]) -> Track:
     )
 
 
+def evaluation_dates(careplan: dict[str, Any]) -> list[date]:
+    """The agreed evaluation moments a stored CarePlan holds (activities of kind evaluation)."""
+    return [
+        activity_date(a)
+        for a in careplan.get("activity", [])
+        if any(
+            e.get("url") == KIND_EXT and e.get("valueCode") == VisitKind.EVALUATION.value
+            for e in a.get("detail", {}).get("extension", [])
+        )
+    ]
+
+
 def recorded_sequences(careplan: dict[str, Any]) -> tuple[set[int], set[int]]:
     """(done, missed) planned-visit sequences of a stored CarePlan."""
     done: set[int] = set()

@@ -19,6 +19,7 @@ from adapter.domain.visitplan import VisitPlan, plan, revise
 from adapter.fhir.outcome import FhirError
 from adapter.fhir.references import references_in
 from adapter.mapping.careplan_out import (
+    evaluation_dates,
     recorded_sequences,
     to_careplan,
     visit_plan_of,
@@ -93,9 +94,20 @@ def plan_at_intake(
     current = s.get("CarePlan", cid)
     if task_status != "accepted" or not decision.is_voorzorg_track:
         return _hold(s, cid, task_status)
-    if current is not None and not current.deleted and _has_records(current.content):
+    kept = current.content if current is not None and not current.deleted else None
+    if kept is not None and _has_records(kept):
         return None
-    return _new_plan(s, facts, decision, cid, referral_id, patient_ref, guidance_ref)
+    return _new_plan(
+        s,
+        facts,
+        decision,
+        cid,
+        referral_id,
+        patient_ref,
+        guidance_ref,
+        evaluation_dates(kept) if kept is not None else (),  # agreed after a consult: they stay
+        keep=kept,
+    )
 
 
 def revise_plan(

@@ -391,6 +391,8 @@ def test_an_accepted_advice_holds_when_the_referral_is_sent_again(
     task = the_consult(world.jgz, sr_id)
     answer(world, task, "start-voorzorg-with-evaluation-moments", ("2026-05-04",))
     accepted = accept(world.jgz, task["id"])
+    planned = world.jgz.get("/CarePlan?_count=1").json()
+    plan_version = planned["entry"][0]["resource"]["meta"]["versionId"]
     again = intake(world.jgz, referral)
     assert again["Task"]["status"] == "accepted"
     assert track_of(again["GuidanceResponse"]) == "voorzorg"
@@ -402,6 +404,7 @@ def test_an_accepted_advice_holds_when_the_referral_is_sent_again(
         e["valueCode"] for a in plan["activity"] for e in a["detail"]["extension"] if e["url"] == KIND_EXT
     ]
     assert kinds.count("evaluation") == 1
+    assert plan["meta"]["versionId"] == plan_version  # the resend keeps the plan as the advice made it
 
 
 def test_accepting_twice_changes_nothing(world: World, referral: dict[str, Any]) -> None:
