@@ -19,6 +19,7 @@ from adapter.api import (
     care,
     consult,
     metadata,
+    notifications,
     operations,
     outbox,
     rest,
@@ -120,5 +121,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(themes.router)
     app.include_router(sharing.router)
     app.include_router(consult.router)
+    app.include_router(notifications.router)  # POST /Task: notified pull
     app.include_router(rest.router)
     return app
