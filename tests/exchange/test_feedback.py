@@ -162,3 +162,17 @@ def test_a_sender_without_an_endpoint_polls_its_own_tasks_by_requester_and_last_
     assert changed["status"] == "in-progress"
     assert poll(sender, changed["meta"]["lastUpdated"]) == []
     assert poll(obstetric(app, settings, ORG_B), start) == []  # another practice sees none of it
+
+
+def test_a_sender_peer_names_its_organisations_as_system_and_value(tmp_path: Path) -> None:
+    from adapter.exchange.peers import peer_of
+
+    both = [ORG_A, "http://fhir.nl/fhir/NamingSystem/ura|00001234"]
+    peers = load_peers(
+        peers_file(tmp_path, **{"de-wieg": {"base_url": "http://x/fhir", "organization": both}})
+    )
+    assert peer_of(peers, both[1]) is peers["de-wieg"] and peer_of(peers, ORG_B) is None
+    with pytest.raises(ValueError, match=r"is not 'system\|value'"):
+        load_peers(
+            peers_file(tmp_path, **{"de-wieg": {"base_url": "http://x/fhir", "organization": "09012345"}})
+        )
