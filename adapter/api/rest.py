@@ -25,9 +25,9 @@ router = APIRouter(dependencies=[Depends(check_accept)])
 #: Resource types that may be updated with PUT (the closed-loop Task: cancel, start, complete; a
 #: theme Goal's progress, adapter/api/themes.py; a sharing Consent withdrawn, adapter/api/sharing.py).
 UPDATABLE = {"Task", "Goal", "Consent"}
-#: Resource types created with POST [type] (a home visit, a child born, a theme assessment or goal;
-#: the rest arrives through intake).
-CREATABLE = {"Encounter", "Patient", "Observation", "Goal", "Consent"}
+#: Resource types created with POST [type] (a home visit, a child born, a theme assessment or goal, a
+#: sharing consent, a notified-pull notification Task; the rest arrives through intake).
+CREATABLE = {"Encounter", "Patient", "Observation", "Goal", "Consent", "Task"}
 
 
 def _known(resource_type: str) -> None:

@@ -90,8 +90,8 @@ def test_capability_statement(client: TestClient) -> None:
         assert {"read", "vread", "search-type", "history-instance", "history-type"} <= codes, rtype
         assert ("update" in codes) == (rtype in {"Task", "Goal", "Consent"}), rtype  # states, withdrawal
         assert "delete" not in codes, rtype
-        # a home visit, a child born, a theme assessment or goal, a sharing consent; the rest via intake
-        creatable = {"Encounter", "Patient", "Observation", "Goal", "Consent"}
+        # a visit, a child, an assessment or goal, a consent, a pull notification; the rest via intake
+        creatable = {"Encounter", "Patient", "Observation", "Goal", "Consent", "Task"}  # Task: a notification
         assert ("create" in codes) == (rtype in creatable), rtype
         names = {p["name"] for p in res["searchParam"]}
         assert {"_id", "_lastUpdated"} <= names, rtype
