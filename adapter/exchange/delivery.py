@@ -78,6 +78,10 @@ def deliver_transaction(ctx: DeliveryContext, message: Message) -> Delivered:
             known = {k: v for k, v in known.items() if v.peer_id}
             note = "a resource had changed at the peer since our last delivery: ours was re-applied"
             continue
+        except PeerError as e:
+            if e.status in (404, 410) and _only_deletions(entries):  # already gone: the goal is reached
+                return Delivered([], "already gone at the peer", [f"{x['type']}/{x['id']}" for x in entries])
+            raise
         if response.get("resourceType") != "Bundle":
             raise PeerError("the peer answered the transaction with something other than a Bundle")
         return Delivered(
@@ -86,6 +90,10 @@ def deliver_transaction(ctx: DeliveryContext, message: Message) -> Delivered:
             [f"{e['type']}/{e['id']}" for e in entries],
         )
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _only_deletions(entries: list[dict[str, Any]]) -> bool:
+    return bool(entries) and all(e.get("method", "PUT") == "DELETE" for e in entries)
 
 
 def request_id(message: Message) -> str:

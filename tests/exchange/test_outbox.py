@@ -151,6 +151,30 @@ def test_a_peer_that_keeps_failing_parks_the_message_as_dead_after_max_attempts(
     assert log == [mid, mid, mid]
 
 
+def test_a_withdrawal_of_what_the_peer_no_longer_has_is_delivered_not_dead(
+    store: Store, httpserver: HTTPServer
+) -> None:
+    """A deletion the peer answers 404/410 has reached its goal; anything else it refuses still fails."""
+    log: list[int] = []
+    last = {"resourceType": "EpisodeOfCare", "id": "e1", "status": "active"}
+    gone = {"entries": [{"type": "EpisodeOfCare", "id": "e1", "method": "DELETE", "resource": last}]}
+
+    def work(s: Session) -> tuple[int, int]:
+        a = enqueue(s, flow="test", kind="transaction", peer=PEER, client="Patient/a", payload=gone)
+        b = enqueue(s, flow="test", kind="transaction", peer=PEER, client="Patient/b", payload=_entries(1))
+        return a, b
+
+    deletion, update = store.write(work)
+    httpserver.expect_request("/", method="POST").respond_with_handler(
+        fake_transaction_peer(log, threading.Lock(), lambda _: 404)
+    )
+    settings = WorkerSettings(poll_interval=0.01, max_attempts=2, backoff=0.001, backoff_max=0.002)
+    drain(Worker(store, {PEER: Peer(PEER, httpserver.url_for(""), retries=0)}, settings=settings))
+    withdrawn, refused = Outbox(store).get(deletion), Outbox(store).get(update)
+    assert withdrawn is not None and withdrawn.status == "delivered" and withdrawn.attempts == 1
+    assert refused is not None and refused.status == "dead" and "HTTP 404" in (refused.last_error or "")
+
+
 def test_two_workers_never_send_a_message_twice_and_keep_each_clients_order(store: Store) -> None:
     ids = {c: [_enqueue(store, f"Patient/{c}", n) for n in range(5)] for c in range(8)}
     log: list[int] = []
