@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import threading
 from typing import Any
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
@@ -26,7 +25,7 @@ from adapter.api.operations import _may_send
 from adapter.api.responses import FhirResponse, resource_response
 from adapter.exchange.client import FhirClient, PeerError
 from adapter.exchange.notified_pull import Fetched, Notification, fetch_referral, read_notification
-from adapter.exchange.peers import Peer, peer_of
+from adapter.exchange.peers import Peer, as_transfer, peer_of
 from adapter.fhir.models import check_structure
 from adapter.fhir.outcome import FhirError
 from adapter.mapping.referral_in import read_referral
@@ -136,27 +135,7 @@ def _audit_import(
         path=f"GET {peer.base_url}",
         observer=ctx(request).settings.base_url,
     )
-    event["type"] = {
-        "system": "http://dicom.nema.org/resources/ontology/DCM",
-        "code": "110107",
-        "display": "Import",
-    }
-    event["agent"].append(
-        {
-            "type": {
-                "coding": [
-                    {
-                        "system": "http://dicom.nema.org/resources/ontology/DCM",
-                        "code": "110153",
-                        "display": "Source Role ID",
-                    }
-                ]
-            },
-            "who": {"display": peer.name},
-            "requestor": False,
-            "network": {"address": urlsplit(peer.base_url).hostname or peer.base_url, "type": "1"},
-        }
-    )
+    as_transfer(event, peer, "import")
     try:
         ctx(request).audit.append(event)
     except Exception as e:  # the request stands; the failure to log is itself logged (no client data)

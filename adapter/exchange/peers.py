@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -109,3 +110,30 @@ def peer_of(peers: Mapping[str, Peer], organization: str | None) -> Peer | None:
     if not organization:
         return None
     return next((p for p in peers.values() if organization in p.organizations), None)
+
+
+_DCM = "http://dicom.nema.org/resources/ontology/DCM"
+#: (event type, the peer's role) of a transfer, in DICOM terms as NEN 7513 readers know them
+_TRANSFER = {
+    "import": (("110107", "Import"), ("110153", "Source Role ID")),
+    "export": (("110106", "Export"), ("110152", "Destination Role ID")),
+}
+
+
+def as_transfer(event: dict[str, Any], peer: Peer, direction: str) -> dict[str, Any]:
+    """Make an AuditEvent the record of a transfer with ``peer`` ("import" or "export").
+
+    The peer is named as an agent of its own (source or destination, with its network address), so
+    a privacy officer reading the client's log sees where her data came from or went to.
+    """
+    (kind, kind_display), (role, role_display) = _TRANSFER[direction]
+    event["type"] = {"system": _DCM, "code": kind, "display": kind_display}
+    event["agent"].append(
+        {
+            "type": {"coding": [{"system": _DCM, "code": role, "display": role_display}]},
+            "who": {"display": peer.name},
+            "requestor": False,
+            "network": {"address": urlsplit(peer.base_url).hostname or peer.base_url, "type": "1"},
+        }
+    )
+    return event

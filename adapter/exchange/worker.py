@@ -19,7 +19,6 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 
@@ -28,7 +27,7 @@ from adapter.exchange import feedback  # noqa: F401  (registers the task-update 
 from adapter.exchange.client import FhirClient, PeerError, RetryPolicy
 from adapter.exchange.delivery import DeliveryContext, delivery_for
 from adapter.exchange.outbox import DEAD, Message, Outbox
-from adapter.exchange.peers import Peer, load_peers
+from adapter.exchange.peers import Peer, as_transfer, load_peers
 from adapter.security.audit import Access, AuditLog, build_event
 from adapter.security.principal import Principal
 from adapter.store.repository import Store
@@ -158,27 +157,7 @@ class Worker:
             path=f"POST {peer.base_url}",
             observer=self.observer,
         )
-        event["type"] = {
-            "system": "http://dicom.nema.org/resources/ontology/DCM",
-            "code": "110106",
-            "display": "Export",
-        }
-        event["agent"].append(
-            {
-                "type": {
-                    "coding": [
-                        {
-                            "system": "http://dicom.nema.org/resources/ontology/DCM",
-                            "code": "110152",
-                            "display": "Destination Role ID",
-                        }
-                    ]
-                },
-                "who": {"display": peer.name},
-                "requestor": False,
-                "network": {"address": urlsplit(peer.base_url).hostname or peer.base_url, "type": "1"},
-            }
-        )
+        as_transfer(event, peer, "export")
         try:
             self.audit.append(event)
         except Exception as e:  # the delivery stands; the failure to log is itself logged
