@@ -18,6 +18,7 @@ from adapter.fhir.search import parse_search
 from adapter.fhir.validator import has_errors, validate
 from adapter.security.scopes import READ, SEARCH, UPDATE
 from adapter.store.repository import Session, Stored, VersionConflict
+from adapter.workflows.consult import after_task_update
 from adapter.workflows.tasks import check_task_update
 
 router = APIRouter(dependencies=[Depends(check_accept)])
@@ -173,7 +174,7 @@ async def update(resource_type: str, resource_id: str, request: Request) -> Fhir
         if resource_type == "Task":  # per kind of Task: the referral loop, a consult request
             check_task_update(current.content, body, principal(request).role)
         try:
-            return s.put(body, if_match=expected).stored
+            stored = s.put(body, if_match=expected).stored
         except VersionConflict as e:
             if expected is None:
                 raise
@@ -182,6 +183,9 @@ async def update(resource_type: str, resource_id: str, request: Request) -> Fhir
                 f'If-Match W/"{expected}" does not match the current version W/"{e.current}"',
                 code="conflict",
             ) from None
+        if resource_type == "Task":  # a consult that ended without an advice revokes its request
+            _touched(request, [w.stored for w in after_task_update(s, stored)])
+        return stored
 
     return resource_response(await run_in_threadpool(ctx(request).store.write, work), ctx(request).base)
 

@@ -9,6 +9,8 @@
 2. By hand: a JGZ nurse files a request for a referral (`request_by_hand`); the same question twice is
    one request (`consult/manual/{digest}/...`). The question may not name the client.
 3. VoorZorg Consult accepts, then completes its Task with the advice (REST PUT; `workflows.tasks`).
+   A Task cancelled (by the JGZ) or rejected (by VoorZorg Consult) revokes its request
+   (`after_task_update`).
 4. The JGZ accepts the advice (`accept_advice`): a new decision (GuidanceResponse), the referral Task
    moves (accepted, or rejected for "not VoorZorg"), the care plan follows (with the agreed evaluation
    moments), the request is completed and other open requests of the referral are cancelled.
@@ -482,10 +484,30 @@ def accept_advice(s: Session, task_id: str, deployment: Deployment | None, when:
 
 def _cancel(s: Session, consult: Consult, why: str, when: str) -> list[Write]:
     """The adapter withdraws an open consult request: its Task cancelled, the request revoked."""
-    return [
-        s.put(cancelled(consult.task.content, why, when)),
-        s.put({**consult.request.content, "status": "revoked"}),
-    ]
+    return [s.put(cancelled(consult.task.content, why, when)), *_revoke(s, consult)]
+
+
+#: Consult Task statuses that end the request without an advice: its ServiceRequest is then `revoked`
+#: (FHIR R4: terminated before completion, no further activity), never left `active` for nobody.
+ENDED_WITHOUT_ADVICE = frozenset({"cancelled", "rejected"})
+#: ServiceRequest statuses in which a request still stands (the ones `revoked` may follow).
+_STANDING = frozenset({"draft", "active", "on-hold"})
+
+
+def _revoke(s: Session, consult: Consult) -> list[Write]:
+    """The request of a consult that ended without an advice, revoked (nothing when it already ended)."""
+    if consult.request.content.get("status") not in _STANDING:
+        return []
+    return [s.put({**consult.request.content, "status": "revoked"})]
+
+
+def after_task_update(s: Session, task: Stored) -> list[Write]:
+    """After a PUT of a Task (same transaction): a consult Task the JGZ cancelled or VoorZorg Consult
+    rejected takes its request along (`revoked`), as the adapter's own cancelling does."""
+    consult = _consult(s, task)
+    if consult is None or consult.status not in ENDED_WITHOUT_ADVICE:
+        return []
+    return _revoke(s, consult)
 
 
 def _referral_of(consult: Consult) -> str:

@@ -108,6 +108,7 @@ class World:
     jgz: TestClient
     consult: TestClient
     obstetric: TestClient
+    privacy: TestClient  # the privacy officer: reads the audit log (NEN 7513)
     store: Store
 
 
@@ -137,6 +138,12 @@ def world_for(store: Store, tmp_path: Path) -> Iterator[Callable[[frozenset[str]
                 scope="system/*.cruds",
                 organization="http://fhir.nl/fhir/NamingSystem/agb-z|09012345",
                 client_id="de-wieg",
+            ),
+            privacy=as_(
+                role="privacy-officer",
+                scope="system/AuditEvent.rs",
+                organization=None,
+                client_id="privacy-officer",
             ),
             store=store,
         )
@@ -213,6 +220,20 @@ def accept(c: TestClient, task_id: str) -> dict[str, Any]:
     r = _post(c, f"/Task/{task_id}/$accept-advice")
     assert r.status_code == 200, r.text
     return {p["name"]: p["resource"] for p in r.json()["parameter"]}
+
+
+def _audit_events(w: World, site: str) -> list[dict[str, Any]]:
+    """The AuditEvents of requests with this `METHOD /path`, as the privacy officer finds them, oldest
+    first."""
+    r = w.privacy.get("/AuditEvent?_count=500")
+    assert r.status_code == 200, r.text
+    found = [e["resource"] for e in r.json()["entry"] if e["resource"]["source"]["site"] == site]
+    assert found, f"no AuditEvent for {site}"
+    return list(reversed(found))
+
+
+def _entities(event: dict[str, Any]) -> list[str]:
+    return [e["what"]["reference"] for e in event.get("entity", []) if "what" in e]
 
 
 def track_of(guidance: dict[str, Any]) -> str:
@@ -540,6 +561,48 @@ def test_rejected_and_cancelled_requests(world: World, referral: dict[str, Any])
         world.jgz, filed.json(), status="cancelled", statusReason={"text": "Niet meer nodig"}
     )
     assert cancelled.status_code == 200, cancelled.text
+
+
+def test_a_consult_task_cancelled_by_the_jgz_revokes_its_request(
+    world: World, referral: dict[str, Any]
+) -> None:
+    _forced_framework(referral)
+    sr_id = intake(world.jgz, referral)["ServiceRequest"]["id"]
+    task = the_consult(world.jgz, sr_id)
+    request_ref = task["focus"]["reference"]
+    accepted = put_task(world.consult, task, status="accepted").json()  # accepted -> cancelled too
+    r = put_task(world.jgz, accepted, status="cancelled", statusReason={"text": "Niet meer nodig"})
+    assert r.status_code == 200, r.text
+    # The question is withdrawn as a whole: VoorZorg Consult sees a request nobody waits for any more.
+    for c in (world.jgz, world.consult):
+        request = c.get(f"/{request_ref}").json()
+        assert request["status"] == "revoked" and request["meta"]["versionId"] == "2"
+    assert not has_errors(validate(request)), validate(request)
+    history = world.jgz.get(f"/{request_ref}/_history").json()
+    assert [e["resource"]["status"] for e in history["entry"]] == ["revoked", "active"]
+    # The cancel's AuditEvent names the request it revoked.
+    cancel = _audit_events(world, f"PUT /Task/{task['id']}")[-1]
+    assert {f"Task/{task['id']}", request_ref} <= set(_entities(cancel))
+
+
+def test_a_consult_task_rejected_by_voorzorg_consult_revokes_its_request(
+    world: World, referral: dict[str, Any]
+) -> None:
+    _forced_framework(referral)
+    sr_id = intake(world.jgz, referral)["ServiceRequest"]["id"]
+    task = the_consult(world.jgz, sr_id)
+    request_ref = task["focus"]["reference"]
+    refused = put_task(world.consult, task, status="rejected")  # vz-task-1: no reason, nothing stored
+    assert refused.status_code == 422
+    assert world.jgz.get(f"/{request_ref}").json()["status"] == "active"
+    r = put_task(world.consult, task, status="rejected", statusReason={"text": "Geen consultvraag"})
+    assert r.status_code == 200, r.text
+    assert world.jgz.get(f"/{request_ref}").json()["status"] == "revoked"
+    assert world.consult.get(f"/{request_ref}").json()["status"] == "revoked"
+    # A resend with the same situation asks nothing again, and leaves the rejected request as it is.
+    intake(world.jgz, referral)
+    assert the_consult(world.jgz, sr_id)["meta"]["versionId"] == "2"
+    assert world.jgz.get(f"/{request_ref}").json()["meta"]["versionId"] == "2"
 
 
 def test_the_history_of_a_consult_task_is_kept(world: World, referral: dict[str, Any]) -> None:
