@@ -67,7 +67,7 @@ async def notification(request: Request) -> FhirResponse:
         await run_in_threadpool(_audit_import, request, who, peer, fetched, result)
     assert result is not None
     record = access(request)
-    for w in [*result.writes, result.task, result.guidance, *([result.careplan] if result.careplan else [])]:
+    for w in result.touched:
         record.touched(w.stored.reference, result.patient_reference)
     return resource_response(result.task.stored, c.base, 201 if result.task.created else 200)
 

@@ -31,7 +31,7 @@ async def transaction(request: Request) -> FhirResponse:
     # Database work runs in the thread pool: the event loop keeps serving other requests meanwhile.
     result = await run_in_threadpool(intake_referral, ctx(request).store, referral, ctx(request).deployment)
     record = access(request)
-    for w in [*result.writes, result.task, result.guidance, *([result.careplan] if result.careplan else [])]:
+    for w in result.touched:
         record.touched(w.stored.reference, result.patient_reference)
     return FhirResponse(_transaction_response(result, ctx(request).base))
 

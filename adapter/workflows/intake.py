@@ -40,6 +40,19 @@ class IntakeResult:
     task_in_bundle: bool
     patient_reference: str
     careplan: Write | None = None
+    #: The consult request made, updated or cancelled (not in the transaction response: the JGZ's question)
+    consult: tuple[Write, ...] = ()
+
+    @property
+    def touched(self) -> list[Write]:
+        """Everything intake wrote, for its AuditEvent (NEN 7513 lists every resource a request touched)."""
+        return [
+            *self.writes,
+            self.task,
+            self.guidance,
+            *([self.careplan] if self.careplan else []),
+            *self.consult,
+        ]
 
 
 def check_eligibility(bundle: dict[str, Any], deployment: Deployment) -> Decision:
@@ -168,12 +181,20 @@ def _store(
     for ref in earlier - {"/".join(v) for v in ids.values()}:
         s.delete(*ref.split("/", 1))
     # The consult request, made, updated or cancelled (not granted to the sender: it is the JGZ's question).
-    consult.after_intake(s, sr_id, patient_ref, referral.facts, decision, deployment, when)
+    asked = consult.after_intake(s, sr_id, patient_ref, referral.facts, decision, deployment, when)
     for w in [*writes, guidance, task_write, *([careplan] if careplan else [])]:
         for organization in referral.requester_organizations:
             s.grant(w.stored.res_type, w.stored.res_id, organization)
     return IntakeResult(
-        referral, decision, writes, task_write, guidance, referral.task is not None, patient_ref, careplan
+        referral,
+        decision,
+        writes,
+        task_write,
+        guidance,
+        referral.task is not None,
+        patient_ref,
+        careplan,
+        tuple(asked),
     )
 
 

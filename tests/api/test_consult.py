@@ -403,6 +403,32 @@ def test_a_decision_that_no_longer_needs_a_consult_cancels_the_open_request(
     assert put_task(world.consult, task, status="accepted").status_code == 409
 
 
+def test_the_intake_audit_event_lists_the_consult_request_it_makes_and_cancels(
+    world: World, referral: dict[str, Any]
+) -> None:
+    _forced_framework(referral)
+    out = intake(world.jgz, referral)
+    sr_id, patient = out["ServiceRequest"]["id"], f"Patient/{out['Patient']['id']}"
+    request_id, task_id = consult_ids(sr_id)
+    consult = {f"Task/{task_id}", f"ServiceRequest/{request_id}"}
+    # NEN 7513: the privacy officer finds the consult request among what the intake touched.
+    made = _audit_events(world, "POST /")[-1]
+    assert made["outcome"] == "0"
+    assert consult <= set(_entities(made))
+    assert f"ServiceRequest/{sr_id}" in _entities(made)
+    # ... also when she asks who accessed her data (the record names her).
+    hers = world.privacy.get(f"/AuditEvent?patient={patient}").json()
+    assert made["id"] in [e["resource"]["id"] for e in hers["entry"]]
+    # The consult's records are not in the sender's transaction response (it is the JGZ's question).
+    assert not {f"{t}/{i}" for t, i in ((r["resourceType"], r["id"]) for r in out.values())} & consult
+    # A resend that no longer needs the consult cancels it: that record names it as well.
+    set_bool(referral, FF, False)
+    intake(world.jgz, referral)
+    cancelled = _audit_events(world, "POST /")[-1]
+    assert cancelled["id"] != made["id"]
+    assert consult <= set(_entities(cancelled))
+
+
 def test_an_accepted_advice_holds_when_the_referral_is_sent_again(
     world: World, referral: dict[str, Any]
 ) -> None:
