@@ -21,7 +21,7 @@ from adapter.security.audit import Access, build_event
 from adapter.security.principal import Principal, consult_request_markers
 from adapter.security.scopes import parse_scopes
 from adapter.security.tokens import AuthError
-from adapter.store.indexing import index_rows
+from adapter.store.indexing import IndexRow, index_rows
 from adapter.store.repository import ACCESS, Alternative, Match, Session, Stored
 
 log = logging.getLogger("voorzorg.security")
@@ -172,8 +172,11 @@ def visible(request: Request, session: Session, stored: Stored) -> bool:
             stored.res_type, stored.res_id, p.organization
         )
     if scope == "consult":
-        marker = consult_request_markers().get(stored.res_type)
-        return marker is not None and _has_token(stored, marker)
+        matches = _consult_matches(p, stored.res_type)
+        if matches is None:
+            return False
+        rows = index_rows(stored.content)
+        return all(any(_satisfies(r, m) for r in rows) for m in matches)
     return False
 
 
@@ -185,16 +188,34 @@ def restrict(request: Request, resource_type: str) -> list[Match]:
         return []
     if scope == "organization" and p.organization:
         return [Match(ACCESS, (Alternative(value=p.organization),))]
-    if scope == "consult" and resource_type in consult_request_markers():
-        m = consult_request_markers()[resource_type]
-        return [Match(m["param"], (Alternative(value=m["code"], system=m["system"]),))]
-    return [Match("_id", (Alternative(value="\x00none"),))]  # nothing matches
+    if scope == "consult":
+        matches = _consult_matches(p, resource_type)
+        if matches is not None:
+            return matches
+    # Nothing matches: '*' is no FHIR id character (and no NUL byte, which PostgreSQL refuses in text).
+    return [Match("_id", (Alternative(value="*nothing*"),))]
 
 
-def _has_token(stored: Stored, marker: dict[str, str]) -> bool:
-    return any(
-        r.param == marker["param"] and r.system == marker["system"] and r.value == marker["code"]
-        for r in index_rows(stored.content)
+def _consult_matches(p: Principal, resource_type: str) -> list[Match] | None:
+    """What makes a resource one of this consult team's requests (mappings/access-policy.yaml): the
+    consult marker, and its own organisation as the one asked (Task.owner, ServiceRequest.performer), so
+    a consult team never sees questions put to another. None: nothing of this type is its."""
+    marker = consult_request_markers().get(resource_type)
+    system, _, value = (p.organization or "").partition("|")
+    if marker is None or not system or not value:
+        return None
+    return [
+        Match(marker["param"], (Alternative(value=marker["code"], system=marker["system"]),)),
+        Match(marker["organization"], (Alternative(value=value, system=system),)),
+    ]
+
+
+def _satisfies(row: IndexRow, match: Match) -> bool:
+    """Whether a search-index row meets a criterion, as the store's search would (tokens only), so a
+    read and a search of the same role agree."""
+    return row.param == match.param and any(
+        row.value == a.value and (a.system is None or row.system == (a.system or None))
+        for a in match.alternatives
     )
 
 

@@ -46,7 +46,8 @@ def _policy() -> dict[str, Any]:
 
 
 def consult_request_markers() -> dict[str, dict[str, str]]:
-    """Resource type -> the search-index token that marks a VoorZorg Consult request."""
+    """Resource type -> the search-index token that marks a VoorZorg Consult request, and the reference
+    parameter (`organization`) whose identifier is the organisation the request is put to."""
     markers: dict[str, dict[str, str]] = _policy_file()["consult_requests"]
     return markers
 

@@ -30,6 +30,7 @@ ADVICE = "https://fhir.voorzorg.nl/CodeSystem/voorzorg-consult-advice"
 REASON = "https://fhir.voorzorg.nl/CodeSystem/voorzorg-decision-reason"
 CONSULT_CODE = f"{ITEM}|voorzorg-consult-request"
 CONSULT_ORG = "http://fhir.nl/fhir/NamingSystem/ura|00000001"
+OTHER_CONSULT_ORG = "http://fhir.nl/fhir/NamingSystem/ura|00000002"  # a consult team not asked
 # What identifies the example client (examples/referral.json), in any form it could leak.
 IDENTITY = ("999911120", "Jansen", "Sanne", "2004-05-17", "17-05-2004", "2026-08-31")
 IDENTITY_KEYS = {"birthDate", "address", "telecom", "name", "identifier"}
@@ -107,9 +108,11 @@ class World:
 
     jgz: TestClient
     consult: TestClient
+    other_consult: TestClient  # role consult, but of another organisation than the one asked
     obstetric: TestClient
     privacy: TestClient  # the privacy officer: reads the audit log (NEN 7513)
     store: Store
+    as_: Callable[..., TestClient]  # another client of the same app (`bearer` arguments)
 
 
 @pytest.fixture
@@ -133,6 +136,12 @@ def world_for(store: Store, tmp_path: Path) -> Iterator[Callable[[frozenset[str]
                 organization=CONSULT_ORG,
                 client_id="voorzorg-consult",
             ),
+            other_consult=as_(
+                role="consult",
+                scope="system/Task.rus system/ServiceRequest.rs",
+                organization=OTHER_CONSULT_ORG,
+                client_id="another-consult-team",
+            ),
             obstetric=as_(
                 role="obstetric",
                 scope="system/*.cruds",
@@ -146,6 +155,7 @@ def world_for(store: Store, tmp_path: Path) -> Iterator[Callable[[frozenset[str]
                 client_id="privacy-officer",
             ),
             store=store,
+            as_=as_,
         )
 
     yield make
@@ -516,6 +526,39 @@ def test_the_consult_team_reads_only_consult_requests(world: World, referral: di
     # The referring practice does not see the JGZ's question either.
     assert world.obstetric.get(f"/Task/{consult_task['id']}").status_code == 404
     assert world.obstetric.get(f"/Task/{out['Task']['id']}").status_code == 200
+
+
+def test_a_consult_team_sees_only_the_requests_put_to_its_own_organisation(
+    world: World, referral: dict[str, Any]
+) -> None:
+    _forced_framework(referral)
+    sr_id = intake(world.jgz, referral)["ServiceRequest"]["id"]
+    task = the_consult(world.jgz, sr_id)
+    request_ref = task["focus"]["reference"]
+    other = world.other_consult
+    # For another organisation with role consult the question does not exist (404, not 403) ...
+    for path in (f"/Task/{task['id']}", f"/{request_ref}"):
+        for suffix in ("", "/_history", "/_history/1"):
+            assert other.get(path + suffix).status_code == 404, path + suffix
+    for search in (
+        f"/Task?code={CONSULT_CODE}&status=requested",
+        f"/Task?_id={task['id']}",
+        "/ServiceRequest",
+    ):
+        found = other.get(search).json()
+        assert found["total"] == 0 and not found.get("entry"), search
+    # ... nor can it answer it.
+    assert put_task(other, task, status="accepted").status_code == 404
+    assert world.jgz.get(f"/Task/{task['id']}").json()["meta"]["versionId"] == "1"
+    # The organisation asked (Task.owner, ServiceRequest.performer) sees and answers it.
+    mine = world.consult.get(f"/Task?code={CONSULT_CODE}&status=requested").json()
+    assert [e["resource"]["id"] for e in mine["entry"]] == [task["id"]]
+    assert world.consult.get(f"/{request_ref}").status_code == 200
+    assert put_task(world.consult, task, status="accepted").status_code == 200
+    # A consult token that names no organisation sees no question at all.
+    nobody = world.as_(role="consult", scope="system/Task.rs", organization=None, client_id="no-organisation")
+    assert nobody.get(f"/Task/{task['id']}").status_code == 404
+    assert nobody.get("/Task").json()["total"] == 0
 
 
 # --- the life cycle: every transition checked, history kept -----------------------------------------

@@ -233,9 +233,12 @@ def test_a_second_practice_sending_for_the_same_client_does_not_see_the_first_re
 
 
 # --- the consult team ------------------------------------------------------------------------------
+CONSULT_ORG = "http://fhir.nl/fhir/NamingSystem/ura|00000001"  # VoorZorg Consult (the default)
+
+
 def _consult(app: FastAPI, settings: Settings) -> TestClient:
     return client_as(
-        app, settings, role="consult", scope="system/*.rs", organization=None, client_id="consult-team"
+        app, settings, role="consult", scope="system/*.rs", organization=CONSULT_ORG, client_id="consult-team"
     )
 
 
@@ -280,6 +283,9 @@ def test_the_consult_team_sees_consult_requests(app: FastAPI, settings: Settings
                             "code": "voorzorg-consult-request",
                         }
                     ]
+                },
+                "owner": {
+                    "identifier": {"system": CONSULT_ORG.split("|")[0], "value": CONSULT_ORG.split("|")[1]}
                 },
             }
         )
