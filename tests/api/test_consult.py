@@ -41,6 +41,12 @@ def _forced_framework(b: dict[str, Any]) -> None:
     set_bool(b, FF, True)
 
 
+def _forced_framework_consult(world: World, referral: dict[str, Any]) -> dict[str, Any]:
+    """Take in a referral with a (felt) forced framework: the consult Task intake made for it."""
+    _forced_framework(referral)
+    return the_consult(world.jgz, intake(world.jgz, referral)["ServiceRequest"]["id"])
+
+
 def _late_start(b: dict[str, Any]) -> None:
     resource(b, EDD)["valueDateTime"] = "2026-05-25"  # 28+0 at the referral date 2026-03-02
 
@@ -531,9 +537,7 @@ def test_the_consult_team_reads_only_consult_requests(world: World, referral: di
 def test_a_consult_team_sees_only_the_requests_put_to_its_own_organisation(
     world: World, referral: dict[str, Any]
 ) -> None:
-    _forced_framework(referral)
-    sr_id = intake(world.jgz, referral)["ServiceRequest"]["id"]
-    task = the_consult(world.jgz, sr_id)
+    task = _forced_framework_consult(world, referral)
     request_ref = task["focus"]["reference"]
     other = world.other_consult
     # For another organisation with role consult the question does not exist (404, not 403) ...
@@ -635,9 +639,7 @@ def test_rejected_and_cancelled_requests(world: World, referral: dict[str, Any])
 def test_a_consult_task_cancelled_by_the_jgz_revokes_its_request(
     world: World, referral: dict[str, Any]
 ) -> None:
-    _forced_framework(referral)
-    sr_id = intake(world.jgz, referral)["ServiceRequest"]["id"]
-    task = the_consult(world.jgz, sr_id)
+    task = _forced_framework_consult(world, referral)
     request_ref = task["focus"]["reference"]
     accepted = put_task(world.consult, task, status="accepted").json()  # accepted -> cancelled too
     r = put_task(world.jgz, accepted, status="cancelled", statusReason={"text": "Niet meer nodig"})
