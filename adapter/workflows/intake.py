@@ -44,15 +44,14 @@ class IntakeResult:
     consult: tuple[Write, ...] = ()
 
     @property
+    def shared_with_sender(self) -> list[Write]:
+        """What the referring organisation may see: its referral's parts, the Task, decision and plan."""
+        return [*self.writes, self.task, self.guidance, *([self.careplan] if self.careplan else [])]
+
+    @property
     def touched(self) -> list[Write]:
         """Everything intake wrote, for its AuditEvent (NEN 7513 lists every resource a request touched)."""
-        return [
-            *self.writes,
-            self.task,
-            self.guidance,
-            *([self.careplan] if self.careplan else []),
-            *self.consult,
-        ]
+        return [*self.shared_with_sender, *self.consult]
 
 
 def check_eligibility(bundle: dict[str, Any], deployment: Deployment) -> Decision:
@@ -182,10 +181,7 @@ def _store(
         s.delete(*ref.split("/", 1))
     # The consult request, made, updated or cancelled (not granted to the sender: it is the JGZ's question).
     asked = consult.after_intake(s, sr_id, patient_ref, referral.facts, decision, deployment, when)
-    for w in [*writes, guidance, task_write, *([careplan] if careplan else [])]:
-        for organization in referral.requester_organizations:
-            s.grant(w.stored.res_type, w.stored.res_id, organization)
-    return IntakeResult(
+    result = IntakeResult(
         referral,
         decision,
         writes,
@@ -196,6 +192,10 @@ def _store(
         careplan,
         tuple(asked),
     )
+    for w in result.shared_with_sender:
+        for organization in referral.requester_organizations:
+            s.grant(w.stored.res_type, w.stored.res_id, organization)
+    return result
 
 
 def _first_identifier(en: Entry) -> tuple[str, str] | None:
