@@ -128,10 +128,6 @@ def test_after_a_key_change_a_new_server_refuses_the_old_token(
     assert _get(create_app(settings, store), new.token(settings)).status_code == 200
 
 
-def _with_cache(settings: Settings, seconds: float) -> Settings:
-    return dataclasses.replace(settings, jwks_cache_seconds=seconds)
-
-
 def test_the_running_server_keeps_the_jwks_for_the_cache_time_not_per_request(
     app: FastAPI, settings: Settings, httpserver: HTTPServer
 ) -> None:
@@ -142,33 +138,25 @@ def test_the_running_server_keeps_the_jwks_for_the_cache_time_not_per_request(
     assert len(httpserver.log) == 1  # the issuer is not asked once per request
 
 
-def test_a_key_the_issuer_withdraws_is_refused_once_the_jwks_cache_has_expired(
-    settings: Settings, httpserver: HTTPServer, store: Store
+@pytest.mark.parametrize(
+    ("cache_seconds", "wait"),
+    [(0.2, 0.3), (0, 0)],
+    ids=["once-the-cache-has-expired", "at-once-without-a-cache"],
+)
+def test_a_key_the_issuer_withdraws_is_refused(
+    cache_seconds: float, wait: float, settings: Settings, httpserver: HTTPServer, store: Store
 ) -> None:
     old, new = Key(), Key()
-    short = _with_cache(settings, 0.2)
-    app = create_app(short, store)
+    configured = dataclasses.replace(settings, jwks_cache_seconds=cache_seconds)
+    app = create_app(configured, store)
     serve(httpserver, old.jwks())
-    token = old.token(short)
+    token = old.token(configured)
     assert _get(app, token).status_code == 200
     serve(httpserver, new.jwks())
-    time.sleep(0.3)  # past the cache time (not a timing assertion: the key is refused, however slow)
+    time.sleep(wait)  # past the cache time (not a timing assertion: the key is refused, however slow)
     assert _get(app, token).status_code == 401
     assert last_at(store, "GET /Patient")["outcome"] == REFUSED
-    assert _get(app, new.token(short)).status_code == 200
-
-
-def test_without_a_jwks_cache_a_withdrawn_key_is_refused_at_once(
-    settings: Settings, httpserver: HTTPServer, store: Store
-) -> None:
-    old, new = Key(), Key()
-    uncached = _with_cache(settings, 0)
-    app = create_app(uncached, store)
-    serve(httpserver, old.jwks())
-    token = old.token(uncached)
-    assert _get(app, token).status_code == 200
-    serve(httpserver, new.jwks())
-    assert _get(app, token).status_code == 401
+    assert _get(app, new.token(configured)).status_code == 200
 
 
 def test_the_jwks_cache_time_is_configured_and_never_negative() -> None:
