@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return exchange_cli.run(settings, args)
     if args.command == "migrate":
-        from adapter.store.repository import Store
+        from adapter.store.engine import Store
 
         Store(settings.effective_database_url).migrate()
         print("schema up to date")
@@ -149,12 +149,9 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _audit_verify(settings: Settings) -> int:
-    from adapter.security.audit import AuditLog
-    from adapter.store.repository import Store
+    from adapter.composition import compose
 
-    store = Store(settings.effective_database_url)
-    store.migrate()
-    count, problems = AuditLog(store).verify()
+    count, problems = compose(settings).audit.verify()
     for p in problems:
         print(f"BROKEN: {p}")
     print(
@@ -167,12 +164,13 @@ def _audit_verify(settings: Settings) -> int:
 def _complete_due(settings: Settings, on: str | None) -> int:
     from datetime import date
 
-    from adapter.store.repository import Store
+    from adapter.composition import compose
     from adapter.workflows.plans import complete_due
 
-    store = Store(settings.effective_database_url)
-    store.migrate()
-    completed = complete_due(store, date.fromisoformat(on) if on else date.today())
+    adapter = compose(settings)
+    completed = complete_due(
+        adapter.operator("careplans complete-due"), date.fromisoformat(on) if on else date.today()
+    )
     print(f"{len(completed)} care plan(s) completed")
     return 0
 

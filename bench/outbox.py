@@ -30,7 +30,7 @@ from adapter.exchange.outbox import Outbox, install
 from adapter.exchange.peers import Peer
 from adapter.exchange.routing import default_flows
 from adapter.exchange.worker import Worker, WorkerSettings
-from adapter.store.repository import Store
+from adapter.store.engine import Store
 from adapter.workflows.intake import intake
 from bench.referrals import bsns, example, variant
 from bench.server import postgres_schema

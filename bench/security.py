@@ -18,7 +18,7 @@ from typing import Any
 from adapter.security.audit import Access, AuditLog, build_event
 from adapter.security.principal import Principal
 from adapter.security.tokens import IssuerKey, TokenVerifier, mint
-from adapter.store.repository import Store
+from adapter.store.engine import Store
 from bench.auth import JGZ_ORGANIZATION
 from bench.decision import Rate, measure
 from bench.server import postgres_schema

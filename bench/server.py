@@ -18,7 +18,7 @@ import requests
 from sqlalchemy import create_engine, text
 
 from adapter.config import PROJECT_ROOT
-from adapter.store.repository import unreachable
+from adapter.store.engine import unreachable
 from bench.auth import mint_for_server, session
 
 POSTGRES_URL = os.environ.get(

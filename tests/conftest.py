@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, text
 from adapter.api.app import create_app
 from adapter.config import PROJECT_ROOT, Settings
 from adapter.security.tokens import IssuerKey, mint
-from adapter.store.repository import Store, unreachable
+from adapter.store.engine import Store, unreachable
 
 POSTGRES_URL = os.environ.get(
     "VOORZORG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -111,6 +111,12 @@ def auth_headers(settings: Settings) -> dict[str, str]:
 @pytest.fixture
 def app(store: Store, settings: Settings) -> FastAPI:
     return create_app(settings, store)
+
+
+def composed(client: TestClient) -> Store:
+    """The store of the app behind `client`, with the effects every unit of work runs (summary, outbox,
+    audit), acting for the operator: a change through it is made as a command would make it."""
+    return client.app.state.ctx.adapter.operator("tests")  # type: ignore[attr-defined,no-any-return]
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ from fhirpy import SyncFHIRClient
 
 from adapter.api.app import create_app
 from adapter.config import Settings
-from adapter.store.repository import Store
+from adapter.store.engine import Store
 from tests.live import LiveServer
 
 BSN_SYSTEM = "http://fhir.nl/fhir/NamingSystem/bsn"

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import text
 
-from adapter.store.repository import Store
+from adapter.store.engine import Store
 from tests.conftest import postgres_store
 
 

@@ -30,34 +30,39 @@ from adapter.api import (
 from adapter.api.context import AppContext
 from adapter.api.guard import gate
 from adapter.api.responses import SECURITY_HEADERS, error_response, internal_error
+from adapter.composition import Adapter, compose
 from adapter.config import Settings
-from adapter.exchange.runtime import setup as setup_exchange
 from adapter.fhir.outcome import FhirError
-from adapter.store.repository import Store
+from adapter.store.engine import Store
 
 log = logging.getLogger("voorzorg.api")
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
-    settings = settings or Settings.from_env()
-    if store is None:
-        store = Store(settings.effective_database_url)
-        store.migrate()
-    exchange = setup_exchange(store, settings)  # the outbox hook on the store; the in-process worker
+    """The API of an adapter composed from `settings` (on `store`'s database when given)."""
+    return api(compose(settings or Settings.from_env(), store))
+
+
+def api(adapter: Adapter) -> FastAPI:
+    settings = adapter.settings
+    # The in-process worker delivers the outbox while the app runs (VOORZORG_WORKER=in-process).
+    worker = adapter.worker() if settings.worker == "in-process" and adapter.exchange.peers else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        exchange.start()
+        if worker is not None:
+            worker.start()
         try:
             yield
         finally:
-            exchange.stop()
+            if worker is not None:
+                worker.stop()
 
     app = FastAPI(
         title="VoorZorg FHIR adapter", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
     )
-    app.state.ctx = AppContext(settings, store)
-    app.state.exchange = exchange
+    app.state.ctx = AppContext(adapter)
+    app.state.worker = worker
 
     @app.exception_handler(FhirError)
     async def fhir_error(_: Request, e: FhirError) -> Response:

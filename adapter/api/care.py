@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from adapter.api.context import check_accept, ctx, read_fhir_body
-from adapter.api.guard import access, patient_of, require, visible
+from adapter.api.guard import access, patient_of, require, visible, writer
 from adapter.api.responses import FhirResponse, resource_response
 from adapter.fhir.outcome import FhirError
 from adapter.security.scopes import CREATE, READ
@@ -25,7 +25,7 @@ async def create_visit(request: Request) -> FhirResponse:
     require(request, "Encounter", CREATE)
     require(request, "CarePlan", "u")
     encounter = await read_fhir_body(request)
-    written, careplan = await run_in_threadpool(record_visit, ctx(request).store, encounter)
+    written, careplan = await run_in_threadpool(record_visit, writer(request), encounter)
     patient = patient_of(written.stored)
     access(request).touched(written.stored.reference, patient)
     if careplan is not None:
@@ -39,7 +39,7 @@ async def create_child(request: Request) -> FhirResponse:
     require(request, "Patient", CREATE)
     require(request, "CarePlan", "u")
     child = await read_fhir_body(request)
-    recorded = await run_in_threadpool(record_child, ctx(request).store, child)
+    recorded = await run_in_threadpool(record_child, writer(request), child)
     return birth_response(request, recorded)
 
 
@@ -103,7 +103,7 @@ async def apply(plan_definition_id: str, request: Request) -> FhirResponse:
                 code="not-found",
             )
     applied = await run_in_threadpool(
-        apply_plan_definition, ctx(request).store, plan_definition_id, subjects[0]
+        apply_plan_definition, writer(request), plan_definition_id, subjects[0]
     )
     access(request).touched(applied.careplan.reference, patient_of(applied.careplan))
     return resource_response(applied.careplan, ctx(request).base, 201 if applied.created else 200)

@@ -12,14 +12,14 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from adapter.api.context import check_accept, ctx, read_fhir_body
-from adapter.api.guard import access, patient_of, principal, require, visible
+from adapter.api.guard import access, patient_of, principal, require, visible, writer
 from adapter.api.responses import FhirResponse, resource_response
 from adapter.config import CANONICAL_BASE
 from adapter.data import operation_roles
 from adapter.fhir.dates import now_instant
 from adapter.fhir.outcome import FhirError
 from adapter.security.scopes import CREATE, READ, UPDATE
-from adapter.store.repository import Session, Stored, Write
+from adapter.store.session import Session, Stored, Write
 from adapter.workflows.consult import Accepted, accept_advice, request_by_hand
 
 router = APIRouter(dependencies=[Depends(check_accept)])
@@ -93,7 +93,7 @@ async def request_consult(referral_id: str, request: Request) -> FhirResponse:
             s, referral_id, question=question, reasons=reasons, deployment=c.deployment, when=now_instant()
         )
 
-    written = await run_in_threadpool(c.store.write, work)
+    written = await run_in_threadpool(writer(request).write, work)
     _touched(request, written.stored)
     return resource_response(written.stored, c.base, 201 if written.created else 200)
 
@@ -113,7 +113,7 @@ async def accept_consult_advice(task_id: str, request: Request) -> FhirResponse:
         _visible(request, s, s.get("Task", task_id), f"Task/{task_id}")
         return accept_advice(s, task_id, c.deployment, now_instant())
 
-    done = await run_in_threadpool(c.store.write, work)
+    done = await run_in_threadpool(writer(request).write, work)
     parts = [
         ("consultTask", done.consult.task),
         ("consultRequest", done.consult.request),

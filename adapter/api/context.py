@@ -1,4 +1,5 @@
-"""What every request handler needs: settings, the store, the deployment; and request helpers."""
+"""What every request handler needs — the composed adapter: settings, store, audit, exchange — and
+request helpers."""
 
 from __future__ import annotations
 
@@ -8,15 +9,17 @@ from typing import Any
 
 from starlette.requests import Request
 
+from adapter.composition import Adapter
 from adapter.config import Settings
 from adapter.domain.facts import Deployment
+from adapter.exchange.runtime import Exchange
 from adapter.fhir.jsonbody import parse_json
 from adapter.fhir.models import FHIR_JSON
 from adapter.fhir.outcome import FhirError
 from adapter.security.audit import AuditLog
 from adapter.security.clients import RegisteredClient, load_clients
 from adapter.security.tokens import IssuerKey, TokenVerifier
-from adapter.store.repository import Store
+from adapter.store.engine import Store
 
 _JSON_TYPES = (FHIR_JSON, "application/json", "application/json+fhir")
 _ACCEPTABLE = (*_JSON_TYPES, "*/*", "application/*")
@@ -25,8 +28,24 @@ _FORMATS = ("json", *_JSON_TYPES)
 
 @dataclass
 class AppContext:
-    settings: Settings
-    store: Store
+    adapter: Adapter
+
+    @property
+    def settings(self) -> Settings:
+        return self.adapter.settings
+
+    @property
+    def store(self) -> Store:
+        """The store with its effects, acting for no one: reads. Writes go through `guard.writer(request)`."""
+        return self.adapter.store
+
+    @property
+    def audit(self) -> AuditLog:
+        return self.adapter.audit
+
+    @property
+    def exchange(self) -> Exchange:
+        return self.adapter.exchange
 
     @cached_property
     def issuer_key(self) -> IssuerKey:
@@ -39,18 +58,13 @@ class AppContext:
             s.effective_audience, s.issuer, self.issuer_key, s.trusted_issuers, s.jwks_cache_seconds
         )
 
-    @cached_property
-    def audit(self) -> AuditLog:
-        return AuditLog(self.store)
-
     def clients(self) -> dict[str, RegisteredClient]:
         """Read on each token request, so a newly registered client needs no restart."""
         return load_clients(self.settings.effective_clients_file)
 
     @property
     def deployment(self) -> Deployment:
-        s = self.settings
-        return Deployment(s.trained_modules, s.organization, s.consult_organization)
+        return self.adapter.deployment
 
     @property
     def base(self) -> str:

@@ -17,12 +17,13 @@ from starlette.responses import Response
 from adapter.api.context import ctx
 from adapter.api.responses import error_response, internal_error
 from adapter.fhir.outcome import FhirError
-from adapter.security.audit import Access, build_event
+from adapter.security.audit import Access, Actor, build_event
 from adapter.security.principal import Principal, consult_request_markers
 from adapter.security.scopes import parse_scopes
 from adapter.security.tokens import AuthError
+from adapter.store.engine import Store
 from adapter.store.indexing import IndexRow, index_rows
-from adapter.store.repository import ACCESS, Alternative, Match, Session, Stored
+from adapter.store.session import ACCESS, Alternative, Match, Session, Stored
 
 log = logging.getLogger("voorzorg.security")
 
@@ -62,6 +63,20 @@ def principal(request: Request) -> Principal:
 def access(request: Request) -> Access:
     a: Access = request.state.access
     return a
+
+
+def writer(request: Request) -> Store:
+    """The store acting for this request's caller: its units of work write their audit record with the
+    change they commit (`adapter.security.audit.RecordChange`)."""
+    c = ctx(request)
+    actor = Actor(
+        principal(request),
+        access(request),
+        path=f"{request.method} {request.url.path}",
+        observer=c.settings.base_url,
+        address=request.client.host if request.client else None,
+    )
+    return c.store.acting_for(actor)
 
 
 async def gate(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -128,6 +143,8 @@ def _interaction(request: Request) -> str:
 def _audit(request: Request, status: int) -> None:
     c = ctx(request)
     a = access(request)
+    if a.recorded_with_change and status < 400:
+        return  # the change was recorded in its own transaction (RecordChange)
     if a.query is None and request.url.query:
         a.query = request.url.query
     outcome = "success" if status < 400 else ("minor" if status < 500 else "serious")

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from adapter.api.context import check_accept, ctx, read_fhir_body
-from adapter.api.guard import access, require
+from adapter.api.guard import access, require, writer
 from adapter.api.operations import _may_send
 from adapter.api.responses import FhirResponse, resource_response
 from adapter.exchange.client import FhirClient, PeerError
@@ -48,7 +48,7 @@ async def notification(request: Request) -> FhirResponse:
     check_structure(body)
     note = read_notification(body, c.settings.organization)
     sender = _sender(who, note)
-    peer = peer_of(request.app.state.exchange.peers, sender)
+    peer = peer_of(c.exchange.peers, sender)
     if peer is None:
         raise FhirError.one(
             422,
@@ -62,7 +62,7 @@ async def notification(request: Request) -> FhirResponse:
     try:
         referral = await run_in_threadpool(read_referral, fetched.bundle)
         await run_in_threadpool(_may_send, who, referral, c.store)
-        result = await run_in_threadpool(intake_referral, c.store, referral, c.deployment)
+        result = await run_in_threadpool(intake_referral, writer(request), referral, c.deployment)
     finally:
         await run_in_threadpool(_audit_import, request, who, peer, fetched, result)
     assert result is not None

@@ -8,14 +8,15 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from adapter.api.context import check_accept, ctx, read_fhir_body
-from adapter.api.guard import access, require
+from adapter.api.guard import access, require, writer
 from adapter.api.responses import FhirResponse
 from adapter.fhir.outcome import FhirError
 from adapter.mapping.decision_out import to_parameters
 from adapter.mapping.referral_in import Referral, read_referral
 from adapter.security.principal import Principal
 from adapter.security.scopes import CREATE
-from adapter.store.repository import Store, Write
+from adapter.store.engine import Store
+from adapter.store.session import Write
 from adapter.workflows.intake import IntakeResult, check_eligibility, intake_referral, referral_bundle
 
 router = APIRouter(dependencies=[Depends(check_accept)])
@@ -29,7 +30,7 @@ async def transaction(request: Request) -> FhirResponse:
     referral = await run_in_threadpool(read_referral, bundle)
     await run_in_threadpool(_may_send, who, referral, ctx(request).store)
     # Database work runs in the thread pool: the event loop keeps serving other requests meanwhile.
-    result = await run_in_threadpool(intake_referral, ctx(request).store, referral, ctx(request).deployment)
+    result = await run_in_threadpool(intake_referral, writer(request), referral, ctx(request).deployment)
     record = access(request)
     for w in result.touched:
         record.touched(w.stored.reference, result.patient_reference)

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from adapter.api.context import page
+from adapter.api.context import ctx, page
 from adapter.api.guard import access, require
 from adapter.exchange.outbox import STATUSES, Message, Outbox
 from adapter.fhir.outcome import FhirError
@@ -27,7 +27,7 @@ RESOURCE = "OutboxMessage"
 
 
 def _outbox(request: Request) -> Outbox:
-    o: Outbox = request.app.state.exchange.outbox
+    o: Outbox = ctx(request).adapter.outbox
     return o
 
 

@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from adapter.fhir.models import FHIR_JSON
 from adapter.fhir.outcome import FhirError, operation_outcome
-from adapter.store.repository import Stored
+from adapter.store.session import Stored
 
 
 class FhirResponse(Response):

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from adapter.api.context import check_accept, ctx, if_match_version, page, read_fhir_body
-from adapter.api.guard import access, patient_of, principal, require, restrict, visible
+from adapter.api.guard import access, patient_of, principal, require, restrict, visible, writer
 from adapter.api.responses import FhirResponse, history_bundle, resource_response, searchset
 from adapter.data import stored_types
 from adapter.fhir.dates import date_range
@@ -17,7 +17,7 @@ from adapter.fhir.outcome import FhirError
 from adapter.fhir.search import parse_search
 from adapter.fhir.validator import has_errors, validate
 from adapter.security.scopes import READ, SEARCH, UPDATE
-from adapter.store.repository import Session, Stored, VersionConflict
+from adapter.store.session import Session, Stored, VersionConflict
 from adapter.workflows.consult import after_task_update
 from adapter.workflows.tasks import check_task_update
 
@@ -187,7 +187,7 @@ async def update(resource_type: str, resource_id: str, request: Request) -> Fhir
             _touched(request, [w.stored for w in after_task_update(s, stored)])
         return stored
 
-    return resource_response(await run_in_threadpool(ctx(request).store.write, work), ctx(request).base)
+    return resource_response(await run_in_threadpool(writer(request).write, work), ctx(request).base)
 
 
 def _visible(request: Request, s: Session, stored: Stored | None) -> Stored | None:

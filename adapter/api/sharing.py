@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from adapter.api.context import check_accept, ctx, if_match_version, read_fhir_body
-from adapter.api.guard import access, require, visible
+from adapter.api.guard import access, require, visible, writer
 from adapter.api.responses import FhirResponse, resource_response
 from adapter.fhir.outcome import FhirError
 from adapter.security.scopes import CREATE, UPDATE
@@ -20,7 +20,7 @@ async def create_consent(request: Request) -> FhirResponse:
     require(request, "Consent", CREATE)
     body = await read_fhir_body(request)
     _may_see_patient(request, body)
-    recorded = await run_in_threadpool(record_consent, ctx(request).store, body)
+    recorded = await run_in_threadpool(record_consent, writer(request), body)
     return _answer(request, recorded, 201 if recorded.consent.created else 200)
 
 
@@ -30,7 +30,7 @@ async def change_consent(consent_id: str, request: Request) -> FhirResponse:
     body = await read_fhir_body(request)
     expected = if_match_version(request)
     _may_see_patient(request, body)
-    recorded = await run_in_threadpool(update_consent, ctx(request).store, consent_id, body, expected)
+    recorded = await run_in_threadpool(update_consent, writer(request), consent_id, body, expected)
     return _answer(request, recorded, 200)
 
 

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from adapter.api.care import birth_response
 from adapter.api.context import check_accept, ctx, if_match_version, read_fhir_body
-from adapter.api.guard import access, patient_of, principal, require, restrict, visible
+from adapter.api.guard import access, patient_of, principal, require, restrict, visible, writer
 from adapter.api.responses import FhirResponse, resource_response
 from adapter.fhir.models import check_structure
 from adapter.fhir.outcome import FhirError
@@ -48,10 +48,10 @@ async def create_observation(request: Request) -> FhirResponse:
     check_structure(body)
     if body.get("resourceType") == "Observation" and is_delivery_date(body):
         require(request, "CarePlan", UPDATE)
-        recorded = await run_in_threadpool(record_delivery_date, ctx(request).store, body)
+        recorded = await run_in_threadpool(record_delivery_date, writer(request), body)
         return birth_response(request, recorded)
     _nurse(request, "Observation", CREATE)
-    written = await run_in_threadpool(record_assessment, ctx(request).store, body)
+    written = await run_in_threadpool(record_assessment, writer(request), body)
     access(request).touched(written.stored.reference, patient_of(written.stored))
     return resource_response(written.stored, ctx(request).base, 201 if written.created else 200)
 
@@ -62,7 +62,7 @@ async def create_goal(request: Request) -> FhirResponse:
     _nurse(request, "Goal", CREATE)
     require(request, "CarePlan", UPDATE)
     body = await read_fhir_body(request)
-    written = await run_in_threadpool(record_goal, ctx(request).store, body)
+    written = await run_in_threadpool(record_goal, writer(request), body)
     _touched(request, written)
     return resource_response(written.goal.stored, ctx(request).base, 201 if written.goal.created else 200)
 
@@ -73,7 +73,7 @@ async def put_goal(goal_id: str, request: Request) -> FhirResponse:
     _nurse(request, "Goal", UPDATE)
     body = await read_fhir_body(request)
     expected = if_match_version(request)
-    written = await run_in_threadpool(update_goal, ctx(request).store, goal_id, body, expected)
+    written = await run_in_threadpool(update_goal, writer(request), goal_id, body, expected)
     _touched(request, written)
     return resource_response(written.goal.stored, ctx(request).base)
 

@@ -9,12 +9,11 @@ import signal
 import sys
 import threading
 
+from adapter.composition import Adapter, compose
 from adapter.config import Settings
 from adapter.exchange.outbox import Outbox
 from adapter.exchange.peers import load_peers
-from adapter.exchange.worker import Worker
 from adapter.security.tokens import IssuerKey
-from adapter.store.repository import Store
 
 log = logging.getLogger("voorzorg.exchange")
 
@@ -22,18 +21,17 @@ log = logging.getLogger("voorzorg.exchange")
 def run(settings: Settings, args: argparse.Namespace) -> int:
     if args.command == "peer-jwks":
         return _jwks(settings, args.peer)
-    store = Store(settings.effective_database_url)
-    store.migrate()
+    adapter = compose(settings)
     try:
         if args.command == "worker":
-            return _worker(store, settings, once=args.once)
-        return _outbox(Outbox(store), args)
+            return _worker(adapter, once=args.once)
+        return _outbox(adapter.outbox, args)
     finally:
-        store.dispose()
+        adapter.close()
 
 
-def _worker(store: Store, settings: Settings, once: bool) -> int:
-    worker = Worker.from_settings(store, settings)
+def _worker(adapter: Adapter, once: bool) -> int:
+    worker = adapter.worker()
     if not worker.peers:
         log.warning("no peers configured (VOORZORG_PEERS_FILE): nothing to deliver")
     if once:

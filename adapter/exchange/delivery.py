@@ -1,14 +1,13 @@
 """Deliveries: how a message of a given `kind` reaches its peer.
 
 A delivery is a function `(context, message) -> Delivered` that raises `PeerError` when it fails. The
-worker picks it by the message's kind; register a new kind with `register_delivery`:
+worker picks it by the message's kind from the deliveries it was given; the kinds are listed in one
+place, `adapter.exchange.runtime.DELIVERIES`. A new kind is a function there:
 
     def deliver_notification(ctx: DeliveryContext, message: Message) -> Delivered:
         task = message.payload["task"]
         ctx.client.request("POST", "Task", body=task, headers={"If-None-Exist": ...})
         return Delivered([])
-
-    register_delivery("notification", deliver_notification)
 
 Built in: `transaction` — one FHIR transaction Bundle of idempotent entries (`adapter.exchange.bundles`);
 a 412 (someone changed a resource at the peer since we last wrote it) re-reads the current versions
@@ -17,7 +16,7 @@ and re-applies ours, a few times at most.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,18 +43,15 @@ class Delivered:
 
 
 Delivery = Callable[[DeliveryContext, Message], Delivered]
-_DELIVERIES: dict[str, Delivery] = {}
+#: The deliveries by message kind.
+Deliveries = Mapping[str, Delivery]
 
 
-def register_delivery(kind: str, delivery: Delivery) -> None:
-    _DELIVERIES[kind] = delivery
-
-
-def delivery_for(kind: str) -> Delivery:
+def delivery_for(deliveries: Deliveries, kind: str) -> Delivery:
     try:
-        return _DELIVERIES[kind]
+        return deliveries[kind]
     except KeyError:
-        raise PeerError(f"no delivery is registered for messages of kind {kind!r}", transient=False) from None
+        raise PeerError(f"no delivery is known for messages of kind {kind!r}", transient=False) from None
 
 
 def deliver_transaction(ctx: DeliveryContext, message: Message) -> Delivered:
@@ -134,5 +130,3 @@ def _reread(client: FhirClient, stale: list[PeerVersion]) -> list[PeerVersion]:
         out.append(PeerVersion(v.res_type, v.res_id, str(body.get("id") or v.peer_id), version))
     return out
 
-
-register_delivery("transaction", deliver_transaction)

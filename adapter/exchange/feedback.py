@@ -27,20 +27,18 @@ token answers the Tasks of its own referrals only.
 from __future__ import annotations
 
 import copy
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
-
 from adapter.exchange.bundles import DEFAULT_SYSTEM
 from adapter.exchange.client import PeerError, PreconditionFailed, version_of
-from adapter.exchange.delivery import MAX_REAPPLY, Delivered, DeliveryContext, register_delivery, request_id
+from adapter.exchange.delivery import MAX_REAPPLY, Delivered, DeliveryContext, request_id
 from adapter.exchange.outbox import Message, PeerVersion
 from adapter.exchange.peers import Peer, peer_of
-from adapter.exchange.routing import Flow, Planned, client_of, register_route
-from adapter.store.repository import Session, Stored
-from adapter.store.schema import resource_access
+from adapter.exchange.routing import Flow, Planned
+from adapter.fhir.subject import client_of
+from adapter.mapping.ids import is_referral_id, referral_task_id
+from adapter.store.session import Session, Stored
 
 ROUTE = "referral-sender"
 KIND = "task-update"
@@ -56,10 +54,8 @@ def is_referral_task(stored: Stored) -> bool:
     ref = (stored.content.get("focus") or {}).get("reference", "")
     if stored.res_type != "Task" or not isinstance(ref, str) or not ref.startswith("ServiceRequest/"):
         return False
-    try:
-        return stored.res_id == str(uuid.uuid5(uuid.UUID(ref.split("/", 1)[1]), "Task"))
-    except ValueError:
-        return False
+    referral_id = ref.split("/", 1)[1]
+    return is_referral_id(referral_id) and stored.res_id == referral_task_id(referral_id)
 
 
 def sender_task_identifier(base_url: str, task_id: str) -> dict[str, str]:
@@ -86,11 +82,7 @@ def route(s: Session, flow: Flow, written: list[Stored], peers: Mapping[str, Pee
 
 
 def _granted(s: Session, stored: Stored) -> list[str]:
-    ra = resource_access.c
-    rows = s.conn.execute(
-        select(ra.organization).where(ra.res_type == stored.res_type, ra.res_id == stored.res_id)
-    ).all()
-    return sorted(r.organization for r in rows)
+    return s.organizations_with_access(stored.res_type, stored.res_id)
 
 
 def _their_task(task: dict[str, Any], peer: Peer) -> str | None:
@@ -245,6 +237,3 @@ def _json(r: Any) -> dict[str, Any]:
 def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return {k: v for k, v in a.items() if k != "meta"} == {k: v for k, v in b.items() if k != "meta"}
 
-
-register_route(ROUTE, route)
-register_delivery(KIND, deliver_task_update)

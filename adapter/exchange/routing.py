@@ -10,20 +10,22 @@ A flow may also say
   whose pending messages must be dropped because a consent written in this unit of work now denies;
 - `supersede: true` — each message carries the full current state of its resources, so a newer message
   replaces older undelivered ones of the same flow, peer and client that it covers (`outbox.enqueue`);
-- `route: <name>` — the peer is chosen per resource by a registered route (`register_route`), not fixed:
-  the obstetric feedback goes to whichever peer is the practice that sent the referral.
+- `route: <name>` — the peer is chosen per resource by a named route, not fixed: the obstetric feedback
+  goes to whichever peer is the practice that sent the referral. The routes are listed in one place,
+  `adapter.exchange.runtime.ROUTES`, which the composition root hands to `plan`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
 from adapter.data import mapping_yaml
 from adapter.exchange.peers import Peer
-from adapter.store.repository import Alternative, Match, Session, Stored
+from adapter.fhir.subject import client_of
+from adapter.store.session import Session, Stored
 from adapter.workflows.sharing import may_share_with
 
 
@@ -86,11 +88,8 @@ class Planned:
 
 #: A route: (session, flow, the routed resources this unit of work wrote, the peers) -> messages.
 Route = Callable[[Session, Flow, list[Stored], Mapping[str, Peer]], list[Planned]]
-_ROUTES: dict[str, Route] = {}
-
-
-def register_route(name: str, route: Route) -> None:
-    _ROUTES[name] = route
+#: The routes by name (`route:` in a flow).
+Routes = Mapping[str, Route]
 
 
 def load_flows(data: dict[str, Any] | None = None) -> tuple[Flow, ...]:
@@ -123,59 +122,67 @@ def default_flows() -> tuple[Flow, ...]:
     return load_flows()
 
 
-def client_of(content: dict[str, Any]) -> str | None:
-    """The client (Patient) a resource is about: itself, or its subject / patient / for."""
-    if content.get("resourceType") == "Patient":
-        return f"Patient/{content['id']}"
-    for element in ("subject", "patient", "for"):
-        value = content.get(element)
-        ref = value.get("reference") if isinstance(value, dict) else None
-        if isinstance(ref, str) and ref.startswith("Patient/"):
-            return ref
-    return None
-
-
-def plan(
-    session: Session, flows: Iterable[Flow], peers: Collection[str] | Mapping[str, Peer]
-) -> list[Planned]:
+def plan(session: Session, flows: Iterable[Flow], peers: Mapping[str, Peer], routes: Routes) -> list[Planned]:
     """The messages the writes of this unit of work call for (last write of each resource wins)."""
-    latest: dict[tuple[str, str], Stored] = {}
-    for w in session.written:
-        key = (w.stored.res_type, w.stored.res_id)
-        latest.pop(key, None)
-        latest[key] = w.stored
+    latest = _latest(session)
     if not latest:
         return []
     out: list[Planned] = []
     for flow in flows:
         if flow.route is not None:
-            configs = peers if isinstance(peers, Mapping) else {}
-            routed = [s for s in latest.values() if flow.carries(s.content)]
-            if flow.route not in _ROUTES:
-                raise LookupError(f"flow {flow.name}: no route {flow.route!r} is registered")
-            planned = _ROUTES[flow.route](session, flow, routed, configs) if routed and configs else []
-            out += [p for p in planned if _consents(session, flow, p.client)]
-            continue
-        if flow.peer not in peers:
-            continue
-        by_client: dict[str, list[Stored]] = {}
-        for stored in latest.values():
-            client = client_of(stored.content)
-            if client and flow.carries(stored.content):
-                by_client.setdefault(client, []).append(stored)
-        for client, stored_list in by_client.items():
-            if flow.when_client_has and not _client_has(session, flow.when_client_has, client):
-                continue
-            if not _consents(session, flow, client):
-                continue
-            entries = [_entry(s) for s in stored_list]
-            if flow.include_client and not any(e["type"] == "Patient" for e in entries):
-                patient = session.get("Patient", client.split("/", 1)[1])
-                if patient is not None and not patient.deleted:
-                    entries.insert(0, _entry(patient))
-            entries.sort(key=lambda e: e["type"] != "Patient")  # the client first
-            out.append(Planned(flow, client, entries))
+            out += _routed(session, flow, latest, peers, routes)
+        elif flow.peer in peers:
+            out += _to_fixed_peer(session, flow, latest)
     return out
+
+
+def _latest(session: Session) -> list[Stored]:
+    """What the unit of work wrote, each resource once, as it was last written, in order of that write."""
+    latest: dict[tuple[str, str], Stored] = {}
+    for w in session.written:
+        key = (w.stored.res_type, w.stored.res_id)
+        latest.pop(key, None)
+        latest[key] = w.stored
+    return list(latest.values())
+
+
+def _routed(
+    session: Session, flow: Flow, latest: list[Stored], peers: Mapping[str, Peer], routes: Routes
+) -> list[Planned]:
+    route = routes.get(flow.route or "")
+    if route is None:
+        raise LookupError(f"flow {flow.name}: no route {flow.route!r} is known")
+    carried = [s for s in latest if flow.carries(s.content)]
+    if not carried or not peers:
+        return []
+    planned = route(session, flow, carried, peers)
+    return [p for p in planned if _consents(session, flow, p.client)]
+
+
+def _to_fixed_peer(session: Session, flow: Flow, latest: list[Stored]) -> list[Planned]:
+    by_client: dict[str, list[Stored]] = {}
+    for stored in latest:
+        client = client_of(stored.content)
+        if client and flow.carries(stored.content):
+            by_client.setdefault(client, []).append(stored)
+    out = []
+    for client, carried in by_client.items():
+        if flow.when_client_has and not session.count(flow.when_client_has, patient=client):
+            continue
+        if _consents(session, flow, client):
+            out.append(Planned(flow, client, _entries(session, flow, client, carried)))
+    return out
+
+
+def _entries(session: Session, flow: Flow, client: str, carried: list[Stored]) -> list[dict[str, Any]]:
+    """The message's entries: the client first (when the flow includes her), then what was written."""
+    entries = [_entry(s) for s in carried]
+    if flow.include_client and not any(e["type"] == "Patient" for e in entries):
+        patient = session.live(client)
+        if patient is not None:
+            entries.insert(0, _entry(patient))
+    entries.sort(key=lambda e: e["type"] != "Patient")
+    return entries
 
 
 def _entry(s: Stored) -> dict[str, Any]:
@@ -206,11 +213,6 @@ def withdrawn(session: Session, flows: Iterable[Flow]) -> list[tuple[Flow, str]]
         )
     )
     return [(f, c) for f in flows if f.consent for c in clients if not _consents(session, f, c)]
-
-
-def _client_has(session: Session, res_type: str, client: str) -> bool:
-    total, _ = session.search(res_type, [Match("patient", (Alternative(value=client),))], 1, 0)
-    return total > 0
 
 
 def _code_systems(content: dict[str, Any]) -> set[str]:

@@ -1,43 +1,72 @@
-"""The exchange as one process runs it: peers loaded, the outbox hook on the store, a worker if wanted.
+"""The exchange as one process runs it, built by the composition root (`adapter.composition`).
 
-`setup(store, settings)` is what `create_app` (in-process worker, started and stopped with the app's
-lifespan) and `voorzorg-adapter worker` (a process of its own) call. With no peers configured it
-installs nothing and the worker has nothing to do (no thread is started).
+Everything the exchange can do is declared here, not registered on import: the named routes a flow may
+use (`ROUTES`), the deliveries per message kind (`DELIVERIES`). `Exchange.from_settings` loads the peers
+and flows; its `queue_changes` is the effect that turns every unit of work's writes into outbox rows
+(`adapter.workflows.effects`), and `worker(store)` makes a delivery worker with these deliveries. With
+no peers configured nothing is queued and no worker thread is started.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from adapter.config import Settings
-from adapter.exchange.outbox import Outbox, OutboxHook, install
+from adapter.exchange import feedback
+from adapter.exchange.delivery import Deliveries, deliver_transaction
+from adapter.exchange.outbox import Outbox, QueueChanges
 from adapter.exchange.peers import Peer, load_peers
-from adapter.exchange.routing import default_flows
-from adapter.exchange.worker import Worker
-from adapter.store.repository import Store
-from adapter.workflows.sharing import install_summaries
+from adapter.exchange.routing import Flow, Routes, default_flows
+from adapter.exchange.worker import Worker, WorkerSettings
+from adapter.store.engine import Store
+
+#: Routes a flow names with `route:` (mappings/exchange.yaml): they pick the peer per resource.
+ROUTES: Routes = {feedback.ROUTE: feedback.route}
+#: How a message of each kind reaches its peer.
+DELIVERIES: Deliveries = {"transaction": deliver_transaction, feedback.KIND: feedback.deliver_task_update}
 
 
 @dataclass
 class Exchange:
+    settings: Settings
     peers: dict[str, Peer]
-    outbox: Outbox
-    hook: OutboxHook | None
-    worker: Worker | None  # the in-process worker, when settings.worker says so and there are peers
+    flows: tuple[Flow, ...]
+    routes: Routes = field(default_factory=lambda: dict(ROUTES))
+    deliveries: Deliveries = field(default_factory=lambda: dict(DELIVERIES))
 
-    def start(self) -> None:
-        if self.worker is not None:
-            self.worker.start()
+    @classmethod
+    def from_settings(cls, settings: Settings, flows: tuple[Flow, ...] | None = None) -> Exchange:
+        return cls(settings, load_peers(settings.peers_file), default_flows() if flows is None else flows)
 
-    def stop(self) -> None:
-        if self.worker is not None:
-            self.worker.stop()
+    @property
+    def active_flows(self) -> tuple[Flow, ...]:
+        """The flows that can reach a peer here: their fixed peer is configured, or they route to one."""
+        return tuple(f for f in self.flows if f.peer in self.peers or (f.route is not None and self.peers))
 
+    def queue_changes(self) -> QueueChanges:
+        """The effect: a unit of work's writes, routed to the configured peers, become outbox rows."""
+        return QueueChanges(self.active_flows, self.peers, self.routes)
 
-def setup(store: Store, settings: Settings, *, in_process_worker: bool | None = None) -> Exchange:
-    peers = load_peers(settings.peers_file)
-    install_summaries(store, settings)  # first: the OZKS summary it writes is routed like any change
-    hook = install(store, default_flows(), peers)
-    want_worker = settings.worker == "in-process" if in_process_worker is None else in_process_worker
-    worker = Worker.from_settings(store, settings) if want_worker and peers else None
-    return Exchange(peers, Outbox(store), hook, worker)
+    def worker(self, store: Store, **kwargs: Any) -> Worker:
+        s = self.settings
+        return Worker(
+            store,
+            self.peers,
+            self.deliveries,
+            settings=kwargs.pop("settings", None) or WorkerSettings.from_settings(s),
+            organization=s.organization,
+            observer=s.base_url,
+            **kwargs,
+        )
+
+    def outbox(self, store: Store) -> Outbox:
+        return Outbox(store)
+
+    def peer(self, name: str) -> Peer | None:
+        return self.peers.get(name)
+
+    def senders(self) -> Mapping[str, Peer]:
+        """The peers that are referral senders (they name an organisation)."""
+        return {n: p for n, p in self.peers.items() if p.organizations}

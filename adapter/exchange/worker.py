@@ -1,6 +1,6 @@
 """The delivery worker: takes due outbox messages, sends them, marks them delivered or failed.
 
-    worker = Worker.from_settings(store, settings)   # peers from VOORZORG_PEERS_FILE
+    worker = adapter.exchange.worker(adapter.store)  # built by the composition root (adapter.composition)
     worker.run_once()                                 # deliver what is due now; how many were tried
     worker.start(); ...; worker.stop()                # a background thread (the API's lifespan does this)
     worker.run(stop_event)                            # the loop `voorzorg-adapter worker` runs
@@ -18,19 +18,17 @@ import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import requests
 
 from adapter.config import Settings
-from adapter.exchange import feedback  # noqa: F401  (registers the task-update delivery and its route)
 from adapter.exchange.client import FhirClient, PeerError, RetryPolicy
-from adapter.exchange.delivery import DeliveryContext, delivery_for
+from adapter.exchange.delivery import Deliveries, DeliveryContext, delivery_for
 from adapter.exchange.outbox import DEAD, Message, Outbox
-from adapter.exchange.peers import Peer, as_transfer, load_peers
+from adapter.exchange.peers import Peer, as_transfer
 from adapter.security.audit import Access, AuditLog, build_event
 from adapter.security.principal import Principal
-from adapter.store.repository import Store
+from adapter.store.engine import Store
 
 log = logging.getLogger("voorzorg.exchange")
 
@@ -60,6 +58,7 @@ class Worker:
         self,
         store: Store,
         peers: Mapping[str, Peer],
+        deliveries: Deliveries,
         *,
         settings: WorkerSettings | None = None,
         clients: Mapping[str, FhirClient] | None = None,
@@ -71,6 +70,7 @@ class Worker:
     ) -> None:
         self.store = store
         self.peers = dict(peers)
+        self.deliveries = deliveries
         self.settings = settings or WorkerSettings()
         self.outbox = Outbox(store)
         self.audit = AuditLog(store)
@@ -83,17 +83,6 @@ class Worker:
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-
-    @classmethod
-    def from_settings(cls, store: Store, settings: Settings, **kwargs: Any) -> Worker:
-        return cls(
-            store,
-            load_peers(settings.peers_file),
-            settings=WorkerSettings.from_settings(settings),
-            organization=settings.organization,
-            observer=settings.base_url,
-            **kwargs,
-        )
 
     # --- one round ------------------------------------------------------------------------------
     def run_once(self) -> int:
@@ -112,7 +101,7 @@ class Worker:
         peer = self.peers[message.peer]
         ctx = DeliveryContext(self.clients[message.peer], message.peer, self.outbox)
         try:
-            done = delivery_for(message.kind)(ctx, message)
+            done = delivery_for(self.deliveries, message.kind)(ctx, message)
         except PeerError as e:
             status = self.outbox.failed(
                 message,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from adapter.data import search_parameters
 from adapter.fhir.dates import date_range
 from adapter.fhir.outcome import FhirError, Issue
-from adapter.store.repository import Alternative, Match
+from adapter.store.session import Alternative, Match
 
 RESULT_PARAMS = {"_count", "_offset", "_sort", "_format", "_total", "_pretty"}
 PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le")

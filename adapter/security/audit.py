@@ -1,8 +1,14 @@
 """NEN 7513 access logging as FHIR AuditEvents in an append-only, hash-chained log.
 
 Each record holds the hash of its predecessor, so changing or removing a record breaks the chain
-(`voorzorg-adapter audit verify`). Records are written in their own transaction, after the request's
-own work, so a refused or rolled-back request is logged all the same.
+(`voorzorg-adapter audit verify`).
+
+A change is recorded in the same transaction as the change itself: `RecordChange` is one of the effects
+every unit of work runs before commit (`adapter.workflows.effects`), for the `Actor` the unit of work acts
+for — an HTTP request, or a command run by an operator. A committed change therefore always has its
+record, and a change rolled back has none. What changes nothing — a read, a refusal, a failure — is
+recorded by `AuditLog.append` in a transaction of its own (the HTTP gate does this after the answer
+is known, so a refused request is logged all the same).
 """
 
 from __future__ import annotations
@@ -10,17 +16,15 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, insert, select, text, update
-
 from adapter.config import CANONICAL_BASE
 from adapter.fhir.dates import now_instant
+from adapter.fhir.subject import client_of
 from adapter.security.principal import Principal
-from adapter.store.repository import Store
-from adapter.store.schema import audit_event, audit_head, audit_patient
+from adapter.store.engine import Store
+from adapter.store.session import Session
 
 GENESIS = "0" * 64
 _EVENT_TYPE = "http://terminology.hl7.org/CodeSystem/audit-event-type"
@@ -53,12 +57,25 @@ class Access:
     entities: list[str] = field(default_factory=list)  # "Type/id" touched
     patients: list[str] = field(default_factory=list)  # "Patient/id" whose data was touched
     query: str | None = None
+    #: A unit of work wrote this request's record with its change (the gate then writes none on success).
+    recorded_with_change: bool = False
 
     def touched(self, reference: str, patient: str | None) -> None:
         if reference not in self.entities:
             self.entities.append(reference)
         if patient and patient not in self.patients:
             self.patients.append(patient)
+
+
+@dataclass
+class Actor:
+    """Whom a unit of work acts for, and where (NEN 7513: the user, on whose behalf, the access point)."""
+
+    principal: Principal | None
+    access: Access
+    path: str  # "POST /Encounter", or the command line ("voorzorg-adapter careplans complete-due")
+    observer: str  # the adapter's base URL
+    address: str | None = None  # the caller's network address, when there is one
 
 
 def build_event(
@@ -169,95 +186,109 @@ def _hash(prev: str, content: str) -> str:
     return hashlib.sha256((prev + content).encode("utf-8")).hexdigest()
 
 
+def append_event(s: Session, event: dict[str, Any]) -> dict[str, Any]:
+    """Write one record at the head of the chain, in the session's transaction."""
+    event = dict(event)
+    event["id"] = str(uuid.uuid4())
+    head = s.audit.head()
+    seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
+    content = json.dumps(event, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    s.audit.append(
+        seq=seq,
+        event_id=event["id"],
+        recorded=event["recorded"],
+        content=content,
+        prev_hash=prev,
+        digest=_hash(prev, content),
+        patients=_patients(event),
+    )
+    return event
+
+
+class RecordChange:
+    """The effect: a unit of work that changed client data writes its AuditEvent before it commits.
+
+    The record names the actor, every resource written and the clients they are about, besides what the
+    actor's handler noted (what it read on the way). A unit of work acting for no one (set-up, migration)
+    is the adapter's own doing and recorded as such.
+    """
+
+    def __init__(self, observer: str, organization: str | None) -> None:
+        self.observer = observer
+        self.system = Principal(client_id="voorzorg-adapter", role="jgz", organization=organization)
+
+    def __call__(self, s: Session) -> None:
+        if not s.written:
+            return
+        actor = s.actor if isinstance(s.actor, Actor) else None
+        access = Access(interaction=actor.access.interaction if actor else "operation")
+        if actor is not None:
+            access.resource_type = actor.access.resource_type
+            access.query = actor.access.query
+            for ref in actor.access.entities:
+                access.touched(ref, None)
+            access.patients.extend(actor.access.patients)
+        for w in s.written:
+            access.touched(w.stored.reference, client_of(w.stored.content))
+        event = build_event(
+            access,
+            principal=actor.principal if actor else self.system,
+            outcome="success",
+            outcome_text=f"committed: {len({w.stored.reference for w in s.written})} resource(s) written",
+            address=actor.address if actor else None,
+            path=actor.path if actor else "voorzorg-adapter",
+            observer=actor.observer if actor else self.observer,
+        )
+        append_event(s, event)
+        if actor is not None:
+            actor.access.recorded_with_change = True
+
+
 class AuditLog:
     def __init__(self, store: Store) -> None:
         self.store = store
 
     def append(self, event: dict[str, Any]) -> dict[str, Any]:
         """Write one record at the head of the chain, in a transaction of its own."""
-        event = dict(event)
-        event["id"] = str(uuid.uuid4())
-        with self.store.engine.begin() as conn:
-            if not self.store.is_sqlite:  # SQLite's BEGIN IMMEDIATE already serialises writers
-                conn.execute(text("SELECT pg_advisory_xact_lock(7513)"))
-            head = conn.execute(
-                select(audit_event.c.seq, audit_event.c.hash).order_by(audit_event.c.seq.desc()).limit(1)
-            ).first()
-            seq, prev = (head.seq + 1, head.hash) if head else (1, GENESIS)
-            content = json.dumps(event, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-            digest = _hash(prev, content)
-            patients = _patients(event)
-            conn.execute(
-                insert(audit_event).values(
-                    seq=seq,
-                    event_id=event["id"],
-                    recorded=event["recorded"],
-                    patient=patients[0] if patients else None,
-                    content=content,
-                    prev_hash=prev,
-                    hash=_hash(prev, content),
-                )
-            )
-            if patients:
-                conn.execute(insert(audit_patient), [{"seq": seq, "patient": p} for p in patients])
-            moved = conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=digest))
-            if moved.rowcount == 0:
-                conn.execute(insert(audit_head).values(id=1, seq=seq, hash=digest))
-        return event
+        return self.store.write(lambda s: append_event(s, event))
 
     def verify(self) -> tuple[int, list[str]]:
         """(records checked, problems): a record whose link or content does not match, a head that does
         not point at the last record (records removed from the end), or a per-client index row that
         does not match the record it indexes (hiding accesses from the privacy officer)."""
-        problems: list[str] = []
-        prev, expected_seq, count = GENESIS, 1, 0
-        indexed = self._patient_index()
-        for row in self._rows():
-            count += 1
-            if row.seq != expected_seq:
-                problems.append(f"record {expected_seq} is missing (next is {row.seq})")
-            if row.prev_hash != prev:
-                problems.append(f"record {row.seq} does not link to its predecessor")
-            if _hash(row.prev_hash, row.content) != row.hash:
-                problems.append(f"record {row.seq} was changed after it was written")
-            if indexed.pop(row.seq, set()) != set(_patients(json.loads(row.content))):
-                problems.append(f"the client index of record {row.seq} does not match the record")
-            prev, expected_seq = row.hash, row.seq + 1
-        problems += [f"the client index names record {seq}, which does not exist" for seq in sorted(indexed)]
-        with self.store.engine.connect() as conn:
-            head = conn.execute(select(audit_head.c.seq, audit_head.c.hash)).first()
-        if head is not None and (head.seq != expected_seq - 1 or head.hash != prev):
-            problems.append(
-                f"the chain's head is record {head.seq}, but the log ends at record {expected_seq - 1}"
-            )
-        if head is None and count:
-            problems.append("the chain's head is missing")
-        return count, problems
-
-    def _patient_index(self) -> dict[int, set[str]]:
-        out: dict[int, set[str]] = {}
-        with self.store.engine.connect() as conn:
-            for row in conn.execute(select(audit_patient.c.seq, audit_patient.c.patient)):
-                out.setdefault(row.seq, set()).add(row.patient)
-        return out
-
-    def _rows(self) -> Iterator[Any]:
-        with self.store.engine.connect() as conn:
-            yield from conn.execute(select(audit_event).order_by(audit_event.c.seq)).yield_per(1000)
+        with self.store.reading() as s:
+            return _verify(s)
 
     def search(self, patient: str | None, count: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
-        a, p = audit_event.c, audit_patient.c
-        where = [a.seq.in_(select(p.seq).where(p.patient == patient))] if patient else []
         with self.store.reading() as s:
-            total = s.conn.execute(select(func.count()).select_from(audit_event).where(*where)).scalar_one()
-            rows = s.conn.execute(
-                select(a.content).where(*where).order_by(a.seq.desc()).limit(count).offset(offset)
-            ).all()
-        return total, [json.loads(r.content) for r in rows]
+            return s.audit.search(patient, count, offset)
 
     def read(self, event_id: str) -> dict[str, Any] | None:
         with self.store.reading() as s:
-            row = s.conn.execute(
-                select(audit_event.c.content).where(audit_event.c.event_id == event_id)
-            ).first()
-        return json.loads(row.content) if row else None
+            return s.audit.read(event_id)
+
+
+def _verify(s: Session) -> tuple[int, list[str]]:
+    problems: list[str] = []
+    prev, expected_seq, count = GENESIS, 1, 0
+    indexed = s.audit.patient_index()
+    for row in s.audit.rows():
+        count += 1
+        if row.seq != expected_seq:
+            problems.append(f"record {expected_seq} is missing (next is {row.seq})")
+        if row.prev_hash != prev:
+            problems.append(f"record {row.seq} does not link to its predecessor")
+        if _hash(row.prev_hash, row.content) != row.hash:
+            problems.append(f"record {row.seq} was changed after it was written")
+        if indexed.pop(row.seq, set()) != set(_patients(json.loads(row.content))):
+            problems.append(f"the client index of record {row.seq} does not match the record")
+        prev, expected_seq = row.hash, row.seq + 1
+    problems += [f"the client index names record {seq}, which does not exist" for seq in sorted(indexed)]
+    head = s.audit.recorded_head()
+    if head is not None and (head[0] != expected_seq - 1 or head[1] != prev):
+        problems.append(
+            f"the chain's head is record {head[0]}, but the log ends at record {expected_seq - 1}"
+        )
+    if head is None and count:
+        problems.append("the chain's head is missing")
+    return count, problems

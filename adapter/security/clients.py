@@ -20,12 +20,9 @@ from typing import Any
 
 import jwt
 import yaml
-from sqlalchemy import delete, insert
-from sqlalchemy.exc import IntegrityError
 
 from adapter.security.tokens import ALLOWED_ALGORITHMS, AuthError
-from adapter.store.repository import Store
-from adapter.store.schema import used_assertion
+from adapter.store.engine import Store
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 MAX_ASSERTION_LIFETIME = 300
@@ -91,14 +88,7 @@ def verify_assertion(
     now = int(time.time())
     if int(claims["exp"]) > now + MAX_ASSERTION_LIFETIME:
         raise AuthError("client_assertion lives longer than 5 minutes")
-    with store.engine.begin() as conn:
-        conn.execute(delete(used_assertion).where(used_assertion.c.expires < now - 60))
-        try:
-            conn.execute(
-                insert(used_assertion).values(
-                    jti=f"{client.client_id}:{claims['jti']}", expires=int(claims["exp"])
-                )
-            )
-        except IntegrityError:
-            raise AuthError("client_assertion was used before (jti replay)") from None
+    jti = f"{client.client_id}:{claims['jti']}"
+    if not store.write(lambda s: s.use_assertion(jti, int(claims["exp"]), now)):
+        raise AuthError("client_assertion was used before (jti replay)")
     return client

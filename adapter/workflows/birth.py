@@ -10,7 +10,6 @@ re-timed on, and a corrected report (the same Observation again with another dat
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -22,7 +21,9 @@ from adapter.fhir.models import check_structure
 from adapter.fhir.outcome import FhirError, Issue
 from adapter.fhir.validator import has_errors, validate
 from adapter.mapping.careplan_out import recorded_sequences, visit_plan_of, with_records
-from adapter.store.repository import Alternative, Match, Session, Store, Stored, Write
+from adapter.mapping.ids import child_id, delivery_date_id
+from adapter.store.engine import Store
+from adapter.store.session import Alternative, Match, Session, Stored, Write
 from adapter.workflows.careplan import careplan_body, expected_birth, plan_rules, stored_facts
 
 DELIVERY_DATE_LOINC = "93857-1"
@@ -55,7 +56,7 @@ def record_delivery_date(store: Store, observation: dict[str, Any]) -> BirthReco
     def work(s: Session) -> BirthRecorded:
         careplan = _running_plan(s, mother, "Observation.subject")
         referral_id = careplan.content["supportingInfo"][0]["reference"].split("/", 1)[1]
-        oid = str(uuid.uuid5(uuid.UUID(referral_id), "delivery-date"))
+        oid = delivery_date_id(referral_id)
         previous = reported_birth(s, careplan.content, referral_id)
         report = s.put({**observation, "id": oid})
         return BirthRecorded(report, _retime(s, careplan, referral_id, born, previous, report.stored), mother)
@@ -95,7 +96,7 @@ def record_child(store: Store, patient: dict[str, Any]) -> BirthRecorded:
     def work(s: Session) -> BirthRecorded:
         careplan = _running_plan(s, mother, f"Patient.link[{i}].other")
         referral_id = careplan.content["supportingInfo"][0]["reference"].split("/", 1)[1]
-        proposed = str(uuid.uuid5(uuid.UUID(referral_id), f"child/{born.isoformat()}/{_name_key(patient)}"))
+        proposed = child_id(referral_id, born.isoformat(), _name_key(patient))
         cid = s.claim_key("Patient", bsn_system, str(bsn[0][1]["value"]), proposed) if bsn else proposed
         if cid == mother.split("/", 1)[1]:
             raise FhirError.one(

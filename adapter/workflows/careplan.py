@@ -6,7 +6,6 @@ has been recorded against it (after that the plan only moves through re-timing a
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, timedelta
@@ -25,8 +24,9 @@ from adapter.mapping.careplan_out import (
     visit_plan_of,
     with_records,
 )
+from adapter.mapping.ids import careplan_id, guidance_id
 from adapter.mapping.referral_in import read_referral
-from adapter.store.repository import Session, Write
+from adapter.store.session import Session, Write
 
 
 def expected_birth(facts: ReferralFacts, full_term_days: int) -> date | None:
@@ -34,14 +34,6 @@ def expected_birth(facts: ReferralFacts, full_term_days: int) -> date | None:
         return facts.estimated_delivery_date
     ga = facts.gestational_age_days(full_term_days)
     return facts.referral_date + timedelta(days=full_term_days - ga) if ga is not None else None
-
-
-def careplan_id(referral_id: str) -> str:
-    return str(uuid.uuid5(uuid.UUID(referral_id), "CarePlan"))
-
-
-def guidance_id(referral_id: str) -> str:
-    return str(uuid.uuid5(uuid.UUID(referral_id), "GuidanceResponse"))
 
 
 def stored_facts(s: Session, referral_id: str) -> ReferralFacts:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -52,27 +51,18 @@ from adapter.mapping.consult_out import (
     situation_of,
 )
 from adapter.mapping.decision_out import apply_to_task, to_guidance_response
-from adapter.store.repository import Alternative, Match, Session, Stored, Write
-from adapter.workflows.careplan import careplan_id, guidance_id, revise_plan, stored_facts
+from adapter.mapping.ids import careplan_id, consult_ids, guidance_id, is_referral_id, referral_task_id
+from adapter.store.session import Alternative, Match, Session, Stored, Write
+from adapter.workflows.careplan import revise_plan, stored_facts
 
 REFERRAL_ITEM = own_system("voorzorg-referral-item")
 _CONSULT_CODE = Match("code", (Alternative(value="voorzorg-consult-request", system=REFERRAL_ITEM),))
 
 
 # --- ids and parties ------------------------------------------------------------------------------
-def referral_task_id(referral_id: str) -> str:
-    return str(uuid.uuid5(uuid.UUID(referral_id), "Task"))
-
-
-def _ids(referral_id: str, key: str) -> tuple[str, str]:
-    """(ServiceRequest id, Task id) of a consult request of this referral."""
-    ns = uuid.UUID(referral_id)
-    return str(uuid.uuid5(ns, f"consult/{key}/ServiceRequest")), str(uuid.uuid5(ns, f"consult/{key}/Task"))
-
-
-def consult_ids(referral_id: str, n: int = 1) -> tuple[str, str]:
+def intake_consult_ids(referral_id: str, n: int = 1) -> tuple[str, str]:
     """(ServiceRequest id, Task id) of the n-th consult request intake made for this referral."""
-    return _ids(referral_id, str(n))
+    return consult_ids(referral_id, str(n))
 
 
 @dataclass(frozen=True)
@@ -129,7 +119,7 @@ def consults_of(s: Session, referral_id: str) -> list[Consult]:
 def _made_at_intake(s: Session, referral_id: str) -> list[Consult]:
     out: list[Consult] = []
     while True:
-        found = _consult(s, s.get("Task", consult_ids(referral_id, len(out) + 1)[1]))
+        found = _consult(s, s.get("Task", intake_consult_ids(referral_id, len(out) + 1)[1]))
         if found is None:
             return out
         out.append(found)
@@ -273,7 +263,7 @@ def _new(
     facts: ReferralFacts,
     when: str,
 ) -> list[Write]:
-    request_id, task_id = _ids(referral_id, key)
+    request_id, task_id = consult_ids(referral_id, key)
     request = _request(request_id, referral_id, patient_ref, who, reasons, question, values, facts, when[:10])
     task = consult_task(
         task_id=task_id,
@@ -334,7 +324,7 @@ def request_by_hand(
         )
     values = situation(facts, decision)
     digest = hashlib.sha256(json.dumps([asked, question, values], sort_keys=True).encode()).hexdigest()[:16]
-    task_id = _ids(referral_id, f"manual/{digest}")[1]
+    task_id = consult_ids(referral_id, f"manual/{digest}")[1]
     existing = s.get("Task", task_id)
     if existing is not None and not existing.deleted:
         return Write(existing, created=False, changed=False)
@@ -343,10 +333,8 @@ def request_by_hand(
 
 
 def _referral(s: Session, referral_id: str) -> Stored:
-    try:
-        uuid.UUID(referral_id)
-    except ValueError:
-        raise FhirError.one(404, f"ServiceRequest/{referral_id} is not known", code="not-found") from None
+    if not is_referral_id(referral_id):
+        raise FhirError.one(404, f"ServiceRequest/{referral_id} is not known", code="not-found")
     referral = s.get("ServiceRequest", referral_id)
     codes = [c.get("code") for c in referral.content.get("code", {}).get("coding", [])] if referral else []
     if referral is None or referral.deleted or "voorzorg-referral" not in codes:

@@ -22,7 +22,8 @@ from adapter.fhir.outcome import FhirError
 from adapter.fhir.references import retarget
 from adapter.mapping.decision_out import apply_to_task, concept, to_guidance_response
 from adapter.mapping.referral_in import Entry, Referral, read_referral
-from adapter.store.repository import Session, Store, Stored, Write, new_id, same_content
+from adapter.store.engine import Store
+from adapter.store.session import Session, Stored, Write, new_id, same_content
 from adapter.workflows import consult
 from adapter.workflows.careplan import plan_at_intake
 

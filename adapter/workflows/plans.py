@@ -12,7 +12,6 @@ referral Task.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -23,11 +22,12 @@ from adapter.domain.visitplan import continuation
 from adapter.fhir.dates import now_instant
 from adapter.fhir.outcome import FhirError
 from adapter.mapping.careplan_out import careplan_track, visit_plan_of
-from adapter.store.repository import Alternative, Match, Session, Store, Stored, Write
+from adapter.mapping.ids import careplan_id, referral_task_id, verder_plan_id
+from adapter.store.engine import Store
+from adapter.store.session import Alternative, Match, Session, Stored, Write
 from adapter.workflows.birth import reported_birth
 from adapter.workflows.careplan import (
     careplan_body,
-    careplan_id,
     expected_birth,
     plan_rules,
     revise_plan,
@@ -79,7 +79,7 @@ def _accepted_referral(s: Session, subject: str, track: Track) -> str:
     """Her newest referral accepted for `track`; 422 naming `subject` when there is none."""
     decided = []
     for sr in _referrals(s, subject):
-        task = s.get("Task", str(uuid.uuid5(uuid.UUID(sr.res_id), "Task")))
+        task = s.get("Task", referral_task_id(sr.res_id))
         if task is None or task.deleted:
             continue
         codes = [c.get("code") for c in task.content.get("businessStatus", {}).get("coding", [])]
@@ -110,7 +110,7 @@ def _referrals(s: Session, subject: str) -> list[Stored]:
 def _start_verder(s: Session, subject: str) -> Applied:
     """VoorZorg Verder after her plan: made once (a second $apply answers the same plan)."""
     previous = _plan_to_continue(s, subject)
-    vid = str(uuid.uuid5(uuid.UUID(previous.res_id), "voorzorg-verder"))
+    vid = verder_plan_id(previous.res_id)
     existing = s.get("CarePlan", vid)
     if existing is not None and not existing.deleted:
         return Applied(existing, False)
@@ -180,7 +180,7 @@ def _all(s: Session, res_type: str, matches: list[Match], page: int = 500) -> li
 def _complete_referral_task(s: Session, plan: dict[str, Any]) -> Write | None:
     """The referral is done when its plan is: the Task goes to completed (through in-progress)."""
     referral_id = plan["supportingInfo"][0]["reference"].split("/", 1)[1]
-    task = s.get("Task", str(uuid.uuid5(uuid.UUID(referral_id), "Task")))
+    task = s.get("Task", referral_task_id(referral_id))
     if task is None or task.deleted:
         return None
     content, written = dict(task.content), None

@@ -2,37 +2,29 @@
 
 A sharing consent (profile voorzorg-sharing-consent) is recorded with `POST /Consent` and withdrawn by
 updating it to `inactive` (`PUT /Consent/{id}`) or by recording a newer one that denies. After every
-unit of work that touches her referral, plan, visits or consents, `SummaryHook` (a store write hook,
-inside the same transaction) makes her OZKS summary agree with her consents: written while sharing with
-the OZKS is permitted, deleted the moment it is not. The outbox hook, installed after this one, routes
-that write or deletion to the OZKS peer; the `ozks` role can read summaries and nothing else.
+unit of work that touches her referral, plan, visits or consents, `KeepOzksSummary` (one of the effects
+every unit of work runs, `adapter.workflows.effects`, inside the same transaction) makes her OZKS summary
+agree with her consents: written while sharing with the OZKS is permitted, deleted the moment it is not.
+The outbox effect, which runs after it, routes that write or deletion to the OZKS peer; the `ozks` role
+can read summaries and nothing else.
 """
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from adapter.config import Settings
 from adapter.data import mapping_yaml
 from adapter.domain.consent import may_share
 from adapter.fhir.models import check_structure
 from adapter.fhir.outcome import FhirError
+from adapter.fhir.subject import client_of
 from adapter.fhir.validator import has_errors, validate
+from adapter.mapping.ids import careplan_id, ozks_summary_id, referral_task_id
 from adapter.mapping.sharing import SHARING_CONSENT_PROFILE, ozks_summary, sharing_consent
-from adapter.store.repository import (
-    Alternative,
-    Match,
-    Session,
-    Store,
-    Stored,
-    VersionConflict,
-    Write,
-    new_id,
-)
-from adapter.workflows.careplan import careplan_id
+from adapter.store.engine import Store
+from adapter.store.session import Alternative, Match, Session, Stored, VersionConflict, Write, new_id
 
 OZKS = "ozks-summary"
 #: Writes that can change what her summary says (or whether she may have one)
@@ -127,8 +119,7 @@ def _same_patient(current: Stored, patient: str) -> None:
 # --- the OZKS summary ----------------------------------------------------------------------------
 
 
-def summary_id(patient: str) -> str:
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{patient}/ozks-summary"))
+summary_id = ozks_summary_id
 
 
 def refresh_ozks_summary(s: Session, patient: str, organization: tuple[str, str]) -> None:
@@ -149,7 +140,7 @@ def _summary(s: Session, patient: str, sid: str, organization: tuple[str, str]) 
     if mother is None or mother.deleted or not referrals:
         return None
     referral = referrals[0].res_id
-    task = s.get("Task", str(uuid.uuid5(uuid.UUID(referral), "Task")))
+    task = s.get("Task", referral_task_id(referral))
     if task is None or task.deleted:
         return None
     plan = s.get("CarePlan", careplan_id(referral))
@@ -168,28 +159,18 @@ def _summary(s: Session, patient: str, sid: str, organization: tuple[str, str]) 
     )
 
 
-class SummaryHook:
-    """Store write hook: the summaries of the clients a unit of work touched are brought up to date."""
+class KeepOzksSummary:
+    """The effect: the OZKS summaries of the clients a unit of work touched are brought up to date."""
 
     def __init__(self, organization: str) -> None:
         system, _, value = organization.partition("|")
         self.organization = (system, value)
 
     def __call__(self, s: Session) -> None:
-        patients: list[str] = []
-        for w in list(s.written):
-            if w.stored.res_type not in _TRIGGERS:
-                continue
-            c = w.stored.content
-            for element in ("subject", "for", "patient"):
-                ref = c.get(element, {}).get("reference") if isinstance(c.get(element), dict) else None
-                if isinstance(ref, str) and ref.startswith("Patient/") and ref not in patients:
-                    patients.append(ref)
+        patients = dict.fromkeys(
+            client
+            for w in list(s.written)
+            if w.stored.res_type in _TRIGGERS and (client := client_of(w.stored.content)) is not None
+        )
         for patient in patients:
             refresh_ozks_summary(s, patient, self.organization)
-
-
-def install_summaries(store: Store, settings: Settings) -> SummaryHook:
-    hook = SummaryHook(settings.organization)
-    store.add_write_hook(hook)
-    return hook

@@ -28,16 +28,8 @@ from adapter.mapping.themes_in import (
     goal_theme,
     is_theme_assessment,
 )
-from adapter.store.repository import (
-    Alternative,
-    Match,
-    Session,
-    Store,
-    Stored,
-    VersionConflict,
-    Write,
-    new_id,
-)
+from adapter.store.engine import Store
+from adapter.store.session import Alternative, Match, Session, Stored, VersionConflict, Write, new_id
 
 THEME_OBSERVATION_PROFILE = f"{CANONICAL_BASE}/StructureDefinition/voorzorg-theme-observation"
 THEME_GOAL_PROFILE = f"{CANONICAL_BASE}/StructureDefinition/voorzorg-theme-goal"

@@ -18,8 +18,9 @@ from adapter.fhir.models import check_structure
 from adapter.fhir.outcome import FhirError, Issue
 from adapter.fhir.validator import has_errors, validate
 from adapter.mapping.careplan_out import SEQUENCE_EXT, activity_sequence, visit_plan_of
-from adapter.store.repository import Session, Store, Stored, Write, new_id
-from adapter.workflows.careplan import careplan_id
+from adapter.mapping.ids import careplan_id
+from adapter.store.engine import Store
+from adapter.store.session import Session, Stored, Write, new_id
 
 HOME_VISIT_PROFILE = f"{CANONICAL_BASE}/StructureDefinition/voorzorg-home-visit"
 #: Encounter.status -> the status its planned visit gets in the CarePlan

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from adapter.store.repository import Store
+from adapter.store.engine import Store
 from tests.api.helpers import BSN, BSN_SYSTEM, FF, one, post, set_bool, total
 from tests.conftest import install_failing_trigger, remove_failing_trigger
 

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from adapter.mapping.careplan_out import PHASE_EXT, activity_date, activity_sequence
-from adapter.store.repository import Store
+from adapter.store.engine import Store
 from adapter.workflows.birth import record_delivery_date
 from tests.api.test_careplan import _intake, _visit
 from tests.conftest import FHIR_JSON_HEADERS

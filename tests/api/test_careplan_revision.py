@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from adapter.domain.eligibility import Decision, Track
 from adapter.mapping.careplan_out import KIND_EXT, activity_date, activity_sequence
-from adapter.store.repository import Store
+from adapter.store.engine import Store
 from adapter.workflows.careplan import revise_plan, stored_facts
 from tests.api.test_careplan import _intake, _visit
 from tests.conftest import FHIR_JSON_HEADERS

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from adapter.store.repository import Store
+from adapter.store.engine import Store
 from tests.api.helpers import BSN, BSN_SYSTEM, SR, of_type, one, resource, total
 from tests.conftest import FHIR_JSON_HEADERS
 

@@ -19,8 +19,8 @@ from adapter.api.app import create_app
 from adapter.config import Settings
 from adapter.fhir.validator import has_errors, validate
 from adapter.mapping.careplan_out import KIND_EXT, activity_date
-from adapter.store.repository import Store
-from adapter.workflows.consult import consult_ids, referral_task_id
+from adapter.mapping.ids import consult_ids, referral_task_id
+from adapter.store.engine import Store
 from tests.api.helpers import EDD, FF, PARITY, PATIENT, SPP, resource, set_bool
 from tests.conftest import FHIR_JSON_HEADERS, bearer
 
@@ -308,7 +308,7 @@ def test_the_consult_round_trip(
 
     # 1. Intake made the consult request: a Task for VoorZorg Consult and its ServiceRequest.
     task = the_consult(w.jgz, sr_id)
-    assert task["id"] == consult_ids(sr_id)[1]
+    assert task["id"] == consult_ids(sr_id, "1")[1]
     assert task["status"] == "requested"
     assert task["owner"]["identifier"]["value"] == CONSULT_ORG.rsplit("|", 1)[1]
     assert task["partOf"] == [{"reference": f"Task/{referral_task['id']}"}]
@@ -425,7 +425,7 @@ def test_the_intake_audit_event_lists_the_consult_request_it_makes_and_cancels(
     _forced_framework(referral)
     out = intake(world.jgz, referral)
     sr_id, patient = out["ServiceRequest"]["id"], f"Patient/{out['Patient']['id']}"
-    request_id, task_id = consult_ids(sr_id)
+    request_id, task_id = consult_ids(sr_id, "1")
     consult = {f"Task/{task_id}", f"ServiceRequest/{request_id}"}
     # NEN 7513: the privacy officer finds the consult request among what the intake touched.
     made = _audit_events(world, "POST /")[-1]

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from adapter.api.app import create_app
 from adapter.config import Settings
-from adapter.store.repository import Store
+from adapter.store.engine import Store
 from tests.api.helpers import (
     CONSENT,
     EDD,

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from adapter.cli import main
-from adapter.store.repository import Store
+from adapter.store.engine import Store
 from adapter.workflows.plans import complete_due
 from tests.api.test_careplan import _intake
 from tests.conftest import FHIR_JSON_HEADERS

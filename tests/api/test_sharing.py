@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from adapter.config import Settings
-from adapter.store.repository import Store
+from adapter.store.engine import Store
 from adapter.workflows.sharing import may_share_with, summary_id
 from tests.api.test_careplan import _intake, _visit
 from tests.conftest import FHIR_JSON_HEADERS

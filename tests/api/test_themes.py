@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from adapter.config import Settings
-from adapter.store.repository import Store
+from adapter.store.engine import Store
 from tests.api.test_careplan import _intake, _visit
 from tests.conftest import FHIR_JSON_HEADERS
 from tests.security.helpers import (

@@ -18,8 +18,10 @@ import yaml
 
 from adapter.config import Settings
 from adapter.exchange.outbox import Outbox
+from adapter.exchange.peers import Peer
+from adapter.exchange.runtime import DELIVERIES
 from adapter.exchange.worker import Worker, WorkerSettings
-from adapter.store.repository import Store
+from adapter.store.engine import Store
 
 PEER_DIR = Path(__file__).parent / "peer"
 BSN_SYSTEM = "http://fhir.nl/fhir/NamingSystem/bsn"
@@ -92,6 +94,11 @@ def exchange_settings(tmp_path: Path, peers: Path | None, **kw: Any) -> Settings
         outbox_lease=kw.pop("outbox_lease", 30.0),
         **kw,
     )
+
+
+def deliverer(store: Store, peers: dict[str, Peer], **kwargs: Any) -> Worker:
+    """A delivery worker with the adapter's declared deliveries (as `Adapter.worker` makes it)."""
+    return Worker(store, peers, DELIVERIES, **kwargs)
 
 
 def drain(worker: Worker, rounds: int = 2000) -> None:

@@ -14,7 +14,8 @@ import requests
 from fastapi.testclient import TestClient
 from werkzeug import Request, Response
 
-from adapter.store.repository import Session, Store
+from adapter.store.engine import Store
+from adapter.store.session import Session
 from bench.referrals import bsns, variant
 from tests.conftest import FHIR_JSON_HEADERS
 

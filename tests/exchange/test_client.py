@@ -18,7 +18,7 @@ from adapter.exchange.client import FhirClient, PeerError, PreconditionFailed, R
 from adapter.exchange.peers import Peer
 from adapter.security.clients import RegisteredClient, verify_assertion
 from adapter.security.tokens import IssuerKey
-from adapter.store.repository import Store
+from adapter.store.engine import Store
 from tests.exchange.conftest import free_port
 
 PATIENT = {"resourceType": "Patient", "id": "1", "meta": {"versionId": "3"}}

@@ -15,12 +15,12 @@ from pytest_httpserver import HTTPServer
 from adapter.api.app import create_app
 from adapter.exchange.outbox import Outbox, enqueue
 from adapter.exchange.peers import load_peers
-from adapter.exchange.worker import Worker
-from adapter.store.repository import Session, Store
+from adapter.store.engine import Store
+from adapter.store.session import Session
 from tests.api.test_careplan import _visit
 from tests.api.test_sharing import _consent
 from tests.conftest import FHIR_JSON_HEADERS, bearer
-from tests.exchange.conftest import FAST, drain, exchange_settings, peers_file
+from tests.exchange.conftest import FAST, deliverer, drain, exchange_settings, peers_file
 from tests.exchange.helpers import fake_transaction_peer, fresh, intake
 
 
@@ -55,7 +55,7 @@ def test_the_jgz_dossier_flow_skips_a_client_who_objects(
         _post(client, "/Encounter", _visit(plan, 1, ident=f"v-{i}-{plan['id']}"))
     assert outbox.list(client=objects, status="pending")[0] == 0
     assert outbox.list(client=other, status="pending")[0] == 2
-    drain(Worker(store, load_peers(settings.peers_file), settings=FAST))
+    drain(deliverer(store, load_peers(settings.peers_file), settings=FAST))
     sent = {m.id for m in outbox.list(status="delivered")[1]}
     assert sorted(log) == sorted(sent) and all(m.client == other for m in outbox.list(status="delivered")[1])
 

@@ -17,13 +17,23 @@ import requests
 from fastapi.testclient import TestClient
 
 from adapter.api.app import create_app
-from adapter.exchange.outbox import Outbox, outbox_message
+from adapter.exchange.outbox import Outbox
 from adapter.exchange.peers import load_peers
 from adapter.exchange.worker import Worker
-from adapter.store.repository import Store
+from adapter.store.engine import Store
+from adapter.store.schema import outbox_message
 from adapter.workflows.plans import complete_due
-from tests.conftest import FHIR_JSON_HEADERS, bearer
-from tests.exchange.conftest import ADAPTER_ID, BSN_SYSTEM, FAST, drain, exchange_settings, peers_file, search
+from tests.conftest import FHIR_JSON_HEADERS, bearer, composed
+from tests.exchange.conftest import (
+    ADAPTER_ID,
+    BSN_SYSTEM,
+    FAST,
+    deliverer,
+    drain,
+    exchange_settings,
+    peers_file,
+    search,
+)
 from tests.exchange.helpers import fresh, intake
 from tests.security.helpers import ORG_A, ORG_B, obstetric
 
@@ -36,7 +46,7 @@ def _sender_app(store: Store, tmp_path: Path, base: str) -> tuple[TestClient, Te
     settings = exchange_settings(tmp_path, peers)
     app = create_app(settings, store)
     jgz = TestClient(app, headers=bearer(settings))
-    return obstetric(app, settings), jgz, Worker(store, load_peers(peers), settings=FAST)
+    return obstetric(app, settings), jgz, deliverer(store, load_peers(peers), settings=FAST)
 
 
 def _move(jgz: TestClient, task: dict[str, Any], status: str) -> dict[str, Any]:
@@ -89,7 +99,7 @@ def test_the_status_goes_back_to_the_sender_at_intake_start_and_completion_merge
     assert now["note"] == [{"text": "cliënte gebeld"}]
 
     # the plan ends: completed, at the sender too; sending the same state again writes nothing there
-    assert complete_due(store, date(2031, 1, 1)) == [f"CarePlan/{made['CarePlan']['id']}"]
+    assert complete_due(composed(jgz), date(2031, 1, 1)) == [f"CarePlan/{made['CarePlan']['id']}"]
     drain(worker)
     done = _at_sender(medplum, ADAPTER_ID, task["id"])
     assert done["status"] == "completed"

@@ -20,14 +20,15 @@ from adapter.exchange.outbox import Outbox
 from adapter.exchange.peers import load_peers
 from adapter.exchange.worker import Worker
 from adapter.security.audit import AuditLog
-from adapter.store.repository import Store
+from adapter.store.engine import Store
 from adapter.store.schema import peer_resource
 from tests.api.test_careplan import _visit
-from tests.conftest import FHIR_JSON_HEADERS, bearer
+from tests.conftest import FHIR_JSON_HEADERS, bearer, composed
 from tests.exchange.conftest import (
     ADAPTER_ID,
     BSN_SYSTEM,
     FAST,
+    deliverer,
     drain,
     exchange_settings,
     peers_file,
@@ -43,7 +44,7 @@ def setup(store: Store, tmp_path: Path, medplum: str) -> tuple[TestClient, Worke
     settings = exchange_settings(tmp_path, peers_file(tmp_path, **{"jgz-dossier": {"base_url": medplum}}))
     app = create_app(settings, store)
     client = TestClient(app, headers=bearer(settings))
-    worker = Worker(store, load_peers(settings.peers_file), settings=FAST)
+    worker = deliverer(store, load_peers(settings.peers_file), settings=FAST)
     return client, worker, medplum
 
 
@@ -79,7 +80,7 @@ def test_an_accepted_referral_and_its_later_changes_arrive_once_however_often_se
     intake(client, body)
     drain(worker)
     with store.engine.begin() as conn:  # as if a worker had died after sending, before marking
-        from adapter.exchange.outbox import outbox_message
+        from adapter.store.schema import outbox_message
 
         conn.execute(outbox_message.update().values(status="pending", attempts=0, next_attempt=0))
     drain(worker)
@@ -99,7 +100,7 @@ def test_an_accepted_referral_and_its_later_changes_arrive_once_however_often_se
     assert done[0]["outcomeReference"] == [{"reference": f"Encounter/{encounter['id']}"}]
 
     # a theme goal goes too; what is not routed (the referral's own Observations) does not
-    put(store, goal(plan["subject"]["reference"], f"g-{bsn}", "Gezond eten"))
+    put(composed(client), goal(plan["subject"]["reference"], f"g-{bsn}", "Gezond eten"))
     drain(worker)
     assert _one(peer, "Goal", ADAPTER_ID, f"g-{bsn}")["description"]["text"] == "Gezond eten"
     assert search(peer, "Observation", subject=f"Patient/{patient['id']}") == []

@@ -26,11 +26,10 @@ from adapter.exchange.feedback import URI
 from adapter.exchange.notified_pull import PARAMETER_SYSTEM, PULL_NOTIFICATION, TASK_CODE_SYSTEM
 from adapter.exchange.outbox import Outbox
 from adapter.exchange.peers import load_peers
-from adapter.exchange.worker import Worker
 from adapter.security.audit import AuditLog
-from adapter.store.repository import Store
+from adapter.store.engine import Store
 from tests.conftest import FHIR_JSON_HEADERS, JGZ_ORGANIZATION, bearer
-from tests.exchange.conftest import BSN_SYSTEM, FAST, drain, exchange_settings, peers_file
+from tests.exchange.conftest import BSN_SYSTEM, FAST, deliverer, drain, exchange_settings, peers_file
 from tests.exchange.helpers import fresh
 from tests.security.helpers import ORG_A, ORG_B, obstetric
 
@@ -180,7 +179,7 @@ def test_notified_pull_end_to_end(
     # the sender's workflow Task follows, through the outbox: our part merged in, theirs kept
     [queued] = Outbox(store).list(status="pending")[1]
     assert (queued.flow, queued.peer) == ("obstetric-feedback", "de-wieg")
-    worker = Worker(store, load_peers(settings.peers_file), settings=FAST)
+    worker = deliverer(store, load_peers(settings.peers_file), settings=FAST)
     drain(worker)
     theirs = requests.get(f"{medplum}/Task/{ids['Task']}", timeout=10).json()
     assert theirs["status"] == "accepted" and theirs["businessStatus"]["coding"][0]["code"] == "voorzorg"

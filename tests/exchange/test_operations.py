@@ -18,9 +18,9 @@ from adapter.config import Settings
 from adapter.exchange.outbox import Outbox
 from adapter.exchange.peers import load_peers
 from adapter.security.audit import AuditLog
-from adapter.store.repository import Store
+from adapter.store.engine import Store
 from tests.conftest import bearer
-from tests.exchange.conftest import env_for, exchange_settings, peers_file
+from tests.exchange.conftest import deliverer, env_for, exchange_settings, peers_file
 from tests.exchange.helpers import fake_transaction_peer, fresh, intake
 
 ADMIN = {"role": "exchange-admin", "scope": "system/OutboxMessage.rs", "organization": None}
@@ -38,10 +38,9 @@ def dead_letter(store: Store, tmp_path: Path, httpserver: HTTPServer, referral: 
     )
     app = create_app(settings, store)
     intake(TestClient(app, headers=bearer(settings)), fresh(referral)[0])
-    from adapter.exchange.worker import Worker
     from tests.exchange.conftest import FAST, drain
 
-    drain(Worker(store, load_peers(settings.peers_file), settings=FAST))
+    drain(deliverer(store, load_peers(settings.peers_file), settings=FAST))
     assert Outbox(store).counts()["dead"] == 1
     return settings
 
@@ -106,14 +105,14 @@ def test_the_in_process_worker_runs_with_the_apps_lifespan(
     )
     app = create_app(settings, store)
     with TestClient(app, headers=bearer(settings)) as client:
-        assert app.state.exchange.worker._thread is not None
+        assert app.state.worker._thread is not None
         intake(client, fresh(referral)[0])
         for _ in range(400):
             if Outbox(store).counts()["delivered"] == 1:
                 break
             time.sleep(0.02)
     assert Outbox(store).counts()["delivered"] == 1 and len(log) == 1
-    assert app.state.exchange.worker._thread is None  # stopped with the app
+    assert app.state.worker._thread is None  # stopped with the app
 
 
 def test_without_peers_nothing_is_queued_and_no_worker_runs(
@@ -123,7 +122,7 @@ def test_without_peers_nothing_is_queued_and_no_worker_runs(
     assert settings.worker == "in-process" and settings.peers_file is None
     app = create_app(settings, store)
     with TestClient(app, headers=bearer(settings)) as client:
-        assert app.state.exchange.hook is None and app.state.exchange.worker is None
+        assert app.state.ctx.exchange.active_flows == () and app.state.worker is None
         intake(client, fresh(referral)[0])
     assert Outbox(store).counts() == {"pending": 0, "delivered": 0, "dead": 0}
 

@@ -17,10 +17,11 @@ from sqlalchemy import text
 from adapter.api.app import create_app
 from adapter.exchange.outbox import Outbox, enqueue
 from adapter.exchange.peers import Peer
-from adapter.exchange.worker import Worker, WorkerSettings
-from adapter.store.repository import Session, Store
+from adapter.exchange.worker import WorkerSettings
+from adapter.store.engine import Store
+from adapter.store.session import Session
 from tests.conftest import FHIR_JSON_HEADERS, bearer, install_failing_trigger, remove_failing_trigger
-from tests.exchange.conftest import FAST, drain, exchange_settings, peers_file
+from tests.exchange.conftest import FAST, deliverer, drain, exchange_settings, peers_file
 from tests.exchange.helpers import fake_transaction_peer, fresh
 
 PEER = "jgz-dossier"
@@ -120,7 +121,7 @@ def test_a_dead_message_holds_its_clients_later_ones_until_retried(
     httpserver.expect_request("/", method="POST").respond_with_handler(
         fake_transaction_peer(log, threading.Lock(), lambda mid: 400 if mid == bad and len(log) == 1 else 200)
     )
-    worker = Worker(store, {PEER: Peer(PEER, httpserver.url_for(""))}, settings=FAST)
+    worker = deliverer(store, {PEER: Peer(PEER, httpserver.url_for(""))}, settings=FAST)
     drain(worker)
     outbox = Outbox(store)
     dead = outbox.get(bad)
@@ -145,7 +146,7 @@ def test_a_peer_that_keeps_failing_parks_the_message_as_dead_after_max_attempts(
     )
     settings = WorkerSettings(poll_interval=0.01, max_attempts=3, backoff=0.001, backoff_max=0.002)
     peer = Peer(PEER, httpserver.url_for(""), retries=0)
-    drain(Worker(store, {PEER: peer}, settings=settings))
+    drain(deliverer(store, {PEER: peer}, settings=settings))
     m = Outbox(store).get(mid)
     assert m is not None and m.status == "dead" and m.attempts == 3 and "HTTP 503" in (m.last_error or "")
     assert log == [mid, mid, mid]
@@ -169,7 +170,7 @@ def test_a_withdrawal_of_what_the_peer_no_longer_has_is_delivered_not_dead(
         fake_transaction_peer(log, threading.Lock(), lambda _: 404)
     )
     settings = WorkerSettings(poll_interval=0.01, max_attempts=2, backoff=0.001, backoff_max=0.002)
-    drain(Worker(store, {PEER: Peer(PEER, httpserver.url_for(""), retries=0)}, settings=settings))
+    drain(deliverer(store, {PEER: Peer(PEER, httpserver.url_for(""), retries=0)}, settings=settings))
     withdrawn, refused = Outbox(store).get(deletion), Outbox(store).get(update)
     assert withdrawn is not None and withdrawn.status == "delivered" and withdrawn.attempts == 1
     assert refused is not None and refused.status == "dead" and "HTTP 404" in (refused.last_error or "")
@@ -186,7 +187,7 @@ def test_two_workers_never_send_a_message_twice_and_keep_each_clients_order(stor
         )
         peers = {PEER: Peer(PEER, server.url_for(""))}
         stores = [Store(store.url), Store(store.url)]  # as two processes would: their own connections
-        workers = [Worker(s, peers, settings=FAST, worker_id=f"w{i}") for i, s in enumerate(stores)]
+        workers = [deliverer(s, peers, settings=FAST, worker_id=f"w{i}") for i, s in enumerate(stores)]
         threads = [threading.Thread(target=drain, args=(w,)) for w in workers]
         for t in threads:
             t.start()

@@ -18,12 +18,21 @@ from adapter.api.app import create_app
 from adapter.exchange.outbox import Outbox
 from adapter.exchange.peers import load_peers
 from adapter.exchange.worker import Worker
-from adapter.store.repository import Store
+from adapter.store.engine import Store
 from adapter.workflows.sharing import summary_id
 from tests.api.test_careplan import _visit
 from tests.api.test_sharing import _consent
 from tests.conftest import FHIR_JSON_HEADERS, bearer
-from tests.exchange.conftest import ADAPTER_ID, BSN_SYSTEM, FAST, drain, exchange_settings, peers_file, search
+from tests.exchange.conftest import (
+    ADAPTER_ID,
+    BSN_SYSTEM,
+    FAST,
+    deliverer,
+    drain,
+    exchange_settings,
+    peers_file,
+    search,
+)
 from tests.exchange.helpers import Proxy, fresh, intake
 
 pytestmark = pytest.mark.node
@@ -32,7 +41,7 @@ pytestmark = pytest.mark.node
 def _app(store: Store, tmp_path: Path, base: str) -> tuple[TestClient, Worker]:
     settings = exchange_settings(tmp_path, peers_file(tmp_path, ozks={"base_url": base, "retries": 0}))
     client = TestClient(create_app(settings, store), headers=bearer(settings))
-    return client, Worker(store, load_peers(settings.peers_file), settings=FAST)
+    return client, deliverer(store, load_peers(settings.peers_file), settings=FAST)
 
 
 def _consents(client: TestClient, patient: str, permit: bool = True) -> dict[str, Any]:

@@ -17,13 +17,13 @@ from pytest_httpserver import HTTPServer
 from adapter.api.app import create_app
 from adapter.exchange.outbox import Outbox
 from adapter.exchange.peers import load_peers
-from adapter.exchange.worker import Worker
-from adapter.store.repository import Store
-from tests.conftest import bearer
+from adapter.store.engine import Store
+from tests.conftest import bearer, composed
 from tests.exchange.conftest import (
     ADAPTER_ID,
     BSN_SYSTEM,
     FAST,
+    deliverer,
     drain,
     env_for,
     exchange_settings,
@@ -51,12 +51,12 @@ def test_peer_down_for_a_while_then_back_every_message_arrives_once_in_order(
         plan = intake(client, body)["CarePlan"]
         patient = plan["subject"]["reference"]
         for version in range(1, 4):  # three changes of one goal, each its own message
-            put(store, goal(patient, f"g-{bsn}", f"versie {version}"))
+            put(composed(client), goal(patient, f"g-{bsn}", f"versie {version}"))
         clients.append((bsn, patient, plan["id"]))
     outbox = Outbox(store)
     assert outbox.counts()["pending"] == 12
 
-    worker = Worker(store, load_peers(settings.peers_file), settings=FAST)
+    worker = deliverer(store, load_peers(settings.peers_file), settings=FAST)
     for _ in range(5):  # the peer is down: tries fail, nothing is lost, nothing is dead
         worker.run_once()
         time.sleep(0.03)

@@ -12,7 +12,7 @@ from httpx import Response
 
 from adapter.config import Settings
 from adapter.security.audit import AuditLog
-from adapter.store.repository import Store
+from adapter.store.engine import Store
 from tests.conftest import (  # the failing trigger: re-exported for the security tests
     FHIR_JSON_HEADERS,
     bearer,

@@ -18,7 +18,7 @@ from sqlalchemy import text
 
 from adapter.config import Settings
 from adapter.security.audit import AuditLog
-from adapter.store.repository import Store
+from adapter.store.engine import Store
 from tests.security.helpers import (
     REFUSED,
     SUCCESS,

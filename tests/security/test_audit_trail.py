@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from adapter.config import Settings
-from adapter.store.repository import Store
+from adapter.store.engine import Store
 from tests.conftest import FHIR_JSON_HEADERS, JGZ_ORGANIZATION
 from tests.security.helpers import (
     ORG_A,

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 
 from adapter.config import Settings
 from adapter.security.tokens import IssuerKey, mint
-from adapter.store.repository import Store
+from adapter.store.engine import Store
 from tests.conftest import JGZ_ORGANIZATION
 from tests.security.helpers import REFUSED, SUCCESS, address, anonymous, b64json, b64url, client_id, last_at
 

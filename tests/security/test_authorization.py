@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from adapter.config import Settings
-from adapter.store.repository import Store
+from adapter.store.engine import Store
 from tests.security.helpers import (
     BSN,
     HAVE_FORM_PARSER,

@@ -18,7 +18,7 @@ from pytest_httpserver import HTTPServer
 
 from adapter.api.app import create_app
 from adapter.config import Settings
-from adapter.store.repository import Store
+from adapter.store.engine import Store
 from tests.conftest import JGZ_ORGANIZATION
 from tests.security.helpers import REFUSED, SUCCESS, anonymous, client_id, last_at
 

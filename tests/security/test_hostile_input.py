@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 
 from adapter.api.app import create_app
 from adapter.config import Settings
-from adapter.store.repository import Store
+from adapter.store.engine import Store
 from tests.conftest import FHIR_JSON_HEADERS
 from tests.security.helpers import (
     BSN,

@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from jwt.algorithms import ECAlgorithm
 
 from adapter.config import Settings
-from adapter.store.repository import Store
+from adapter.store.engine import Store
 from tests.security.helpers import (
     HAVE_FORM_PARSER,
     NO_FORM_PARSER,

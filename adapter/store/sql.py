@@ -1,106 +1,64 @@
-"""The resource store: current versions, history, search index and business keys, on SQLAlchemy Core.
+"""The one implementation of the `Session` protocol: SQLAlchemy Core on SQLite and PostgreSQL.
 
-One code path serves SQLite (the embedded default) and PostgreSQL (production). A unit of work is one
-database transaction: a transaction Bundle is stored whole or not at all. Writers on SQLite take the
-write lock up front (`BEGIN IMMEDIATE`), so two writers never deadlock on a lock upgrade; on
-PostgreSQL unique business keys make concurrent identical referrals collide in the database, and
-`Store.write` re-runs the unit of work, which then finds what the other one stored.
+Resources keep their current version (`resource`), every version (`resource_version`), the search index
+of the current version (`search_index`, extracted by `adapter.store.indexing`), unique business keys
+(`business_key`) and who has a part in what (`resource_access`). The outbox and audit tables are reached
+through `queue` and `audit`, in the same transaction.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import logging
-import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, TypeVar
+from functools import cached_property
+from typing import Any
 
-from sqlalchemy import and_, create_engine, delete, event, func, insert, or_, select, update
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
 from adapter.fhir.dates import now_instant
+from adapter.store.audit_chain import AuditRows
 from adapter.store.indexing import index_rows
-from adapter.store.schema import business_key, resource, resource_access, resource_version, search_index
-
-T = TypeVar("T")
-
-
-class VersionConflict(Exception):
-    """The resource changed under us (If-Match, or a concurrent writer)."""
-
-    def __init__(self, current: int | None) -> None:
-        super().__init__(f"current version is {current}")
-        self.current = current
-
-
-@dataclass(frozen=True)
-class Stored:
-    res_type: str
-    res_id: str
-    version_id: int
-    last_updated: str
-    deleted: bool
-    content: dict[str, Any]
-
-    @property
-    def etag(self) -> str:
-        return f'W/"{self.version_id}"'
-
-    @property
-    def reference(self) -> str:
-        return f"{self.res_type}/{self.res_id}"
+from adapter.store.queue import Queue
+from adapter.store.schema import (
+    business_key,
+    resource,
+    resource_access,
+    resource_version,
+    search_index,
+    used_assertion,
+)
+from adapter.store.session import (
+    ACCESS,
+    Alternative,
+    Criterion,
+    Match,
+    Stored,
+    VersionConflict,
+    Write,
+    criteria,
+    same_content,
+)
 
 
-#: A pseudo search parameter: only resources the organisation (Alternative.value) has a part in.
-ACCESS = "_access"
+class SqlSession:
+    """A unit of work on one connection inside one transaction (see `adapter.store.session.Session`)."""
 
-
-@dataclass(frozen=True)
-class Match:
-    """One search criterion: any of `alternatives` matches (OR); criteria are ANDed."""
-
-    param: str
-    alternatives: tuple[Alternative, ...]
-
-
-@dataclass(frozen=True)
-class Alternative:
-    value: str | None = None
-    system: str | None = None  # for tokens: None = any system, "" = no system
-    compare: str = "eq"  # for dates and _lastUpdated: eq ne gt lt ge le (on `low`/`high` ranges)
-    low: str | None = None
-    high: str | None = None
-
-
-@dataclass(frozen=True)
-class Write:
-    stored: Stored
-    created: bool
-    changed: bool
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
-class Session:
-    """A unit of work on one connection inside one transaction.
-
-    `written` records every change the unit of work made (puts that changed something, deletes), in
-    order, so a hook called before commit (`Store.add_write_hook`) can act on them in the same
-    transaction: the exchange turns them into outbox rows.
-    """
-
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, is_sqlite: bool, actor: object | None = None) -> None:
         self.conn = conn
+        self.is_sqlite = is_sqlite
+        self.actor = actor
         self.written: list[Write] = []
+
+    @cached_property
+    def queue(self) -> Queue:
+        return Queue(self.conn, self.is_sqlite)
+
+    @cached_property
+    def audit(self) -> AuditRows:
+        return AuditRows(self.conn, self.is_sqlite)
 
     # --- reads -------------------------------------------------------------------------------
     def get(self, res_type: str, res_id: str) -> Stored | None:
@@ -108,6 +66,12 @@ class Session:
             select(resource).where(resource.c.res_type == res_type, resource.c.res_id == res_id)
         ).first()
         return _stored(row) if row else None
+
+    def live(self, reference: str) -> Stored | None:
+        if not isinstance(reference, str) or reference.count("/") != 1:
+            return None
+        found = self.get(*reference.split("/", 1))
+        return found if found is not None and not found.deleted else None
 
     def get_version(self, res_type: str, res_id: str, version_id: int) -> Stored | None:
         v = resource_version.c
@@ -168,11 +132,29 @@ class Session:
         for m in matches:
             where.append(or_(*(self._condition(res_type, m.param, a) for a in m.alternatives)))
         total = self.conn.execute(select(func.count()).select_from(resource).where(*where)).scalar_one()
+        if count <= 0:
+            return total, []
         order = (r.last_updated.desc(), r.res_id.desc()) if newest_first else (r.last_updated, r.res_id)
         rows = self.conn.execute(
             select(resource).where(*where).order_by(*order).limit(count).offset(offset)
         ).all()
         return total, [_stored(row) for row in rows]
+
+    def find(
+        self, res_type: str, *, limit: int = 1000, newest_first: bool = False, **params: Criterion
+    ) -> list[Stored]:
+        return self.search(res_type, criteria(**params), limit, 0, newest_first)[1]
+
+    def every(self, res_type: str, matches: list[Match], page: int = 500) -> list[Stored]:
+        out: list[Stored] = []
+        while True:
+            total, found = self.search(res_type, matches, page, len(out))
+            out += found
+            if not found or len(out) >= total:
+                return out
+
+    def count(self, res_type: str, **params: Criterion) -> int:
+        return self.search(res_type, criteria(**params), 0, 0)[0]
 
     def _condition(self, res_type: str, param: str, a: Alternative) -> ColumnElement[bool]:
         r, s = resource.c, search_index.c
@@ -310,6 +292,13 @@ class Session:
         ).first()
         return found is not None
 
+    def organizations_with_access(self, res_type: str, res_id: str) -> list[str]:
+        ra = resource_access.c
+        rows = self.conn.execute(
+            select(ra.organization).where(ra.res_type == res_type, ra.res_id == res_id)
+        ).all()
+        return sorted(str(r.organization) for r in rows)
+
     # --- business keys -----------------------------------------------------------------------
     def find_key(self, res_type: str, system: str, value: str) -> str | None:
         k = business_key.c
@@ -331,6 +320,18 @@ class Session:
         )
         return proposed_id
 
+    # --- token endpoint -------------------------------------------------------------------------
+    def use_assertion(self, jti: str, expires: int, now: int) -> bool:
+        self.conn.execute(delete(used_assertion).where(used_assertion.c.expires < now - 60))
+        if self.conn.execute(select(used_assertion.c.jti).where(used_assertion.c.jti == jti)).first():
+            return False
+        try:
+            with self.conn.begin_nested():
+                self.conn.execute(insert(used_assertion).values(jti=jti, expires=expires))
+        except IntegrityError:  # a concurrent use of the same assertion got there first
+            return False
+        return True
+
 
 def _compare(low_col: Any, high_col: Any, a: Alternative) -> ColumnElement[bool]:
     lo, hi = a.low or "", a.high or "\uffff"
@@ -347,148 +348,7 @@ def _compare(low_col: Any, high_col: Any, a: Alternative) -> ColumnElement[bool]
     return and_(low_col >= lo, high_col <= hi)
 
 
-def same_content(old: dict[str, Any], new: dict[str, Any]) -> bool:
-    """Equal but for the version and timestamp the store puts in meta."""
-
-    def strip(d: dict[str, Any]) -> dict[str, Any]:
-        meta = {k: v for k, v in d.get("meta", {}).items() if k not in ("versionId", "lastUpdated")}
-        out = {k: v for k, v in d.items() if k != "meta"}
-        if meta:
-            out["meta"] = meta
-        return out
-
-    return strip(old) == strip(new)
-
-
 def _stored(row: Any) -> Stored:
     return Stored(
         row.res_type, row.res_id, row.version_id, row.last_updated, bool(row.deleted), json.loads(row.content)
     )
-
-
-def unreachable(url: str, timeout: int = 3) -> str | None:
-    """None when the database at `url` answers, else why not (exception type and its first line)."""
-    try:
-        engine = create_engine(url, connect_args={"connect_timeout": timeout})
-        with engine.connect() as conn:
-            conn.exec_driver_sql("select 1")
-        engine.dispose()
-        return None
-    except Exception as e:  # any failure to connect is an answer: say why
-        return f"{type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}"
-
-
-class _NoRows(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("Row")
-
-
-class Store:
-    """Engine, migrations and units of work.
-
-    `hide_parameters`: SQL logging and database errors never show bound values (BSN, names).
-    """
-
-    def __init__(self, url: str) -> None:
-        # At DEBUG SQLAlchemy logs fetched rows (client data); hide_parameters does not cover rows,
-        # so rows are filtered out whatever level an operator sets.
-        for name in ("sqlalchemy.engine.Engine", "sqlalchemy.engine.base.Engine"):
-            logger = logging.getLogger(name)
-            if not any(isinstance(f, _NoRows) for f in logger.filters):
-                logger.addFilter(_NoRows())
-        self.url = url
-        self.is_sqlite = url.startswith("sqlite")
-        if self.is_sqlite:
-            path = url.split("///", 1)[-1]
-            if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self.engine: Engine = create_engine(
-                url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True
-            )
-            _sqlite_pragmas(self.engine)
-        else:
-            # No server-side prepared statements (psycopg prepares a query after 5 runs): PostgreSQL
-            # then settles on a generic plan made while the tables were small, and searches on a
-            # common value (Task code, Consent category) turned into scans that grew with every client
-            # (intake p50 0.15 s -> 1.2 s at a few hundred clients). Also what PgBouncer's
-            # transaction pooling needs.
-            self.engine = create_engine(
-                url,
-                pool_pre_ping=True,
-                pool_size=10,
-                max_overflow=10,
-                hide_parameters=True,
-                connect_args={"prepare_threshold": None},
-            )
-        self._write_hooks: list[Callable[[Session], None]] = []
-
-    def add_write_hook(self, hook: Callable[[Session], None]) -> None:
-        """Call `hook(session)` at the end of every `write`, inside its transaction, before commit.
-
-        A hook that raises rolls the whole unit of work back: what it writes and what the unit of
-        work wrote commit together or not at all (the exchange's outbox relies on this).
-        """
-        if hook not in self._write_hooks:
-            self._write_hooks.append(hook)
-
-    def remove_write_hook(self, hook: Callable[[Session], None]) -> None:
-        if hook in self._write_hooks:
-            self._write_hooks.remove(hook)
-
-    def migrate(self) -> None:
-        """Bring the schema to the newest migration (Alembic), on this store's own connection."""
-        from alembic import command
-        from alembic.config import Config
-
-        cfg = Config()
-        cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-        with self.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
-
-    @contextmanager
-    def reading(self) -> Iterator[Session]:
-        with self.engine.connect().execution_options(voorzorg_read_only=True) as conn, conn.begin():
-            yield Session(conn)
-
-    def write(self, work: Callable[[Session], T], attempts: int = 8) -> T:
-        """Run `work` in one transaction; re-run it when a concurrent writer got there first."""
-        for attempt in range(attempts):
-            try:
-                with self.engine.begin() as conn:
-                    session = Session(conn)
-                    result = work(session)
-                    for hook in self._write_hooks:
-                        hook(session)
-                    return result
-            except (IntegrityError, VersionConflict, OperationalError, DBAPIError) as e:
-                if attempt == attempts - 1 or not _retryable(e):
-                    raise
-                time.sleep(0.005 * (2**attempt))
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def dispose(self) -> None:
-        self.engine.dispose()
-
-
-def _retryable(e: Exception) -> bool:
-    if isinstance(e, IntegrityError | VersionConflict):
-        return True
-    code = getattr(getattr(e, "orig", None), "sqlstate", None)
-    return code in ("40001", "40P01") or "database is locked" in str(e)
-
-
-def _sqlite_pragmas(engine: Engine) -> None:
-    @event.listens_for(engine, "connect")
-    def _connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None  # SQLAlchemy issues BEGIN itself, below
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA busy_timeout=30000")
-        cur.close()
-
-    @event.listens_for(engine, "begin")
-    def _begin(conn: Connection) -> None:
-        read_only = conn.get_execution_options().get("voorzorg_read_only", False)
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

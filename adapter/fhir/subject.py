@@ -1,0 +1,21 @@
+"""Which client a resource is about: the one answer the audit, the access checks, the exchange and the
+OZKS summary share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: Where a resource names its client, in the order they are looked at (a resource carries one of them).
+CLIENT_ELEMENTS = ("subject", "patient", "for")
+
+
+def client_of(resource: dict[str, Any]) -> str | None:
+    """`Patient/id` of the client: the Patient itself, or the Patient its subject / patient / for names."""
+    if resource.get("resourceType") == "Patient" and resource.get("id"):
+        return f"Patient/{resource['id']}"
+    for element in CLIENT_ELEMENTS:
+        value = resource.get(element)
+        ref = value.get("reference") if isinstance(value, dict) else None
+        if isinstance(ref, str) and ref.startswith("Patient/"):
+            return ref
+    return None

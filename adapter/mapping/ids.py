@@ -1,0 +1,72 @@
+"""The ids the adapter derives: every resource it makes for a referral has an id that follows from the
+referral's own id (a name-based UUID, RFC 4122 version 5, in the referral's namespace).
+
+So a resend finds what the first submission made, two workers never make two of the same, and any part
+of the code can name a referral's Task or plan without a search. This module is the one place these
+names are spelled.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+
+def _derived(referral_id: str, name: str) -> str:
+    return str(uuid.uuid5(uuid.UUID(referral_id), name))
+
+
+def is_referral_id(value: str) -> bool:
+    """Whether `value` can be a referral's id (ids are UUIDs the adapter gave out)."""
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def referral_task_id(referral_id: str) -> str:
+    """The referral's Task: the closed loop with the sender."""
+    return _derived(referral_id, "Task")
+
+
+def guidance_id(referral_id: str) -> str:
+    """The decision on the referral (GuidanceResponse)."""
+    return _derived(referral_id, "GuidanceResponse")
+
+
+def careplan_id(referral_id: str) -> str:
+    """The referral's care plan (there is one per referral; revisions change it in place)."""
+    return _derived(referral_id, "CarePlan")
+
+
+def verder_plan_id(careplan_id_: str) -> str:
+    """The VoorZorg Verder plan that continues a care plan (named after the plan it replaces)."""
+    return _derived(careplan_id_, "voorzorg-verder")
+
+
+def consult_ids(referral_id: str, key: str) -> tuple[str, str]:
+    """(ServiceRequest id, Task id) of a consult request of the referral: `key` is the n-th request intake
+    made ("1", "2", ...) or `manual/{digest}` for one filed by hand."""
+    return _derived(referral_id, f"consult/{key}/ServiceRequest"), _derived(
+        referral_id, f"consult/{key}/Task"
+    )
+
+
+def delivery_date_id(referral_id: str) -> str:
+    """The delivery-date Observation reported for the referral's pregnancy."""
+    return _derived(referral_id, "delivery-date")
+
+
+def child_id(referral_id: str, born: str, key: str) -> str:
+    """A child born of the referral's pregnancy, without a BSN: its birth date and who it is (`key`)."""
+    return _derived(referral_id, f"child/{born}/{key}")
+
+
+def referral_part_id(referral_id: str, role: str) -> str:
+    """Another resource of the referral (an Observation, a Consent, ...), by its role in the referral."""
+    return _derived(referral_id, role)
+
+
+def ozks_summary_id(patient: str) -> str:
+    """The client's OZKS summary (one per client, not per referral)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{patient}/ozks-summary"))

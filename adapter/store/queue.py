@@ -1,0 +1,329 @@
+"""The outbox table, as a unit of work sees it (`session.queue`): rows in, rows claimed, rows settled.
+
+The rules of the queue — backoff, what supersedes what, when a message is dead — are the exchange's
+(`adapter.exchange.outbox`); this module only speaks SQL, inside the caller's transaction. Messages of
+one (peer, client) go in `id` order: `claim` takes a message only when no older one of its client and
+peer is still undelivered.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import aliased
+
+from adapter.fhir.dates import instant, now_instant
+from adapter.store.schema import outbox_message, peer_resource
+
+PENDING, DELIVERED, DEAD, SUPERSEDED = "pending", "delivered", "dead", "superseded"
+STATUSES = (PENDING, DELIVERED, DEAD, SUPERSEDED)
+#: Statuses after which a message no longer holds back the newer ones of its client and peer.
+DONE = (DELIVERED, SUPERSEDED)
+
+
+@dataclass(frozen=True)
+class Message:
+    id: int
+    flow: str
+    kind: str
+    peer: str
+    client: str
+    created: str
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    next_attempt: int
+    locked_by: str | None
+    last_error: str | None
+    delivered: str | None
+
+    def summary(self) -> dict[str, Any]:
+        """What an operator sees: no resource content (client data), only what and where."""
+        entries = self.payload.get("entries", [])
+        return {
+            "id": self.id,
+            "flow": self.flow,
+            "kind": self.kind,
+            "peer": self.peer,
+            "client": self.client,
+            "status": self.status,
+            "attempts": self.attempts,
+            "created": self.created,
+            "nextAttempt": _instant(self.next_attempt) if self.status == PENDING else None,
+            "delivered": self.delivered,
+            "lastError": self.last_error,
+            "entries": [f"{e.get('method', 'PUT')} {e.get('type')}/{e.get('id')}" for e in entries],
+        }
+
+
+@dataclass(frozen=True)
+class PeerVersion:
+    """The peer's id and version of one of our resources, as its last answer said."""
+
+    res_type: str
+    res_id: str
+    peer_id: str
+    version_id: str | None
+
+
+def _instant(ms: int) -> str:
+    return instant(datetime.fromtimestamp(ms / 1000, UTC))
+
+
+def _message(row: Any) -> Message:
+    return Message(
+        id=row.id,
+        flow=row.flow,
+        kind=row.kind,
+        peer=row.peer,
+        client=row.client,
+        created=row.created,
+        payload=json.loads(row.payload),
+        status=row.status,
+        attempts=row.attempts,
+        next_attempt=row.next_attempt,
+        locked_by=row.locked_by,
+        last_error=row.last_error,
+        delivered=row.delivered,
+    )
+
+
+#: Which older messages a newer one drops: (its payload) -> whether it covers them.
+Covers = Callable[[dict[str, Any]], bool]
+
+
+class Queue:
+    def __init__(self, conn: Connection, is_sqlite: bool) -> None:
+        self.conn = conn
+        self.is_sqlite = is_sqlite
+
+    # --- in a unit of work ---
+    def add(
+        self, *, flow: str, kind: str, peer: str, client: str, payload: dict[str, Any], now_ms: int
+    ) -> int:
+        """A new pending message, due now; its id (the order within its client)."""
+        done = self.conn.execute(
+            insert(outbox_message).values(
+                flow=flow,
+                kind=kind,
+                peer=peer,
+                client=client,
+                created=now_instant(),
+                payload=json.dumps(payload, separators=(",", ":"), ensure_ascii=False),
+                status=PENDING,
+                attempts=0,
+                next_attempt=now_ms,
+            )
+        )
+        key = done.inserted_primary_key
+        return int(key[0]) if key else 0
+
+    def drop(
+        self,
+        *,
+        flow: str,
+        client: str,
+        reason: str,
+        peer: str | None = None,
+        before: int | None = None,
+        covers: Covers | None = None,
+    ) -> int:
+        """Mark undelivered messages superseded: pending ones no worker holds, and dead ones. A claim that
+        got there first keeps its message (the row is re-checked under its lock on PostgreSQL; SQLite's
+        writers are serialised)."""
+        o = outbox_message.c
+        idle = or_(and_(o.status == PENDING, o.locked_by.is_(None)), o.status == DEAD)
+        where = [o.flow == flow, o.client == client, idle]
+        if peer is not None:
+            where.append(o.peer == peer)
+        if before is not None:
+            where.append(o.id < before)
+        dropped = 0
+        for row in self.conn.execute(select(o.id, o.payload).where(*where).order_by(o.id)).all():
+            if covers is not None and not covers(json.loads(row.payload)):
+                continue
+            done = self.conn.execute(
+                update(outbox_message)
+                .where(o.id == row.id, idle)
+                .values(status=SUPERSEDED, last_error=reason[:2000], locked_by=None, locked_until=None)
+            )
+            dropped += done.rowcount
+        return dropped
+
+    # --- workers ---
+    def claim(
+        self, worker_id: str, *, limit: int, lease_ms: int, now_ms: int, peers: Collection[str] | None
+    ) -> list[Message]:
+        """Take up to `limit` due messages, the oldest undelivered one of each (peer, client), under a
+        lease. Counts as a try: a worker that dies mid-delivery has used it."""
+        o = outbox_message.c
+        older = aliased(outbox_message)
+        query = (
+            select(outbox_message)
+            .where(
+                o.status == PENDING,
+                o.next_attempt <= now_ms,
+                or_(o.locked_until.is_(None), o.locked_until < now_ms),
+                ~exists(
+                    select(older.c.id).where(
+                        older.c.peer == o.peer,
+                        older.c.client == o.client,
+                        older.c.id < o.id,
+                        older.c.status.notin_(DONE),
+                    )
+                ),
+            )
+            .order_by(o.id)
+            .limit(limit)
+        )
+        if peers is not None:
+            query = query.where(o.peer.in_(list(peers)))
+        if not self.is_sqlite:
+            query = query.with_for_update(skip_locked=True, of=outbox_message)
+        taken = []
+        for row in self.conn.execute(query).all():
+            note = row.last_error
+            if row.locked_by is not None:  # its lease ran out: that worker stopped mid-delivery
+                note = f"the delivery by {row.locked_by} did not finish (lease expired)"
+            self.conn.execute(
+                update(outbox_message)
+                .where(o.id == row.id)
+                .values(
+                    locked_by=worker_id,
+                    locked_until=now_ms + lease_ms,
+                    attempts=row.attempts + 1,
+                    last_error=note,
+                )
+            )
+            taken.append(
+                replace(_message(row), locked_by=worker_id, attempts=row.attempts + 1, last_error=note)
+            )
+        return taken
+
+    def settle(self, message_id: int, worker_id: str, **values: Any) -> bool:
+        """Set `values` on a message this worker still holds (pending, locked by it); False: it lost it."""
+        o = outbox_message.c
+        done = self.conn.execute(
+            update(outbox_message)
+            .where(o.id == message_id, o.locked_by == worker_id, o.status == PENDING)
+            .values(locked_by=None, locked_until=None, **values)
+        )
+        return bool(done.rowcount == 1)
+
+    # --- the peer's versions ---
+    def remember(self, peer: str, versions: Iterable[PeerVersion]) -> None:
+        p = peer_resource.c
+        stamp = now_instant()
+        for v in versions:
+            where = and_(p.peer == peer, p.res_type == v.res_type, p.res_id == v.res_id)
+            if v.peer_id == "":  # forget: the peer no longer has it
+                self.conn.execute(delete(peer_resource).where(where))
+                continue
+            moved = self.conn.execute(
+                update(peer_resource)
+                .where(where)
+                .values(peer_id=v.peer_id, version_id=v.version_id, updated=stamp)
+            )
+            if moved.rowcount == 0:
+                self.conn.execute(
+                    insert(peer_resource).values(
+                        peer=peer,
+                        res_type=v.res_type,
+                        res_id=v.res_id,
+                        peer_id=v.peer_id,
+                        version_id=v.version_id,
+                        updated=stamp,
+                    )
+                )
+
+    def versions(self, peer: str, refs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], PeerVersion]:
+        """What we know of the peer's copies of these (type, id)s."""
+        wanted = set(refs)
+        if not wanted:
+            return {}
+        p = peer_resource.c
+        rows = self.conn.execute(
+            select(peer_resource).where(p.peer == peer, p.res_id.in_([i for _, i in wanted]))
+        ).all()
+        return {
+            (r.res_type, r.res_id): PeerVersion(r.res_type, r.res_id, r.peer_id, r.version_id)
+            for r in rows
+            if (r.res_type, r.res_id) in wanted
+        }
+
+    # --- operators ---
+    def get(self, message_id: int) -> Message | None:
+        row = self.conn.execute(select(outbox_message).where(outbox_message.c.id == message_id)).first()
+        return _message(row) if row else None
+
+    def list(
+        self, *, status: str | None, peer: str | None, client: str | None, limit: int, offset: int
+    ) -> tuple[int, list[Message]]:
+        o = outbox_message.c
+        where = [
+            c
+            for c in (
+                o.status == status if status else None,
+                o.peer == peer if peer else None,
+                o.client == client if client else None,
+            )
+            if c is not None
+        ]
+        total = self.conn.execute(select(func.count()).select_from(outbox_message).where(*where)).scalar_one()
+        rows = self.conn.execute(
+            select(outbox_message).where(*where).order_by(o.id).limit(limit).offset(offset)
+        ).all()
+        return int(total), [_message(r) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        o = outbox_message.c
+        rows = self.conn.execute(select(o.status, func.count()).group_by(o.status)).all()
+        out = dict.fromkeys((PENDING, DELIVERED, DEAD), 0)  # superseded: only when there are any
+        out.update({r[0]: int(r[1]) for r in rows})
+        return out
+
+    def held(self) -> int:
+        """Pending messages that wait behind a dead one of the same client and peer (until it is retried)."""
+        o = outbox_message.c
+        older = aliased(outbox_message)
+        blocked = exists(
+            select(older.c.id).where(
+                older.c.peer == o.peer, older.c.client == o.client, older.c.id < o.id, older.c.status == DEAD
+            )
+        )
+        n = self.conn.execute(
+            select(func.count()).select_from(outbox_message).where(o.status == PENDING, blocked)
+        ).scalar_one()
+        return int(n)
+
+    def retry(self, ids: Collection[int] | None, now_ms: int) -> int:
+        """Dead messages (these, or all) back to pending, due now, with a fresh count of tries."""
+        o = outbox_message.c
+        where = [o.status == DEAD]
+        if ids is not None:
+            where.append(o.id.in_(list(ids)))
+        done = self.conn.execute(
+            update(outbox_message)
+            .where(*where)
+            .values(status=PENDING, attempts=0, next_attempt=now_ms, locked_by=None, locked_until=None)
+        )
+        return int(done.rowcount)
+
+    def purge(self, cutoff: str) -> int:
+        """Remove messages delivered before `cutoff` (an instant), and superseded ones queued before it."""
+        o = outbox_message.c
+        done = self.conn.execute(
+            delete(outbox_message).where(
+                or_(
+                    and_(o.status == DELIVERED, o.delivered <= cutoff),
+                    and_(o.status == SUPERSEDED, o.created <= cutoff),
+                )
+            )
+        )
+        return int(done.rowcount)
