@@ -1,7 +1,20 @@
 """Loads the declarative data: rules and code lists under `mappings/`, conformance under `profiles/`.
 
-This is the one place that reads those files; everything else receives plain objects. Each loader is
-cached: the files are read once per process.
+This is the one place that reads those files; everything else receives typed objects. There is one
+loader per file, cached: each file is read once per process (none is read on the hot path).
+
+| file | loader |
+| --- | --- |
+| eligibility.yaml | `eligibility_rules()` (the one `full_term_days`, which the visit schedule uses too) |
+| referral-codes.yaml | `referral_codes()` |
+| search-parameters.yaml | `search_parameters()` |
+| task-transitions.yaml | `task_kinds()`, `task_kind()`, `task_transitions()` |
+| task-status.yaml | `task_status_rules()` |
+| consult.yaml | `consult_rules()` |
+| access-policy.yaml | `access_policy()`, `operation_roles()` |
+| sharing.yaml | `sharing_rules()` |
+| exchange.yaml | `exchange_flows()` (the raw flows; `adapter.exchange.routing` makes `Flow`s of them) |
+| visit-schedule.yaml | `visit_schedule()` |
 """
 
 from __future__ import annotations
@@ -9,7 +22,7 @@ from __future__ import annotations
 import json
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 import yaml
 
@@ -22,16 +35,72 @@ from adapter.domain.visitplan import Schedule, load_schedule
 PACKAGE_DIR = PROFILES_DIR / "fsh-generated" / "resources"
 
 
-def mapping_yaml(name: str) -> dict[str, Any]:
-    """One YAML file under mappings/ (callers cache what they keep)."""
+def _mapping(name: str) -> dict[str, Any]:
+    """One YAML file under mappings/, as read (only the cached loaders below call this)."""
     with (MAPPINGS_DIR / name).open(encoding="utf-8") as f:
         data: dict[str, Any] = yaml.safe_load(f)
     return data
 
 
+class ReferralItem(TypedDict):
+    label: str
+    value: Literal["boolean", "integer", "dateTime", "Quantity"]
+    codes: list[list[str]]  # [system key, code]
+
+
+class ReferralCodes(TypedDict):
+    """referral-codes.yaml: what a referral may carry and how its items are coded (contract v1)."""
+
+    systems: dict[str, str]
+    pregnancy_panel: list[list[str]]
+    items: dict[str, ReferralItem]
+    duration_units: dict[str, int]
+    accepted_types: list[str]
+    requester_identifier_systems: list[str]
+    plausible_gestational_age_days: list[int]
+    profiles: dict[str, str]
+    item_profiles: dict[str, str]
+
+
+class SearchParameter(TypedDict, total=False):
+    type: str
+    expression: str
+    target: str
+
+
+class TaskKind(TypedDict, total=False):
+    code: dict[str, str]
+    transitions: dict[str, list[str]]
+    moved_by: dict[str, list[str]]
+    changeable: list[str]
+    final: list[str]
+
+
+class TaskStatusRules(TypedDict):
+    by_track: dict[str, str]
+    when_consult_required: str
+
+
+class RolePolicy(TypedDict):
+    data: str
+    types: list[str] | str
+    intake: str
+
+
+class AccessPolicy(TypedDict):
+    roles: dict[str, RolePolicy]
+    consult_requests: dict[str, dict[str, str]]
+    explicit_only: list[str]
+    operations: dict[str, list[str]]
+
+
+class SharingRules(TypedDict):
+    recipients: dict[str, dict[str, str]]
+
+
 @cache
 def eligibility_rules() -> EligibilityRules:
-    d = mapping_yaml("eligibility.yaml")
+    d = _mapping("eligibility.yaml")
     return EligibilityRules(
         full_term_days=int(d["full_term_days"]),
         late_pregnancy_days=int(d["late_pregnancy_days"]),
@@ -49,8 +118,9 @@ def own_system(codesystem_id: str) -> str:
 
 
 @cache
-def referral_codes() -> dict[str, Any]:
-    return mapping_yaml("referral-codes.yaml")
+def referral_codes() -> ReferralCodes:
+    codes: ReferralCodes = _mapping("referral-codes.yaml")  # type: ignore[assignment]
+    return codes
 
 
 @cache
@@ -89,19 +159,20 @@ def codesystem_codes(codesystem_id: str) -> dict[str, str]:
 
 
 @cache
-def search_parameters() -> dict[str, dict[str, dict[str, str]]]:
+def search_parameters() -> dict[str, dict[str, SearchParameter]]:
     """Resource type -> search parameter name -> {type, expression, target?}."""
-    return mapping_yaml("search-parameters.yaml")
+    params: dict[str, dict[str, SearchParameter]] = _mapping("search-parameters.yaml")
+    return params
 
 
 @cache
 def _task_states() -> dict[str, Any]:
-    return mapping_yaml("task-transitions.yaml")
+    return _mapping("task-transitions.yaml")
 
 
-def task_kinds() -> dict[str, dict[str, Any]]:
+def task_kinds() -> dict[str, TaskKind]:
     """Kind of Task (referral, consult) -> its state machine and update rules (task-transitions.yaml)."""
-    kinds: dict[str, dict[str, Any]] = _task_states()["kinds"]
+    kinds: dict[str, TaskKind] = _task_states()["kinds"]
     return kinds
 
 
@@ -118,21 +189,45 @@ def task_kind(task: dict[str, Any]) -> str:
 @cache
 def task_transitions(kind: str = "referral") -> dict[str, list[str]]:
     """Task.status -> the statuses it may move to, for one kind of Task (default: the referral loop)."""
-    transitions: dict[str, list[str]] = task_kinds()[kind]["transitions"]
-    return transitions
+    return task_kinds()[kind].get("transitions", {})
+
+
+@cache
+def task_status_rules() -> TaskStatusRules:
+    """The referral Task's status per decided track (task-status.yaml)."""
+    rules: TaskStatusRules = _mapping("task-status.yaml")  # type: ignore[assignment]
+    return rules
 
 
 @cache
 def consult_rules() -> dict[str, Any]:
     """VoorZorg Consult: questions, the facts a request carries, what each advice means (consult.yaml)."""
-    return mapping_yaml("consult.yaml")
+    return _mapping("consult.yaml")
 
 
 @cache
+def access_policy() -> AccessPolicy:
+    """Who may see and do what, per role (access-policy.yaml)."""
+    policy: AccessPolicy = _mapping("access-policy.yaml")  # type: ignore[assignment]
+    return policy
+
+
 def operation_roles() -> dict[str, list[str]]:
     """Workflow operation -> the roles that may call it (access-policy.yaml `operations`)."""
-    ops: dict[str, list[str]] = mapping_yaml("access-policy.yaml").get("operations", {})
-    return ops
+    return access_policy().get("operations", {})
+
+
+@cache
+def sharing_rules() -> SharingRules:
+    """Per recipient of her data, what holds without a consent (sharing.yaml)."""
+    rules: SharingRules = _mapping("sharing.yaml")  # type: ignore[assignment]
+    return rules
+
+
+@cache
+def exchange_flows() -> dict[str, Any]:
+    """The flows of exchange.yaml, as written (adapter.exchange.routing reads them into Flows)."""
+    return _mapping("exchange.yaml")
 
 
 @cache
@@ -143,8 +238,9 @@ def stored_types() -> frozenset[str]:
 
 @cache
 def visit_schedule() -> Schedule:
-    """The visit rhythm per track (mappings/visit-schedule.yaml)."""
-    return load_schedule(mapping_yaml("visit-schedule.yaml"))
+    """The visit rhythm per track (mappings/visit-schedule.yaml), on the eligibility rules' full term."""
+    data = _mapping("visit-schedule.yaml")
+    return load_schedule(data, full_term_days=eligibility_rules().full_term_days)
 
 
 THEME_CODESYSTEM = "voorzorg-theme"

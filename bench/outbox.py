@@ -25,12 +25,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from adapter.config import Settings
 from adapter.domain.facts import Deployment
-from adapter.exchange.outbox import Outbox, install
+from adapter.exchange.outbox import Outbox
 from adapter.exchange.peers import Peer
 from adapter.exchange.routing import default_flows
+from adapter.exchange.runtime import Exchange
 from adapter.exchange.worker import Worker, WorkerSettings
 from adapter.store.engine import Store
+from adapter.workflows.effects import every_change
 from adapter.workflows.intake import intake
 from bench.referrals import bsns, example, variant
 from bench.server import postgres_schema
@@ -105,12 +108,13 @@ def _store(backend: str) -> Iterator[Store]:
             store.dispose()
 
 
-def _fill(store: Store, n: int, seed: int) -> None:
-    install(store, default_flows(), {FLOW_PEER})
+def _fill(store: Store, exchange: Exchange, n: int, seed: int) -> None:
+    """n accepted referrals, taken in on a store with the adapter's effects (so each queues its message)."""
+    composed = store.with_effects(every_change(exchange.settings, exchange))
     base, gen = example(), bsns(seed)
     deployment = Deployment(frozenset({"voorzorg-2", "late-start"}))
     for i in range(n):
-        intake(store, variant(base, next(gen), f"OUTBOX-{seed}-{i:06d}"), deployment)
+        intake(composed, variant(base, next(gen), f"OUTBOX-{seed}-{i:06d}"), deployment)
 
 
 def _drain(workers: list[Worker], outbox: Outbox) -> None:
@@ -138,12 +142,14 @@ def run(backend: str, label: str, n: int, seed: int = 7) -> list[list[object]]:
                         [label, kind, count, n, "skipped (no Node.js, or no peer/node_modules)", "—", "—"]
                     )
                     continue
-                peers = {FLOW_PEER: Peer(FLOW_PEER, base, retries=1)}
+                exchange = Exchange(
+                    Settings(), {FLOW_PEER: Peer(FLOW_PEER, base, retries=1)}, default_flows()
+                )
                 with _store(backend) as store:
-                    _fill(store, n, seed + count)
+                    _fill(store, exchange, n, seed + count)
                     stores = [Store(store.url) for _ in range(count)]
                     workers = [
-                        Worker(s, peers, settings=settings, worker_id=f"bench-{i}")
+                        exchange.worker(s, settings=settings, worker_id=f"bench-{i}")
                         for i, s in enumerate(stores)
                     ]
                     outbox = Outbox(store)

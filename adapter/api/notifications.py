@@ -21,7 +21,6 @@ from starlette.concurrency import run_in_threadpool
 
 from adapter.api.context import check_accept, ctx, read_fhir_body
 from adapter.api.guard import access, require, writer
-from adapter.api.operations import _may_send
 from adapter.api.responses import FhirResponse, resource_response
 from adapter.exchange.client import FhirClient, PeerError
 from adapter.exchange.notified_pull import Fetched, Notification, fetch_referral, read_notification
@@ -32,7 +31,8 @@ from adapter.mapping.referral_in import read_referral
 from adapter.security.audit import Access, build_event
 from adapter.security.principal import Principal
 from adapter.security.scopes import CREATE
-from adapter.workflows.intake import IntakeResult, intake_referral
+from adapter.security.senders import Sender
+from adapter.workflows.intake import IntakeResult, receive_referral
 
 log = logging.getLogger("voorzorg.security")
 router = APIRouter(dependencies=[Depends(check_accept)])
@@ -61,8 +61,9 @@ async def notification(request: Request) -> FhirResponse:
     result: IntakeResult | None = None
     try:
         referral = await run_in_threadpool(read_referral, fetched.bundle)
-        await run_in_threadpool(_may_send, who, referral, c.store)
-        result = await run_in_threadpool(intake_referral, writer(request), referral, c.deployment)
+        result = await run_in_threadpool(
+            receive_referral, writer(request), referral, Sender.of(who), c.deployment
+        )
     finally:
         await run_in_threadpool(_audit_import, request, who, peer, fetched, result)
     assert result is not None

@@ -10,14 +10,12 @@ from starlette.concurrency import run_in_threadpool
 from adapter.api.context import check_accept, ctx, read_fhir_body
 from adapter.api.guard import access, require, writer
 from adapter.api.responses import FhirResponse
-from adapter.fhir.outcome import FhirError
 from adapter.mapping.decision_out import to_parameters
-from adapter.mapping.referral_in import Referral, read_referral
-from adapter.security.principal import Principal
+from adapter.mapping.referral_in import read_referral
 from adapter.security.scopes import CREATE
-from adapter.store.engine import Store
+from adapter.security.senders import Sender
 from adapter.store.session import Write
-from adapter.workflows.intake import IntakeResult, check_eligibility, intake_referral, referral_bundle
+from adapter.workflows.intake import IntakeResult, check_eligibility, receive_referral, referral_bundle
 
 router = APIRouter(dependencies=[Depends(check_accept)])
 
@@ -28,36 +26,14 @@ async def transaction(request: Request) -> FhirResponse:
     who = require(request, "ServiceRequest", CREATE)
     bundle = await read_fhir_body(request)
     referral = await run_in_threadpool(read_referral, bundle)
-    await run_in_threadpool(_may_send, who, referral, ctx(request).store)
     # Database work runs in the thread pool: the event loop keeps serving other requests meanwhile.
-    result = await run_in_threadpool(intake_referral, writer(request), referral, ctx(request).deployment)
+    result = await run_in_threadpool(
+        receive_referral, writer(request), referral, Sender.of(who), ctx(request).deployment
+    )
     record = access(request)
     for w in result.touched:
         record.touched(w.stored.reference, result.patient_reference)
     return FhirResponse(_transaction_response(result, ctx(request).base))
-
-
-def _may_send(who: Principal, referral: Referral, store: Store) -> None:
-    """An obstetric practice sends referrals in its own name only, and resends only its own."""
-    if who.intake == "any":
-        return
-    if who.intake == "own" and who.organization in referral.requester_organizations:
-        with store.reading() as s:
-            existing = s.find_key("ServiceRequest", *referral.referral_identifier)
-            if existing is None or s.has_access("ServiceRequest", existing, who.organization):
-                return
-        raise FhirError.one(
-            409,
-            "This referral number is already in use by another sender; use your own numbering",
-            "Bundle.entry.resource.ofType(ServiceRequest).identifier",
-            code="conflict",
-        )
-    raise FhirError.one(
-        403,
-        "This client may not send a referral with this requester: the requester must be its own organisation",
-        "Bundle.entry.resource.ofType(ServiceRequest).requester",
-        code="forbidden",
-    )
 
 
 @router.post("/$check-eligibility")

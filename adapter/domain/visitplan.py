@@ -146,8 +146,11 @@ class Schedule:
         return self.notes.get(key, key).format(**values)
 
 
-def load_schedule(data: Mapping[str, Any]) -> Schedule:
-    """Parse the already-read `visit-schedule.yaml` (the caller reads the file: the domain does no I/O)."""
+def load_schedule(data: Mapping[str, Any], *, full_term_days: int) -> Schedule:
+    """Parse the already-read `visit-schedule.yaml` (the caller reads the file: the domain does no I/O).
+
+    `full_term_days` is the eligibility rules' (mappings/eligibility.yaml): one full term for the decision
+    and the plan."""
     limits = data.get("visit_limits")
     default_limits = (int(limits["min"]), int(limits["max"])) if limits else None
     tracks: dict[Track, TrackSchedule] = {}
@@ -176,7 +179,7 @@ def load_schedule(data: Mapping[str, Any]) -> Schedule:
             "thinning.max_drop_share must be within [0, 0.5]: neighbours are never both left out"
         )
     return Schedule(
-        full_term_days=int(data["full_term_days"]),
+        full_term_days=full_term_days,
         tracks=tracks,
         counted_kinds=frozenset(VisitKind(k) for k in data["counted_kinds"]),
         thinning=thinning,

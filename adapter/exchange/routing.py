@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from adapter.data import mapping_yaml
+from adapter.data import exchange_flows
 from adapter.exchange.peers import Peer
 from adapter.fhir.subject import client_of
 from adapter.store.session import Session, Stored
@@ -94,7 +94,7 @@ Routes = Mapping[str, Route]
 
 def load_flows(data: dict[str, Any] | None = None) -> tuple[Flow, ...]:
     """The flows of `mappings/exchange.yaml` (or of `data`, for tests)."""
-    raw = mapping_yaml("exchange.yaml") if data is None else data
+    raw = exchange_flows() if data is None else data
     flows = []
     for name, f in (raw.get("flows") or {}).items():
         flows.append(

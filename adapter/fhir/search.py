@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from adapter.data import search_parameters
+from adapter.data import SearchParameter, search_parameters
 from adapter.fhir.dates import date_range
 from adapter.fhir.outcome import FhirError, Issue
 from adapter.store.session import Alternative, Match
@@ -100,7 +100,7 @@ def _int(value: str) -> int:
     return int(value)
 
 
-def _match(name: str, modifier: str, value: str, definition: dict[str, str]) -> Match:
+def _match(name: str, modifier: str, value: str, definition: SearchParameter) -> Match:
     ptype = definition["type"]
     values = value.split(",")
     if ptype == "token":

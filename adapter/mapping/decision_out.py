@@ -3,11 +3,10 @@ status the referral Task moves to."""
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from adapter.config import CANONICAL_BASE
-from adapter.data import codesystem_codes, mapping_yaml, own_system
+from adapter.data import codesystem_codes, own_system, task_status_rules
 from adapter.domain.eligibility import Decision, Track
 
 TRACK_SYSTEM = "voorzorg-track"
@@ -98,13 +97,8 @@ def _decision_extensions(decision: Decision) -> list[dict[str, Any]]:
     return out
 
 
-@cache
-def _task_status() -> dict[str, Any]:
-    return mapping_yaml("task-status.yaml")
-
-
 def task_status(decision: Decision) -> str:
-    rules = _task_status()
+    rules = task_status_rules()
     if decision.consult_required:
         return str(rules["when_consult_required"])
     return str(rules["by_track"][decision.track.value])

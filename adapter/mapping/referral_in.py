@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Any
 
 from adapter.config import CANONICAL_BASE
-from adapter.data import codesystem_codes, own_system, referral_codes
+from adapter.data import ReferralItem, codesystem_codes, own_system, referral_codes
 from adapter.domain.facts import PregnancyDuration, ReferralFacts
 from adapter.domain.identifiers import is_valid_bsn
 from adapter.fhir.models import check_structure
@@ -310,19 +310,20 @@ class _Reader:
                         f"{path}.code.coding[{k}].code",
                         code="code-invalid",
                     )
-                name = by_code.get(key)
-                if name is None:
+                coded = by_code.get(key)
+                if coded is None:
                     continue
-                value = self._value(obs, path, self.codes["items"][name])
+                value = self._value(obs, path, self.codes["items"][coded])
                 if value is None:
                     break
-                if name in found and found[name][1] != value:
-                    self._issue(f"The referral holds two different values for {name.replace('_', ' ')}", path)
-                found[name] = (entry, value)
+                if coded in found and found[coded][1] != value:
+                    label = coded.replace("_", " ")
+                    self._issue(f"The referral holds two different values for {label}", path)
+                found[coded] = (entry, value)
                 break
         return found
 
-    def _value(self, obs: dict[str, Any], path: str, item: dict[str, Any]) -> Any:
+    def _value(self, obs: dict[str, Any], path: str, item: ReferralItem) -> Any:
         kind = item["value"]
         label = item["label"]
         if kind == "boolean":

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
-from adapter.data import mapping_yaml
+from adapter.data import access_policy
 from adapter.security.scopes import Scope, allows
 
 
@@ -35,9 +34,8 @@ class Principal:
         return str(role_policy(self.role).get("intake", "none"))
 
 
-@cache
-def _policy_file() -> dict[str, Any]:
-    return mapping_yaml("access-policy.yaml")
+def _policy_file() -> Any:
+    return access_policy()
 
 
 def _policy() -> dict[str, Any]:

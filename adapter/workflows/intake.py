@@ -1,15 +1,19 @@
 """Intake of a referral: read the Bundle, decide, store it all in one transaction, move the Task.
 
+`receive_referral` is the one way a referral comes in — a transaction Bundle (`POST [base]`) or a
+notified pull (`POST /Task`, the referral fetched from the sender) — and owns the sender checks, inside
+the same transaction as the intake, so a check and the write it guards cannot be split by another writer.
+
 Resending the same referral (same ServiceRequest identifier) re-decides and updates in place: the
 client is found by BSN and the referral by its identifier (unique business keys in the store), and
-every other resource of the referral gets an id derived from the referral and its role, so nothing is
-ever stored twice. Resources the earlier submission had and this one lacks are deleted.
+every other resource of the referral gets an id derived from the referral and its role
+(`adapter.mapping.ids`), so nothing is ever stored twice. Resources the earlier submission had and this
+one lacks are deleted.
 """
 
 from __future__ import annotations
 
 import copy
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +25,9 @@ from adapter.fhir.dates import now_instant
 from adapter.fhir.outcome import FhirError
 from adapter.fhir.references import retarget
 from adapter.mapping.decision_out import apply_to_task, concept, to_guidance_response
+from adapter.mapping.ids import guidance_id, referral_part_id, referral_task_id
 from adapter.mapping.referral_in import Entry, Referral, read_referral
+from adapter.security.senders import Sender
 from adapter.store.engine import Store
 from adapter.store.session import Session, Stored, Write, new_id, same_content
 from adapter.workflows import consult
@@ -29,6 +35,7 @@ from adapter.workflows.careplan import plan_at_intake
 
 #: Identifier systems whose holders are shared between referrals (the same practice, the same person).
 _SHARED_KEYS = {"Organization", "Practitioner", "PractitionerRole"}
+REFERRAL_TASK_PROFILE = f"{CANONICAL_BASE}/StructureDefinition/voorzorg-referral-task"
 
 
 @dataclass(frozen=True)
@@ -76,120 +83,78 @@ def referral_bundle(body: dict[str, Any]) -> dict[str, Any]:
     return resource
 
 
-def intake(store: Store, bundle: dict[str, Any], deployment: Deployment) -> IntakeResult:
-    return intake_referral(store, read_referral(bundle), deployment)
-
-
-def intake_referral(store: Store, referral: Referral, deployment: Deployment) -> IntakeResult:
-    """Decide and store a referral that already passed the contract (and the caller's rights)."""
-    decision = decide(referral.facts, eligibility_rules(), deployment)
-    return store.write(lambda session: _store(session, referral, decision, deployment))
-
-
-def _store(
-    s: Session, referral: Referral, decision: Decision, deployment: Deployment | None = None
+def receive_referral(
+    store: Store, referral: Referral, sender: Sender, deployment: Deployment
 ) -> IntakeResult:
-    systems = referral_codes()["systems"]
-    patient_id = s.claim_key("Patient", systems["bsn"], referral.bsn, new_id())
-    sr_system, sr_value = referral.referral_identifier
-    sr_id = s.claim_key("ServiceRequest", sr_system, sr_value, new_id())
-    namespace = uuid.UUID(sr_id)
-    earlier = _referral_resources(s, s.get("ServiceRequest", sr_id))
-    decision = consult.decision_at_intake(s, sr_id, referral.facts, decision)  # an accepted advice holds
+    """A referral that passed the contract, from `sender`: checked against the sender's rights, decided,
+    and stored, in one transaction."""
+    sender.may_send(referral.requester_organizations)
+    decision = decide(referral.facts, eligibility_rules(), deployment)
 
-    ids: dict[int, tuple[str, str]] = {}
-    seen: dict[str, int] = {}
-    for en in referral.entries:
-        if en is referral.patient:
-            rid = patient_id
-        elif en is referral.service_request:
-            rid = sr_id
-        elif en is referral.task:
-            rid = str(uuid.uuid5(namespace, "Task"))
-        elif en.type in _SHARED_KEYS and _first_identifier(en):
-            system, value = _first_identifier(en)  # type: ignore[misc]
-            rid = s.claim_key(en.type, system, value, new_id())
-        else:
-            role = f"{en.type}/{referral.items.get(en.index) or _code_key(en)}"
-            seen[role] = seen.get(role, 0) + 1
-            rid = str(uuid.uuid5(namespace, f"{role}/{seen[role]}"))
-        ids[en.index] = (en.type, rid)
+    def work(s: Session) -> IntakeResult:
+        sender.may_use_number(s, referral.referral_identifier)
+        return _store(s, referral, decision, deployment)
 
-    refs: dict[str, str] = {}
-    for en in referral.entries:
-        target = "/".join(ids[en.index])
-        if en.full_url:
-            refs[en.full_url] = target
-        if en.resource.get("id"):
-            refs[f"{en.type}/{en.resource['id']}"] = target
+    return store.write(work)
 
+
+def intake(store: Store, bundle: dict[str, Any], deployment: Deployment) -> IntakeResult:
+    """A referral Bundle taken in for the organisation running the adapter (no sender checks)."""
+    return receive_referral(store, read_referral(bundle), Sender.trusted(), deployment)
+
+
+# --- the unit of work ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Ids:
+    """Where each entry of the referral goes: its id, and the references that must follow it."""
+
+    patient: str
+    referral: str
+    by_entry: dict[int, tuple[str, str]]  # entry index -> (type, id)
+    references: dict[str, str]  # fullUrl or Type/id in the Bundle -> Type/id stored
+
+    @property
+    def patient_ref(self) -> str:
+        return f"Patient/{self.patient}"
+
+    @property
+    def kept(self) -> set[str]:
+        return {"/".join(v) for v in self.by_entry.values()}
+
+
+def _store(s: Session, referral: Referral, decision: Decision, deployment: Deployment | None) -> IntakeResult:
+    ids = _claim_ids(s, referral)
+    earlier = _referral_resources(s, s.get("ServiceRequest", ids.referral))
+    decision = consult.decision_at_intake(
+        s, ids.referral, referral.facts, decision
+    )  # an accepted advice holds
     when = now_instant()
-    writes: list[Write] = []
-    task_write: Write | None = None
-    for en in referral.entries:
-        body = retarget(copy.deepcopy(en.resource), refs)
-        body["id"] = ids[en.index][1]
-        if en is referral.task:
-            continue  # written below, after the decision
-        writes.append(s.put(body, method="PUT"))
-
-    patient_ref, sr_ref = f"Patient/{patient_id}", f"ServiceRequest/{sr_id}"
-    guidance_id = str(uuid.uuid5(namespace, "GuidanceResponse"))
-    guidance_body = to_guidance_response(
-        decision,
-        response_id=guidance_id,
-        patient_ref=patient_ref,
-        referral_identifier=referral.referral_identifier,
-        when=when,
-    )
-    guidance = s.put(_keep_stamps(s, guidance_body, ("occurrenceDateTime",)))
-
-    task_id = ids[referral.task.index][1] if referral.task is not None else str(uuid.uuid5(namespace, "Task"))
+    writes = [s.put(_as_stored(en, ids), method="PUT") for en in referral.entries if en is not referral.task]
+    guidance = _write_decision(s, referral, decision, ids, when)
+    task = _write_task(s, referral, decision, ids, when)
     if referral.task is not None:
-        base_task = retarget(copy.deepcopy(referral.task.resource), refs)
-    else:
-        sr = referral.service_request.resource
-        base_task = {
-            "resourceType": "Task",
-            "status": "requested",
-            "intent": "order",
-            "meta": {"profile": [f"{CANONICAL_BASE}/StructureDefinition/voorzorg-referral-task"]},
-            "code": concept("voorzorg-referral-item", "voorzorg-referral"),
-            "focus": {"reference": sr_ref},
-            "for": {"reference": patient_ref},
-            "authoredOn": sr["authoredOn"],
-            "requester": retarget(copy.deepcopy(sr["requester"]), refs),
-        }
-    base_task["id"] = task_id
-    task_body = apply_to_task(base_task, decision, f"GuidanceResponse/{guidance_id}", when)
-    current_task = s.get("Task", task_id)
-    if current_task is not None and not current_task.deleted:
-        task_body = _respect_progress(current_task.content, task_body)
-    task_write = s.put(_keep_stamps(s, task_body, ("lastModified",)))
-    if referral.task is not None:
-        writes.insert(referral.entries.index(referral.task), task_write)
-
+        writes.insert(referral.entries.index(referral.task), task)
     careplan = plan_at_intake(
         s,
         facts=referral.facts,
         decision=decision,
-        task_status=task_write.stored.content["status"],
-        referral_id=sr_id,
-        patient_ref=patient_ref,
-        guidance_ref=f"GuidanceResponse/{guidance_id}",
+        task_status=task.stored.content["status"],
+        referral_id=ids.referral,
+        patient_ref=ids.patient_ref,
+        guidance_ref=f"GuidanceResponse/{guidance_id(ids.referral)}",
     )
-    for ref in earlier - {"/".join(v) for v in ids.values()}:
+    for ref in earlier - ids.kept:  # what an earlier submission had and this one lacks
         s.delete(*ref.split("/", 1))
     # The consult request, made, updated or cancelled (not granted to the sender: it is the JGZ's question).
-    asked = consult.after_intake(s, sr_id, patient_ref, referral.facts, decision, deployment, when)
+    asked = consult.after_intake(s, ids.referral, ids.patient_ref, referral.facts, decision, deployment, when)
     result = IntakeResult(
         referral,
         decision,
         writes,
-        task_write,
+        task,
         guidance,
         referral.task is not None,
-        patient_ref,
+        ids.patient_ref,
         careplan,
         tuple(asked),
     )
@@ -197,6 +162,82 @@ def _store(
         for organization in referral.requester_organizations:
             s.grant(w.stored.res_type, w.stored.res_id, organization)
     return result
+
+
+def _claim_ids(s: Session, referral: Referral) -> _Ids:
+    """The client by her BSN and the referral by its number (business keys); the rest by their role."""
+    bsn_system = referral_codes()["systems"]["bsn"]
+    patient_id = s.claim_key("Patient", bsn_system, referral.bsn, new_id())
+    referral_id = s.claim_key("ServiceRequest", *referral.referral_identifier, new_id())
+    by_entry: dict[int, tuple[str, str]] = {}
+    seen: dict[str, int] = {}
+    for en in referral.entries:
+        if en is referral.patient:
+            rid = patient_id
+        elif en is referral.service_request:
+            rid = referral_id
+        elif en is referral.task:
+            rid = referral_task_id(referral_id)
+        elif en.type in _SHARED_KEYS and (ident := _first_identifier(en)):
+            rid = s.claim_key(en.type, *ident, new_id())
+        else:
+            role = f"{en.type}/{referral.items.get(en.index) or _code_key(en)}"
+            seen[role] = seen.get(role, 0) + 1
+            rid = referral_part_id(referral_id, f"{role}/{seen[role]}")
+        by_entry[en.index] = (en.type, rid)
+    references: dict[str, str] = {}
+    for en in referral.entries:
+        target = "/".join(by_entry[en.index])
+        if en.full_url:
+            references[en.full_url] = target
+        if en.resource.get("id"):
+            references[f"{en.type}/{en.resource['id']}"] = target
+    return _Ids(patient_id, referral_id, by_entry, references)
+
+
+def _as_stored(en: Entry, ids: _Ids) -> dict[str, Any]:
+    """An entry as it is stored: its id, and its references pointing at what they point at here."""
+    body: dict[str, Any] = retarget(copy.deepcopy(en.resource), ids.references)
+    body["id"] = ids.by_entry[en.index][1]
+    return body
+
+
+def _write_decision(s: Session, referral: Referral, decision: Decision, ids: _Ids, when: str) -> Write:
+    body = to_guidance_response(
+        decision,
+        response_id=guidance_id(ids.referral),
+        patient_ref=ids.patient_ref,
+        referral_identifier=referral.referral_identifier,
+        when=when,
+    )
+    return s.put(_keep_stamps(s, body, ("occurrenceDateTime",)))
+
+
+def _write_task(s: Session, referral: Referral, decision: Decision, ids: _Ids, when: str) -> Write:
+    """The referral's Task, moved by the decision: the sender's own Task when it sent one, else ours."""
+    task_id = referral_task_id(ids.referral)
+    base = _as_stored(referral.task, ids) if referral.task is not None else _new_task(referral, ids)
+    base["id"] = task_id
+    body = apply_to_task(base, decision, f"GuidanceResponse/{guidance_id(ids.referral)}", when)
+    current = s.get("Task", task_id)
+    if current is not None and not current.deleted:
+        body = _respect_progress(current.content, body)
+    return s.put(_keep_stamps(s, body, ("lastModified",)))
+
+
+def _new_task(referral: Referral, ids: _Ids) -> dict[str, Any]:
+    sr = referral.service_request.resource
+    return {
+        "resourceType": "Task",
+        "status": "requested",
+        "intent": "order",
+        "meta": {"profile": [REFERRAL_TASK_PROFILE]},
+        "code": concept("voorzorg-referral-item", "voorzorg-referral"),
+        "focus": {"reference": f"ServiceRequest/{ids.referral}"},
+        "for": {"reference": ids.patient_ref},
+        "authoredOn": sr["authoredOn"],
+        "requester": retarget(copy.deepcopy(sr["requester"]), ids.references),
+    }
 
 
 def _first_identifier(en: Entry) -> tuple[str, str] | None:
@@ -207,9 +248,8 @@ def _first_identifier(en: Entry) -> tuple[str, str] | None:
 
 
 def _code_key(en: Entry) -> str:
-    codings = (
-        en.resource.get("code", {}).get("coding", []) if isinstance(en.resource.get("code"), dict) else []
-    )
+    code = en.resource.get("code")
+    codings = code.get("coding", []) if isinstance(code, dict) else []
     if codings:
         return f"{codings[0].get('system', '')}|{codings[0].get('code', '')}"
     return "-"
@@ -230,7 +270,7 @@ def _referral_resources(s: Session, previous: Stored | None) -> set[str]:
         return set()
     refs = {i.get("reference", "") for i in previous.content.get("supportingInfo", [])}
     for ref in list(refs):
-        member = s.get(*ref.split("/", 1)) if ref.count("/") == 1 else None
+        member = s.live(ref)
         if member is not None:
             refs |= {m.get("reference", "") for m in member.content.get("hasMember", [])}
     return {r for r in refs if r.count("/") == 1}

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from adapter.data import mapping_yaml
+from adapter.data import sharing_rules
 from adapter.domain.consent import may_share
 from adapter.fhir.models import check_structure
 from adapter.fhir.outcome import FhirError
@@ -41,7 +41,7 @@ def may_share_with(s: Session, patient: str, recipient: str, on: date | None = N
     """Whether `patient`'s data may go to `recipient` (a voorzorg-sharing code) on `on` (default today)."""
     _, found = s.search("Consent", [Match("patient", (Alternative(value=patient),))], 1000, 0)
     consents = [c for stored in found if (c := sharing_consent(stored.content)) is not None]
-    default = mapping_yaml("sharing.yaml")["recipients"][recipient]["without_consent"] == "permit"
+    default = sharing_rules()["recipients"][recipient]["without_consent"] == "permit"
     return may_share(consents, recipient, on or date.today(), without_consent=default)
 
 

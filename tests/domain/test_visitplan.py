@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from adapter.config import MAPPINGS_DIR
+from adapter.data import eligibility_rules
 from adapter.domain.eligibility import Track
 from adapter.domain.visitplan import (
     AdjustmentKind,
@@ -40,7 +41,7 @@ def schedule_data() -> dict[str, Any]:
     return data
 
 
-SCHEDULE = load_schedule(schedule_data())
+SCHEDULE = load_schedule(schedule_data(), full_term_days=eligibility_rules().full_term_days)
 
 
 def edd_for(ga_days: int, intake: date = INTAKE) -> date:
@@ -293,7 +294,7 @@ def _schedule_with(change: dict[str, Any]) -> Schedule:
         for key in parents:
             node = node[key]
         node[last] = value
-    return load_schedule(data)
+    return load_schedule(data, full_term_days=eligibility_rules().full_term_days)
 
 
 def test_too_many_visits_that_cannot_be_thinned_are_flagged() -> None:

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapter.config import MAPPINGS_DIR
+from adapter.data import eligibility_rules
 from adapter.domain.eligibility import Track
 from adapter.domain.visitplan import (
     AdjustmentKind,
@@ -30,7 +31,10 @@ from adapter.domain.visitplan import (
     revise,
 )
 
-SCHEDULE = load_schedule(yaml.safe_load((MAPPINGS_DIR / "visit-schedule.yaml").read_text(encoding="utf-8")))
+SCHEDULE = load_schedule(
+    yaml.safe_load((MAPPINGS_DIR / "visit-schedule.yaml").read_text(encoding="utf-8")),
+    full_term_days=eligibility_rules().full_term_days,
+)
 RHYTHM_DAYS = {
     rule.name: rule.every.days for ts in SCHEDULE.tracks.values() for rule in ts.phases if rule.every.days
 }
