@@ -17,13 +17,14 @@ from starlette.responses import Response
 from adapter.api.context import ctx
 from adapter.api.responses import error_response, internal_error
 from adapter.fhir.outcome import FhirError
+from adapter.fhir.subject import client_of
+from adapter.security.access import Viewer
 from adapter.security.audit import Access, Actor, build_event
-from adapter.security.principal import Principal, consult_request_markers
+from adapter.security.principal import Principal
 from adapter.security.scopes import parse_scopes
 from adapter.security.tokens import AuthError
 from adapter.store.engine import Store
-from adapter.store.indexing import IndexRow, index_rows
-from adapter.store.session import ACCESS, Alternative, Match, Session, Stored
+from adapter.store.session import Match, Session, Stored
 
 log = logging.getLogger("voorzorg.security")
 
@@ -178,71 +179,21 @@ def require(request: Request, resource_type: str, permission: str) -> Principal:
     return p
 
 
+def viewer(request: Request) -> Viewer:
+    """What the caller may see (adapter.security.access)."""
+    return Viewer(principal(request))
+
+
 def visible(request: Request, session: Session, stored: Stored) -> bool:
     """Whether the caller's organisation has a part in this resource (else: as if it did not exist)."""
-    p = principal(request)
-    scope = p.data_scope
-    if scope == "all":
-        return True
-    if scope == "organization":
-        return p.organization is not None and session.has_access(
-            stored.res_type, stored.res_id, p.organization
-        )
-    if scope == "consult":
-        matches = _consult_matches(p, stored.res_type)
-        if matches is None:
-            return False
-        rows = index_rows(stored.content)
-        return all(any(_satisfies(r, m) for r in rows) for m in matches)
-    return False
+    return viewer(request).sees(session, stored)
 
 
 def restrict(request: Request, resource_type: str) -> list[Match]:
     """Extra search criteria that keep a search inside what the caller may see."""
-    p = principal(request)
-    scope = p.data_scope
-    if scope == "all":
-        return []
-    if scope == "organization" and p.organization:
-        return [Match(ACCESS, (Alternative(value=p.organization),))]
-    if scope == "consult":
-        matches = _consult_matches(p, resource_type)
-        if matches is not None:
-            return matches
-    # Nothing matches: '*' is no FHIR id character (and no NUL byte, which PostgreSQL refuses in text).
-    return [Match("_id", (Alternative(value="*nothing*"),))]
-
-
-def _consult_matches(p: Principal, resource_type: str) -> list[Match] | None:
-    """What makes a resource one of this consult team's requests (mappings/access-policy.yaml): the
-    consult marker, and its own organisation as the one asked (Task.owner, ServiceRequest.performer), so
-    a consult team never sees questions put to another. None: nothing of this type is its."""
-    marker = consult_request_markers().get(resource_type)
-    system, _, value = (p.organization or "").partition("|")
-    if marker is None or not system or not value:
-        return None
-    return [
-        Match(marker["param"], (Alternative(value=marker["code"], system=marker["system"]),)),
-        Match(marker["organization"], (Alternative(value=value, system=system),)),
-    ]
-
-
-def _satisfies(row: IndexRow, match: Match) -> bool:
-    """Whether a search-index row meets a criterion, as the store's search would (tokens only), so a
-    read and a search of the same role agree."""
-    return row.param == match.param and any(
-        row.value == a.value and (a.system is None or row.system == (a.system or None))
-        for a in match.alternatives
-    )
+    return viewer(request).limits(resource_type)
 
 
 def patient_of(stored: Stored) -> str | None:
     """The client (Patient) a resource is about, for the audit record."""
-    if stored.res_type == "Patient":
-        return stored.reference
-    c = stored.content
-    for element in ("subject", "for", "patient"):
-        ref = c.get(element, {}).get("reference") if isinstance(c.get(element), dict) else None
-        if isinstance(ref, str) and ref.startswith("Patient/"):
-            return ref
-    return None
+    return client_of(stored.content)

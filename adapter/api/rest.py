@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from adapter.api.context import check_accept, ctx, if_match_version, page, read_fhir_body
-from adapter.api.guard import access, patient_of, principal, require, restrict, visible, writer
+from adapter.api.guard import access, patient_of, principal, require, restrict, viewer, visible, writer
 from adapter.api.responses import FhirResponse, history_bundle, resource_response, searchset
 from adapter.data import stored_types
 from adapter.fhir.dates import date_range
@@ -17,17 +18,16 @@ from adapter.fhir.outcome import FhirError
 from adapter.fhir.search import parse_search
 from adapter.fhir.validator import has_errors, validate
 from adapter.security.scopes import READ, SEARCH, UPDATE
-from adapter.store.session import Session, Stored, VersionConflict
-from adapter.workflows.consult import after_task_update
-from adapter.workflows.tasks import check_task_update
+from adapter.store.session import Session, Stored
+from adapter.workflows.tasks import update_task
 
 router = APIRouter(dependencies=[Depends(check_accept)])
 
+#: Resource types created with POST [type] (a home visit, a child born, a theme assessment or goal, a
+#: sharing consent, a notified-pull notification Task; the rest arrives through intake).
 #: Resource types that may be updated with PUT (the closed-loop Task: cancel, start, complete; a
 #: theme Goal's progress, adapter/api/themes.py; a sharing Consent withdrawn, adapter/api/sharing.py).
 UPDATABLE = {"Task", "Goal", "Consent"}
-#: Resource types created with POST [type] (a home visit, a child born, a theme assessment or goal, a
-#: sharing consent, a notified-pull notification Task; the rest arrives through intake).
 CREATABLE = {"Encounter", "Patient", "Observation", "Goal", "Consent", "Task"}
 
 
@@ -139,18 +139,34 @@ def vread(resource_type: str, resource_id: str, version_id: str, request: Reques
     return resource_response(stored, ctx(request).base)
 
 
+@router.put("/Task/{task_id}")
+async def update_task_route(task_id: str, request: Request) -> FhirResponse:
+    """The closed loop moves on: the recipient accepts, starts, completes; the sender cancels (per role,
+    mappings/task-transitions.yaml)."""
+    require(request, "Task", UPDATE)
+    body = await _update_body(request, "Task", task_id)
+    expected = if_match_version(request)
+    done = await run_in_threadpool(update_task, writer(request), viewer(request), task_id, body, expected)
+    _touched(request, [done.task, *done.touched])
+    return resource_response(done.task, ctx(request).base)
+
+
 @router.put("/{resource_type}/{resource_id}")
 async def update(resource_type: str, resource_id: str, request: Request) -> FhirResponse:
+    """Every other type: referral data changes by sending the referral again (Goal and Consent have
+    their own routes)."""
     _known(resource_type)
-    if resource_type not in UPDATABLE:
-        refusal = FhirError.one(
-            405,
-            f"{resource_type} cannot be updated; referral data changes by sending the referral again",
-            code="not-supported",
-        )
-        refusal.headers["Allow"] = "GET"
-        raise refusal
-    require(request, resource_type, UPDATE)
+    refusal = FhirError.one(
+        405,
+        f"{resource_type} cannot be updated; referral data changes by sending the referral again",
+        code="not-supported",
+    )
+    refusal.headers["Allow"] = "GET"
+    raise refusal
+
+
+async def _update_body(request: Request, resource_type: str, resource_id: str) -> dict[str, Any]:
+    """The body of an update: that resource, with that id, valid against the profiles it claims."""
     body = await read_fhir_body(request)
     check_structure(body)
     if body.get("resourceType") != resource_type:
@@ -163,31 +179,10 @@ async def update(resource_type: str, resource_id: str, request: Request) -> Fhir
             f"Resource id {body.get('id')!r} does not match the URL's {resource_id!r}",
             f"{resource_type}.id",
         )
-    expected = if_match_version(request)
     issues = validate(body)  # against the profiles it claims in meta.profile (ours)
     if has_errors(issues):
         raise FhirError(422, [i for i in issues if i.severity in ("error", "fatal")])
-
-    def work(s: Session) -> Stored:
-        current = _live(_visible(request, s, s.get(resource_type, resource_id)), resource_type, resource_id)
-        _touched(request, [current])
-        if resource_type == "Task":  # per kind of Task: the referral loop, a consult request
-            check_task_update(current.content, body, principal(request).role)
-        try:
-            stored = s.put(body, if_match=expected).stored
-        except VersionConflict as e:
-            if expected is None:
-                raise
-            raise FhirError.one(
-                412,
-                f'If-Match W/"{expected}" does not match the current version W/"{e.current}"',
-                code="conflict",
-            ) from None
-        if resource_type == "Task":  # a consult that ended without an advice revokes its request
-            _touched(request, [w.stored for w in after_task_update(s, stored)])
-        return stored
-
-    return resource_response(await run_in_threadpool(writer(request).write, work), ctx(request).base)
+    return body
 
 
 def _visible(request: Request, s: Session, stored: Stored | None) -> Stored | None:

@@ -1,17 +1,59 @@
-"""The rules a Task update is held to, per kind of Task (mappings/task-transitions.yaml).
+"""Updating a Task (`PUT /Task/{id}`): the rules it is held to, per kind of Task
+(mappings/task-transitions.yaml), and what follows from it.
 
 The referral Task follows the closed loop of the referral; a VoorZorg Consult Task has a life cycle of
 its own (requested -> accepted -> completed with the advice, or rejected, or cancelled), in which the
 consult team may only accept, reject and complete, only the answer may change, and nothing changes
-once it is final. Every refusal says why; nothing is stored.
+once it is final. Every refusal says why; nothing is stored. A consult Task that ends without an advice
+takes its request along (`adapter.workflows.consult.after_task_update`), in the same transaction.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from adapter.data import task_kind, task_kinds, task_transitions
 from adapter.fhir.outcome import FhirError, Issue
+from adapter.security.access import Viewer
+from adapter.store.engine import Store
+from adapter.store.session import Session, Stored, VersionConflict
+from adapter.workflows.consult import after_task_update
+
+
+@dataclass(frozen=True)
+class TaskUpdated:
+    task: Stored
+    #: What the update read and changed besides the Task (its version before, a revoked consult request)
+    touched: list[Stored]
+
+
+def update_task(
+    store: Store, viewer: Viewer, task_id: str, body: dict[str, Any], if_match: int | None
+) -> TaskUpdated:
+    """The caller's update of a Task it may see: held to its kind's rules, with `If-Match` when given."""
+
+    def work(s: Session) -> TaskUpdated:
+        current = viewer.visible(s, s.get("Task", task_id))
+        if current is None:
+            raise FhirError.one(404, f"Task/{task_id} is not known", code="not-found")
+        if current.deleted:
+            raise FhirError.one(410, f"Task/{task_id} was deleted", code="deleted")
+        check_task_update(current.content, body, viewer.principal.role)
+        try:
+            stored = s.put(body, if_match=if_match).stored
+        except VersionConflict as e:
+            if if_match is None:
+                raise
+            raise FhirError.one(
+                412,
+                f'If-Match W/"{if_match}" does not match the current version W/"{e.current}"',
+                code="conflict",
+            ) from None
+        # a consult that ended without an advice revokes its request
+        return TaskUpdated(stored, [current, *(w.stored for w in after_task_update(s, stored))])
+
+    return store.write(work)
 
 
 def check_task_update(current: dict[str, Any], proposed: dict[str, Any], role: str) -> None:
