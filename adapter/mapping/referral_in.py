@@ -18,7 +18,7 @@ from adapter.domain.facts import PregnancyDuration, ReferralFacts
 from adapter.domain.identifiers import is_valid_bsn
 from adapter.fhir.models import check_structure
 from adapter.fhir.outcome import FhirError, Issue
-from adapter.fhir.references import retarget
+from adapter.fhir.references import retarget, walk_references
 from adapter.fhir.validator import validate
 
 REFERRAL_ITEM = "voorzorg-referral-item"
@@ -438,15 +438,7 @@ class _Reader:
 
 
 def _references(value: Any, path: str) -> list[tuple[str, str]]:
-    """(FHIRPath, reference) of every literal Reference.reference under `value`."""
+    """(FHIRPath, reference) of every literal Reference.reference under `value`, not in `contained`."""
     out: list[tuple[str, str]] = []
-    if isinstance(value, dict):
-        for k, v in value.items():
-            if k == "reference" and isinstance(v, str):
-                out.append((path, v))
-            elif k != "contained":
-                out.extend(_references(v, f"{path}.{k}"))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            out.extend(_references(v, f"{path}[{i}]"))
+    walk_references(value, lambda _holder, ref, where: out.append((where, ref)), path, skip={"contained"})
     return out
