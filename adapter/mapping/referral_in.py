@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Any
 
 from adapter.config import CANONICAL_BASE
-from adapter.data import codesystem_codes, own_system, referral_codes
+from adapter.data import codesystem_codes, eligibility_rules, own_system, referral_codes
 from adapter.domain.facts import PregnancyDuration, ReferralFacts
 from adapter.domain.identifiers import is_valid_bsn
 from adapter.fhir.models import check_structure
@@ -379,7 +379,7 @@ class _Reader:
 
     def _plausible(self, facts: ReferralFacts, items: dict[str, tuple[Entry | None, Any]]) -> None:
         lo, hi = self.codes["plausible_gestational_age_days"]
-        ga = facts.gestational_age_days(280)
+        ga = facts.gestational_age_days(eligibility_rules().full_term_days)
         if ga is not None and not lo <= ga <= hi:
             name = "estimated_delivery_date" if facts.estimated_delivery_date else "pregnancy_duration"
             entry = items[name][0]
