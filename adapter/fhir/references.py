@@ -1,7 +1,8 @@
 """FHIR references: the one walker over them, and what is built on it.
 
-`walk_references(value, visit, path)` is the only code that descends a resource looking for
-references; every other reference helper (here, in the mappings, in the exchange) is a visitor.
+`walk_references(value, visit, path)` descends a resource looking for references; the helpers here,
+the referral reader's reference check and the validator's dom-3 check are visitors of it (the
+exchange's own walkers are to become visitors too).
 """
 
 from __future__ import annotations
