@@ -114,65 +114,101 @@ def decide(facts: ReferralFacts, rules: EligibilityRules, deployment: Deployment
 def _walk(
     facts: ReferralFacts, rules: EligibilityRules, ga: int | None, child_age: int | None, missing: list[str]
 ) -> _Outcome | None:
-    # Step 2: a very vulnerable situation.
+    """The steps in their order; None: undecided (what is missing is in `missing`)."""
+    stopped = (
+        _very_vulnerable_step(facts, rules, missing)
+        or _child_age_step(rules, ga, child_age, missing)
+        or _voluntariness_step(facts, rules, missing)
+    )
+    if stopped is not None:
+        return stopped
+    earlier = facts.earlier_births
+    if earlier is None:
+        missing.append("parity")
+        return None
+    if earlier == 0:
+        return _first_child_step(facts, rules, ga, child_age, missing)
+    return _earlier_children_step(facts, rules, ga, child_age, missing)
+
+
+def _very_vulnerable_step(
+    facts: ReferralFacts, rules: EligibilityRules, missing: list[str]
+) -> _Outcome | None:
+    """Step 2: VoorZorg is for a very vulnerable situation."""
     if facts.very_vulnerable is None:
         missing.append("very_vulnerable")
     elif not facts.very_vulnerable:
         return _stop(rules, Track.NOT_ELIGIBLE, Reason.NOT_VERY_VULNERABLE)
+    return None
 
-    # Step 3: a child born more than 6 weeks ago.
+
+def _child_age_step(
+    rules: EligibilityRules, ga: int | None, child_age: int | None, missing: list[str]
+) -> _Outcome | None:
+    """Step 3: not when the child was born more than 6 weeks ago."""
     if ga is None and child_age is None:
         missing.append("pregnancy_timing")
     elif child_age is not None and child_age > rules.max_child_age_days:
         return _stop(rules, Track.NOT_ELIGIBLE, Reason.CHILD_OLDER_THAN_6_WEEKS, child_age_days=child_age)
+    return None
 
-    # Step 4: voluntariness and a (felt) forced framework; either one known to be wrong is enough.
+
+def _voluntariness_step(facts: ReferralFacts, rules: EligibilityRules, missing: list[str]) -> _Outcome | None:
+    """Step 4: voluntary and no (felt) forced framework; either one known to be wrong is enough to stop."""
     if facts.voluntary is False or facts.forced_framework is True:
         return _stop(rules, Track.CONSULT, Reason.FORCED_FRAMEWORK)
     if facts.voluntary is None:
         missing.append("voluntary")
     if facts.forced_framework is None:
         missing.append("forced_framework")
+    return None
 
-    late = child_age is not None or (ga is not None and ga >= rules.late_pregnancy_days)
-    timing = _timing(ga, child_age)
-    earlier = facts.earlier_births
-    if earlier is None:
-        missing.append("parity")
+
+def _first_child_step(
+    facts: ReferralFacts, rules: EligibilityRules, ga: int | None, child_age: int | None, missing: list[str]
+) -> _Outcome | None:
+    """Step 5: a first child: Late Start from 28 weeks on, else VoorZorg."""
+    if ga is None and child_age is None:
+        return None  # timing is already noted as missing
+    if _is_late(rules, ga, child_age):
+        return _Outcome(
+            Track.LATE_START,
+            evidence=Evidence.UNDER_RESEARCH,
+            texts=(_say(rules, "late-start", timing=_timing(ga, child_age)),),
+        )
+    age = facts.mother_age_years
+    if age is None:
+        missing.append("mother_birth_date")
         return None
+    return _voorzorg_first_child(facts, rules, age, ga)
 
-    # Step 5: first child.
-    if earlier == 0:
-        if ga is None and child_age is None:
-            return None  # timing is already noted as missing
-        if late:
-            return _Outcome(
-                Track.LATE_START,
-                evidence=Evidence.UNDER_RESEARCH,
-                texts=(_say(rules, "late-start", timing=timing),),
-            )
-        age = facts.mother_age_years
-        if age is None:
-            missing.append("mother_birth_date")
-            return None
-        ga_weeks = _weeks(ga)
-        # The research population (seed 002): young, and a *first pregnancy*: earlier pregnancies
-        # without a birth (gravidity >= 2, parity 0) still get VoorZorg, but outside that population.
-        if age <= rules.max_age_proven_effective and (facts.gravidity is None or facts.gravidity <= 1):
-            return _Outcome(
-                Track.VOORZORG,
-                evidence=Evidence.PROVEN_EFFECTIVE,
-                texts=(_say(rules, "voorzorg-proven-effective", ga_weeks=ga_weeks, age=age),),
-            )
-        over_age = age > rules.max_age_proven_effective
-        texts = [_say(rules, "voorzorg", ga_weeks=ga_weeks)]
-        if over_age:
-            texts.append(_say(rules, "age-over-25", age=age))
-        else:
-            texts.append(_say(rules, "not-first-pregnancy", gravidity=facts.gravidity))
-        return _Outcome(Track.VOORZORG, reasons=(Reason.AGE_OVER_25,) if over_age else (), texts=tuple(texts))
 
-    # Step 6: earlier children.
+def _voorzorg_first_child(
+    facts: ReferralFacts, rules: EligibilityRules, age: int, ga: int | None
+) -> _Outcome:
+    """VoorZorg, proven effective within the research population (seed 002): young, and a *first
+    pregnancy*; earlier pregnancies without a birth (gravidity >= 2, parity 0) still get VoorZorg, but
+    outside that population."""
+    ga_weeks = _weeks(ga)
+    if age <= rules.max_age_proven_effective and (facts.gravidity is None or facts.gravidity <= 1):
+        return _Outcome(
+            Track.VOORZORG,
+            evidence=Evidence.PROVEN_EFFECTIVE,
+            texts=(_say(rules, "voorzorg-proven-effective", ga_weeks=ga_weeks, age=age),),
+        )
+    over_age = age > rules.max_age_proven_effective
+    texts = [_say(rules, "voorzorg", ga_weeks=ga_weeks)]
+    if over_age:
+        texts.append(_say(rules, "age-over-25", age=age))
+    else:
+        texts.append(_say(rules, "not-first-pregnancy", gravidity=facts.gravidity))
+    return _Outcome(Track.VOORZORG, reasons=(Reason.AGE_OVER_25,) if over_age else (), texts=tuple(texts))
+
+
+def _earlier_children_step(
+    facts: ReferralFacts, rules: EligibilityRules, ga: int | None, child_age: int | None, missing: list[str]
+) -> _Outcome | None:
+    """Step 6: earlier children: VoorZorg 2 only with serious parenting problems and before 28 weeks."""
     if facts.serious_parenting_problems is None:
         missing.append("serious_parenting_problems")
         return None
@@ -180,13 +216,18 @@ def _walk(
         return _stop(rules, Track.CONSULT, Reason.OUTSIDE_CRITERIA)
     if ga is None and child_age is None:
         return None  # timing is already noted as missing
-    if late:
-        return _stop(rules, Track.CONSULT, Reason.LATE_START_PLUS_2, timing=timing)
+    if _is_late(rules, ga, child_age):
+        return _stop(rules, Track.CONSULT, Reason.LATE_START_PLUS_2, timing=_timing(ga, child_age))
     return _Outcome(
         Track.VOORZORG_2,
         evidence=Evidence.UNDER_RESEARCH,
         texts=(_say(rules, "voorzorg-2", ga_weeks=_weeks(ga)),),
     )
+
+
+def _is_late(rules: EligibilityRules, ga: int | None, child_age: int | None) -> bool:
+    """From 28+0 weeks of pregnancy on, or the child already born."""
+    return child_age is not None or (ga is not None and ga >= rules.late_pregnancy_days)
 
 
 def _stop(rules: EligibilityRules, track: Track, reason: Reason, **values: object) -> _Outcome:

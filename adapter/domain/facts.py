@@ -7,7 +7,12 @@ reads only this. `None` always means "the referral does not say".
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+
+
+def gestational_age_on(day: date, expected_birth: date, full_term_days: int) -> int:
+    """GA in days on `day` of a pregnancy due on `expected_birth`: full term minus the days still to go."""
+    return full_term_days - (expected_birth - day).days
 
 
 @dataclass(frozen=True)
@@ -47,11 +52,19 @@ class ReferralFacts:
         if self.child_born:
             return None
         if self.estimated_delivery_date is not None:
-            return full_term_days - (self.estimated_delivery_date - self.referral_date).days
+            return gestational_age_on(self.referral_date, self.estimated_delivery_date, full_term_days)
         if self.pregnancy_duration is not None:
             d = self.pregnancy_duration
             return d.days + (self.referral_date - d.measured_on).days
         return None
+
+    def expected_birth(self, full_term_days: int) -> date | None:
+        """The EDD when the referral gives one, else the day the GA reaches full term; None when the
+        referral says neither (or the child is born and no EDD was given)."""
+        if self.estimated_delivery_date is not None:
+            return self.estimated_delivery_date
+        ga = self.gestational_age_days(full_term_days)
+        return self.referral_date + timedelta(days=full_term_days - ga) if ga is not None else None
 
     @property
     def earlier_births(self) -> int | None:

@@ -19,6 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 from adapter.domain.eligibility import Track
+from adapter.domain.facts import gestational_age_on
 
 
 class Anchor(StrEnum):
@@ -600,7 +601,7 @@ def _rhythm(ts: TrackSchedule, intake: date, birth: date, end: date) -> list[Pla
     out: list[PlannedVisit] = []
     for rule in ts.phases:
         start = max(o.resolve(intake, birth) for o in rule.starts)
-        until = min(min(o.resolve(intake, birth) for o in rule.ends), end)
+        until = min(*(o.resolve(intake, birth) for o in rule.ends), end)
         n = 0
         while (d := rule.every.nth(start, n)) <= until:
             if d >= intake:
@@ -700,7 +701,7 @@ def _window_note(
     else:
         edd = expected or actual
         assert edd is not None
-        ga = schedule.full_term_days - (edd - intake).days
+        ga = gestational_age_on(intake, edd, schedule.full_term_days)
         ok = (w.min_ga_days is None or ga >= w.min_ga_days) and (w.max_ga_days is None or ga <= w.max_ga_days)
         timing = f"at {ga // 7}+{ga % 7} weeks pregnant"
     if ok:

@@ -68,6 +68,7 @@ from fhirpathpy.models import models as _fhirpath_models
 
 from adapter.data import conformance_resources
 from adapter.fhir.outcome import Issue
+from adapter.fhir.references import walk_references
 from adapter.fhir.terminology import valueset_codes, valueset_members
 
 __all__ = ["has_errors", "known_profiles", "validate", "validate_bundle"]
@@ -183,51 +184,81 @@ def _compiled_fhirpath(expression: str) -> Callable[..., Any]:
 
 
 def _node(el: dict[str, Any], name: str) -> _Node:
-    types = tuple(t["code"] for t in el.get("type", []))
     max_ = el.get("max", "*")
-    base_max = el.get("base", {}).get("max", max_)
+    fixed, pattern = _fixed_and_pattern(el)
     node = _Node(
         path=el["path"],
         name=name,
         min=int(el.get("min", 0)),
         max=None if max_ == "*" else int(max_),
-        is_array=base_max != "1" and base_max != "0",
-        types=types,
+        is_array=_repeats_in_base(el),
+        types=tuple(t["code"] for t in el.get("type", [])),
+        targets=_reference_targets(el),
+        ext_profiles=_extension_profiles(el),
+        fixed=fixed,
+        pattern=pattern,
+        binding=_checked_binding(el),
+        constraints=_evaluated_constraints(el),
         slice_name=el.get("sliceName"),
     )
+    slicing = el.get("slicing")
+    if slicing:
+        node.discriminators = tuple((d["type"], d["path"]) for d in slicing.get("discriminator", []))
+        node.slice_rules = slicing.get("rules", "open")
+    return node
+
+
+def _repeats_in_base(el: dict[str, Any]) -> bool:
+    """A JSON array or a single value: the base element's cardinality decides, not the profile's."""
+    base_max = el.get("base", {}).get("max", el.get("max", "*"))
+    return base_max not in {"1", "0"}
+
+
+def _reference_targets(el: dict[str, Any]) -> frozenset[str] | None:
+    """The resource types a Reference element may point at; None: any (or not a Reference)."""
+    references = [t for t in el.get("type", []) if t["code"] == "Reference"]
+    if not references:
+        return None
     targets: set[str] = set()
-    any_target = False
-    for t in el.get("type", []):
-        if t["code"] == "Reference":
-            tps = t.get("targetProfile", [])
-            if not tps or any(tp in (_CORE_SD + "Resource",) for tp in tps):
-                any_target = True
-            targets.update(_target_type(tp) for tp in tps)
-        if t["code"] == "Extension":
-            node.ext_profiles += tuple(t.get("profile", []))
-    if "Reference" in types and not any_target:
-        node.targets = frozenset(targets)
+    for t in references:
+        profiles = t.get("targetProfile", [])
+        if not profiles or _CORE_SD + "Resource" in profiles:
+            return None
+        targets.update(_target_type(tp) for tp in profiles)
+    return frozenset(targets)
+
+
+def _extension_profiles(el: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(p for t in el.get("type", []) if t["code"] == "Extension" for p in t.get("profile", []))
+
+
+def _fixed_and_pattern(el: dict[str, Any]) -> tuple[Any, Any]:
+    fixed = pattern = None
     for k, v in el.items():
         if k.startswith("fixed"):
-            node.fixed = v
+            fixed = v
         elif k.startswith("pattern"):
-            node.pattern = v
+            pattern = v
+    return fixed, pattern
+
+
+def _checked_binding(el: dict[str, Any]) -> tuple[str, str] | None:
+    """(strength, ValueSet URL) of a required or extensible binding; weaker ones are not checked."""
     b = el.get("binding")
     if b and b.get("valueSet") and b.get("strength") in ("required", "extensible"):
-        node.binding = (b["strength"], b["valueSet"].split("|", 1)[0])
-    for c in el.get("constraint", []):
-        if c["key"] in SKIPPED_CONSTRAINTS or not c.get("expression"):
-            continue
-        node.constraints.append(
-            _Constraint(
-                c["key"], c.get("severity", "error"), c.get("human", ""), _compiled_fhirpath(c["expression"])
-            )
+        return b["strength"], b["valueSet"].split("|", 1)[0]
+    return None
+
+
+def _evaluated_constraints(el: dict[str, Any]) -> list[_Constraint]:
+    """The element's invariants evaluated with fhirpathpy (not the ones checked natively)."""
+    return [
+        _Constraint(
+            c["key"], c.get("severity", "error"), c.get("human", ""), _compiled_fhirpath(c["expression"])
         )
-    sl = el.get("slicing")
-    if sl:
-        node.discriminators = tuple((d["type"], d["path"]) for d in sl.get("discriminator", []))
-        node.slice_rules = sl.get("rules", "open")
-    return node
+        for c in el.get("constraint", [])
+        if c["key"] not in SKIPPED_CONSTRAINTS and c.get("expression")
+    ]
 
 
 def _index_keys(node: _Node) -> None:
@@ -360,35 +391,63 @@ def _check_binding(node: _Node, tcode: str, value: Any, expr: str, ctx: _Ctx) ->
     strength, vs = node.binding
     members = valueset_members(vs)
     if members is None:
-        return
-    severity = "error" if strength == "required" else "warning"
+        return  # a ValueSet we cannot expand is skipped, not guessed
     if tcode in ("code", "string", "uri"):
-        codes = valueset_codes(vs) or frozenset()
-        if isinstance(value, str) and value not in codes and strength == "required":
-            ctx.add(f"Code {value!r} is not in the required ValueSet {vs}", expr, "code-invalid")
+        _check_bound_code(strength, vs, value, expr, ctx)
+    elif isinstance(value, dict) and tcode in ("Coding", "Quantity"):
+        _check_bound_coding(strength, vs, members, tcode, value, expr, ctx)
+    elif isinstance(value, dict):
+        _check_bound_concept(strength, vs, members, value, expr, ctx)
+
+
+def _check_bound_code(strength: str, vs: str, value: Any, expr: str, ctx: _Ctx) -> None:
+    """A plain code: only a required binding is checked (its ValueSet's codes, any system)."""
+    codes = valueset_codes(vs) or frozenset()
+    if isinstance(value, str) and value not in codes and strength == "required":
+        ctx.add(f"Code {value!r} is not in the required ValueSet {vs}", expr, "code-invalid")
+
+
+def _check_bound_coding(
+    strength: str,
+    vs: str,
+    members: frozenset[tuple[str, str]],
+    tcode: str,
+    value: dict[str, Any],
+    expr: str,
+    ctx: _Ctx,
+) -> None:
+    """A Coding, or a Quantity with a code: its system and code must be a member."""
+    if tcode == "Quantity" and "code" not in value:
         return
-    if not isinstance(value, dict):
-        return
-    if tcode in ("Coding", "Quantity"):
-        if tcode == "Quantity" and "code" not in value:
-            return
-        if (value.get("system"), value.get("code")) not in members:
-            ctx.add(
-                f"{value.get('system')}#{value.get('code')} is not in the {strength} ValueSet {vs}",
-                expr,
-                "code-invalid",
-                severity,
-            )
-        return
+    if (value.get("system"), value.get("code")) not in members:
+        ctx.add(
+            f"{value.get('system')}#{value.get('code')} is not in the {strength} ValueSet {vs}",
+            expr,
+            "code-invalid",
+            _binding_severity(strength),
+        )
+
+
+def _check_bound_concept(
+    strength: str, vs: str, members: frozenset[tuple[str, str]], value: dict[str, Any], expr: str, ctx: _Ctx
+) -> None:
+    """A CodeableConcept: one member coding is enough; text only is fine for an extensible binding."""
     codings = [c for c in value.get("coding", []) if isinstance(c, dict)]
     if any((c.get("system"), c.get("code")) in members for c in codings):
         return
     if strength == "extensible" and not codings:
-        return  # text only is fine for an extensible binding
+        return
     shown = ", ".join(f"{c.get('system')}#{c.get('code')}" for c in codings) or "no coding"
     ctx.add(
-        f"None of the codings ({shown}) is in the {strength} ValueSet {vs}", expr, "code-invalid", severity
+        f"None of the codings ({shown}) is in the {strength} ValueSet {vs}",
+        expr,
+        "code-invalid",
+        _binding_severity(strength),
     )
+
+
+def _binding_severity(strength: str) -> str:
+    return "error" if strength == "required" else "warning"
 
 
 def _check_reference(node: _Node, value: dict[str, Any], expr: str, ctx: _Ctx) -> None:
@@ -397,28 +456,37 @@ def _check_reference(node: _Node, value: dict[str, Any], expr: str, ctx: _Ctx) -
     ref = value.get("reference")
     rtype: str | None = None
     if isinstance(ref, str):
-        if ref.startswith("#"):
-            found = [
-                c for c in ctx.resource.get("contained", []) if isinstance(c, dict) and c.get("id") == ref[1:]
-            ]
-            if not found and ref != "#":
-                ctx.add(f"Contained resource {ref} not found", expr + ".reference", "invalid")
-                return
-            rtype = found[0].get("resourceType") if found else ctx.resource.get("resourceType")
-        elif ctx.bundle is not None and ref in ctx.bundle:
-            rtype = ctx.bundle[ref].get("resourceType")
-        elif ref.startswith("urn:"):
-            if ctx.bundle is not None:
-                ctx.add(f"Reference {ref} does not resolve within the Bundle", expr + ".reference", "invalid")
+        resolves, rtype = _referenced_type(ref, expr, ctx)
+        if not resolves:
             return
-        else:
-            m = _REF_RE.search(ref)
-            rtype = m.group(1) if m else None
     if rtype is None and isinstance(value.get("type"), str):
         rtype = value["type"]
     if rtype is not None and rtype not in node.targets:
         allowed = " or ".join(sorted(node.targets))
         ctx.add(f"Reference to a {rtype}, but {node.path} may only refer to {allowed}", expr, "invalid")
+
+
+def _referenced_type(ref: str, expr: str, ctx: _Ctx) -> tuple[bool, str | None]:
+    """(whether the reference can be followed, the type of what it points at when that is known).
+
+    A reference that cannot be followed (a missing contained resource, a `urn:` that is no entry of
+    the Bundle) is reported here; a `urn:` outside a Bundle is not checked at all."""
+    if ref.startswith("#"):
+        found = [
+            c for c in ctx.resource.get("contained", []) if isinstance(c, dict) and c.get("id") == ref[1:]
+        ]
+        if not found and ref != "#":
+            ctx.add(f"Contained resource {ref} not found", expr + ".reference", "invalid")
+            return False, None
+        return True, (found[0] if found else ctx.resource).get("resourceType")
+    if ctx.bundle is not None and ref in ctx.bundle:
+        return True, ctx.bundle[ref].get("resourceType")
+    if ref.startswith("urn:"):
+        if ctx.bundle is not None:
+            ctx.add(f"Reference {ref} does not resolve within the Bundle", expr + ".reference", "invalid")
+        return False, None
+    m = _REF_RE.search(ref)
+    return True, m.group(1) if m else None
 
 
 def _check_constraints(node: _Node, value: Any, expr: str, ctx: _Ctx) -> None:
@@ -449,14 +517,10 @@ def _check_extension(node: _Node, value: dict[str, Any], expr: str, ctx: _Ctx) -
 
 
 def _validate_item(node: _Node, tcode: str, value: Any, expr: str, ctx: _Ctx) -> None:
-    if value is None or value == {} or value == [] or value == "":
+    if value in (None, {}, [], ""):
         ctx.add("Empty element (ele-1: elements have a value or children)", expr, "structure")
         return
-    if tcode in _PRIMITIVES:
-        if not _check_primitive(tcode, value, expr, ctx):
-            return
-    elif not isinstance(value, dict):
-        ctx.add(f"Expected a JSON object ({tcode})", expr, "structure")
+    if not _has_type_shape(tcode, value, expr, ctx):
         return
     if node.fixed is not None and value != node.fixed:
         ctx.add(f"Value must be exactly {node.fixed!r}", expr, "value")
@@ -464,17 +528,30 @@ def _validate_item(node: _Node, tcode: str, value: Any, expr: str, ctx: _Ctx) ->
         ctx.add(f"Value must contain the pattern {node.pattern!r}", expr, "value")
     _check_binding(node, tcode, value, expr, ctx)
     if isinstance(value, dict):
-        if node.children:
-            _walk_object(node, value, expr, ctx)
-        elif tcode == "Reference":
-            _check_reference(node, value, expr, ctx)
-        elif tcode == "Extension":
-            _check_extension(node, value, expr, ctx)
-        elif tcode == "Resource":
-            _validate_resource(value, None, expr, ctx.bundle, ctx.issues, contained_in=ctx.resource)
-        if node.children and tcode == "Reference":
-            _check_reference(node, value, expr, ctx)
+        _validate_inside(node, tcode, value, expr, ctx)
     _check_constraints(node, value, expr, ctx)
+
+
+def _has_type_shape(tcode: str, value: Any, expr: str, ctx: _Ctx) -> bool:
+    """A primitive in its format, anything else a JSON object; reported when not."""
+    if tcode in _PRIMITIVES:
+        return _check_primitive(tcode, value, expr, ctx)
+    if not isinstance(value, dict):
+        ctx.add(f"Expected a JSON object ({tcode})", expr, "structure")
+        return False
+    return True
+
+
+def _validate_inside(node: _Node, tcode: str, value: dict[str, Any], expr: str, ctx: _Ctx) -> None:
+    """The inside of an object: the elements the profile unfolds, else what its type itself requires."""
+    if node.children:
+        _walk_object(node, value, expr, ctx)
+    elif tcode == "Extension":
+        _check_extension(node, value, expr, ctx)
+    elif tcode == "Resource":
+        _validate_resource(value, None, expr, ctx.bundle, ctx.issues, contained_in=ctx.resource)
+    if tcode == "Reference":
+        _check_reference(node, value, expr, ctx)
 
 
 def _check_count(node: _Node, count: int, expr: str, ctx: _Ctx, what: str) -> None:
@@ -497,104 +574,127 @@ def _unknown_key(node: _Node, key: str) -> str:
     return f"Unknown element '{key}' in {node.path}"
 
 
+#: (FHIRPath of the item, its type code, its JSON value)
+_Item = tuple[str, str, Any]
+
+
 def _walk_object(node: _Node, obj: dict[str, Any], expr: str, ctx: _Ctx) -> None:
-    found: dict[str, list[tuple[str, str, Any]]] = {}  # child name -> [(json key, type, value)]
+    found = _values_by_child(node, obj, expr, ctx)
+    for child in node.children.values():
+        entries = found.get(child.name, [])
+        items = _items_of(child, entries, expr, ctx)
+        label = entries[0][0] if len(entries) == 1 else child.label
+        _check_count(child, len(items), f"{expr}.{label}", ctx, child.path)
+        if child.slices:
+            _validate_sliced(child, items, f"{expr}.{label}", ctx)
+        else:
+            for item_expr, tcode, value in items:
+                _validate_item(child, tcode, value, item_expr, ctx)
+
+
+def _values_by_child(node: _Node, obj: dict[str, Any], expr: str, ctx: _Ctx) -> dict[str, list[_Item]]:
+    """child name -> [(JSON key, type code, value)] of the object's keys; unknown keys are reported."""
+    found: dict[str, list[_Item]] = {}
     for key, value in obj.items():
         if key == "resourceType" and "." not in node.path:
             continue
         hit = node.keys.get(key)
-        if hit is None and key.startswith("_"):
-            prim = node.keys.get(key[1:])
-            if prim is not None and prim[1] in _PRIMITIVES:
-                continue  # extensions or id on a primitive
+        if hit is None and _is_primitive_extension(node, key):
+            continue
         if hit is None:
             ctx.add(_unknown_key(node, key), f"{expr}.{key}", "structure")
             continue
         found.setdefault(hit[0].name, []).append((key, hit[1], value))
-    for child in node.children.values():
-        entries = found.get(child.name, [])
-        if len(entries) > 1:
-            names = ", ".join(k for k, _, _ in entries)
-            ctx.add(
-                f"Only one type of {child.path} is allowed, found {names}",
-                f"{expr}.{child.label}",
-                "structure",
-            )
-        items: list[tuple[str, str, Any]] = []
-        for key, tcode, value in entries:
-            if child.is_array:
-                if not isinstance(value, list):
-                    ctx.add(f"{child.path} must be a JSON array", f"{expr}.{key}", "structure")
-                    value = [value]
-                items.extend((f"{expr}.{key}[{i}]", tcode, v) for i, v in enumerate(value))
-            elif isinstance(value, list):
+    return found
+
+
+def _is_primitive_extension(node: _Node, key: str) -> bool:
+    """`_birthDate` and the like: the extensions or id of a primitive element."""
+    if not key.startswith("_"):
+        return False
+    primitive = node.keys.get(key[1:])
+    return primitive is not None and primitive[1] in _PRIMITIVES
+
+
+def _items_of(child: _Node, entries: list[_Item], expr: str, ctx: _Ctx) -> list[_Item]:
+    """The child's values one by one, each with its FHIRPath; one choice type and the JSON shape checked."""
+    if len(entries) > 1:
+        names = ", ".join(k for k, _, _ in entries)
+        ctx.add(
+            f"Only one type of {child.path} is allowed, found {names}", f"{expr}.{child.label}", "structure"
+        )
+    items: list[_Item] = []
+    for key, tcode, value in entries:
+        if isinstance(value, list):
+            if not child.is_array:
                 ctx.add(
                     f"{child.path} is not repeating: a single value, not an array",
                     f"{expr}.{key}",
                     "structure",
                 )
-                items.extend((f"{expr}.{key}[{i}]", tcode, v) for i, v in enumerate(value))
-            else:
-                items.append((f"{expr}.{key}", tcode, value))
-        label = entries[0][0] if len(entries) == 1 else child.label
-        _check_count(child, len(items), f"{expr}.{label}", ctx, child.path)
-        if not child.slices:
-            for item_expr, tcode, value in items:
-                _validate_item(child, tcode, value, item_expr, ctx)
+            items.extend((f"{expr}.{key}[{i}]", tcode, v) for i, v in enumerate(value))
+        elif child.is_array:
+            ctx.add(f"{child.path} must be a JSON array", f"{expr}.{key}", "structure")
+            items.append((f"{expr}.{key}[0]", tcode, value))
+        else:
+            items.append((f"{expr}.{key}", tcode, value))
+    return items
+
+
+def _validate_sliced(child: _Node, items: list[_Item], expr: str, ctx: _Ctx) -> None:
+    """Each item against the slice it matches (or the element, unmatched); then the count per slice."""
+    per_slice: dict[str, int] = {s.slice_name or "": 0 for s in child.slices}
+    for item_expr, tcode, value in items:
+        sl = next((s for s in child.slices if _slice_matches(child, s, value)), None)
+        if sl is None:
+            if child.slice_rules == "closed":
+                ctx.add(
+                    f"No slice of {child.path} matches this item (closed slicing)", item_expr, "structure"
+                )
+            _validate_item(child, tcode, value, item_expr, ctx)
             continue
-        per_slice: dict[str, int] = {s.slice_name or "": 0 for s in child.slices}
-        for item_expr, tcode, value in items:
-            sl = next((s for s in child.slices if _slice_matches(child, s, value)), None)
-            if sl is None:
-                if child.slice_rules == "closed":
-                    ctx.add(
-                        f"No slice of {child.path} matches this item (closed slicing)", item_expr, "structure"
-                    )
-                _validate_item(child, tcode, value, item_expr, ctx)
-                continue
-            per_slice[sl.slice_name or ""] += 1
-            _validate_item(sl, tcode, value, item_expr, ctx)
-        for sl in child.slices:
-            _check_count(
-                sl, per_slice[sl.slice_name or ""], f"{expr}.{label}", ctx, f"{child.path}:{sl.slice_name}"
-            )
+        per_slice[sl.slice_name or ""] += 1
+        _validate_item(sl, tcode, value, item_expr, ctx)
+    for sl in child.slices:
+        _check_count(sl, per_slice[sl.slice_name or ""], expr, ctx, f"{child.path}:{sl.slice_name}")
 
 
 def _check_contained(resource: dict[str, Any], expr: str, ctx: _Ctx) -> None:
+    """dom-2, dom-3, dom-4 and dom-5, natively (only when the resource has contained resources)."""
     contained = resource.get("contained")
     if not isinstance(contained, list):
         return
-    refs: set[str] = set()
-
-    def scan(v: Any) -> None:
-        if isinstance(v, dict):
-            for k, x in v.items():
-                if k == "reference" and isinstance(x, str) and x.startswith("#"):
-                    refs.add(x[1:])
-                elif k != "contained":
-                    scan(x)
-        elif isinstance(v, list):
-            for x in v:
-                scan(x)
-
-    scan(resource)
-    for c in contained:
-        scan(c)
+    referenced = _local_references(resource, contained)
     for i, c in enumerate(contained):
-        if not isinstance(c, dict):
-            continue
-        e = f"{expr}.contained[{i}]"
-        if "contained" in c:
-            ctx.add("A contained resource has no contained resources (dom-2)", e, "invariant")
-        meta = c.get("meta") or {}
-        if isinstance(meta, dict) and ("versionId" in meta or "lastUpdated" in meta):
-            ctx.add("A contained resource has no meta.versionId or meta.lastUpdated (dom-4)", e, "invariant")
-        if isinstance(meta, dict) and "security" in meta:
-            ctx.add("A contained resource has no security labels (dom-5)", e, "invariant")
-        if c.get("id") not in refs:
-            ctx.add(
-                "A contained resource is referenced from elsewhere in the resource (dom-3)", e, "invariant"
-            )
+        if isinstance(c, dict):
+            _check_one_contained(c, c.get("id") in referenced, f"{expr}.contained[{i}]", ctx)
+
+
+def _local_references(resource: dict[str, Any], contained: list[Any]) -> set[str]:
+    """The ids that `#id` references point at, from the resource and from its contained resources."""
+    ids: set[str] = set()
+
+    def note(_holder: dict[str, Any], ref: str, _path: str) -> None:
+        if ref.startswith("#"):
+            ids.add(ref[1:])
+
+    for part in [resource, *contained]:
+        walk_references(part, note, skip={"contained"})
+    return ids
+
+
+def _check_one_contained(c: dict[str, Any], referenced: bool, expr: str, ctx: _Ctx) -> None:
+    if "contained" in c:
+        ctx.add("A contained resource has no contained resources (dom-2)", expr, "invariant")
+    meta = c.get("meta") or {}
+    if isinstance(meta, dict) and ("versionId" in meta or "lastUpdated" in meta):
+        ctx.add("A contained resource has no meta.versionId or meta.lastUpdated (dom-4)", expr, "invariant")
+    if isinstance(meta, dict) and "security" in meta:
+        ctx.add("A contained resource has no security labels (dom-5)", expr, "invariant")
+    if not referenced:
+        ctx.add(
+            "A contained resource is referenced from elsewhere in the resource (dom-3)", expr, "invariant"
+        )
 
 
 def _validate_resource(
@@ -610,29 +710,34 @@ def _validate_resource(
         return
     rtype = resource["resourceType"]
     expr = expr or rtype
-    if profile_url is not None:
-        urls = [profile_url]
-    else:
-        meta = resource.get("meta")
-        declared = meta.get("profile", []) if isinstance(meta, dict) else []
-        known = known_profiles()
-        urls = [u.split("|", 1)[0] for u in declared if isinstance(u, str) and u.split("|", 1)[0] in known]
+    urls = [profile_url] if profile_url is not None else _declared_profiles(resource)
     if rtype == "Bundle" and profile_url is None and not urls:
         _validate_entries(resource, issues)
         return
     ctx = _Ctx(contained_in or resource, bundle, issues)
     for url in urls:
-        profile = _compile(url)
-        if profile is None or profile.type == "Extension":
-            ctx.add(f"Unknown profile {url}", expr, "invalid")
-            continue
-        if profile.type != rtype:
-            ctx.add(f"Profile {url} is for {profile.type}, not {rtype}", expr, "invalid")
-            continue
-        _walk_object(profile.root, resource, expr, ctx)
-        _check_constraints(profile.root, resource, expr, ctx)
+        _validate_against(url, resource, expr, ctx)
     if contained_in is None and urls:
         _check_contained(resource, expr, ctx)
+
+
+def _declared_profiles(resource: dict[str, Any]) -> list[str]:
+    """The resource's meta.profile entries (without version) that our package defines."""
+    meta = resource.get("meta")
+    declared = meta.get("profile", []) if isinstance(meta, dict) else []
+    known = known_profiles()
+    return [u.split("|", 1)[0] for u in declared if isinstance(u, str) and u.split("|", 1)[0] in known]
+
+
+def _validate_against(url: str, resource: dict[str, Any], expr: str, ctx: _Ctx) -> None:
+    profile = _compile(url)
+    if profile is None or profile.type == "Extension":
+        ctx.add(f"Unknown profile {url}", expr, "invalid")
+    elif profile.type != resource["resourceType"]:
+        ctx.add(f"Profile {url} is for {profile.type}, not {resource['resourceType']}", expr, "invalid")
+    else:
+        _walk_object(profile.root, resource, expr, ctx)
+        _check_constraints(profile.root, resource, expr, ctx)
 
 
 def _validate_entries(bundle: dict[str, Any], issues: list[Issue]) -> None:

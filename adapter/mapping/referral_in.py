@@ -13,12 +13,12 @@ from datetime import date, datetime
 from typing import Any
 
 from adapter.config import CANONICAL_BASE
-from adapter.data import ReferralItem, codesystem_codes, own_system, referral_codes
+from adapter.data import ReferralItem, codesystem_codes, eligibility_rules, own_system, referral_codes
 from adapter.domain.facts import PregnancyDuration, ReferralFacts
 from adapter.domain.identifiers import is_valid_bsn
 from adapter.fhir.models import check_structure
 from adapter.fhir.outcome import FhirError, Issue
-from adapter.fhir.references import retarget
+from adapter.fhir.references import retarget, walk_references
 from adapter.fhir.validator import validate
 
 REFERRAL_ITEM = "voorzorg-referral-item"
@@ -380,7 +380,7 @@ class _Reader:
 
     def _plausible(self, facts: ReferralFacts, items: dict[str, tuple[Entry | None, Any]]) -> None:
         lo, hi = self.codes["plausible_gestational_age_days"]
-        ga = facts.gestational_age_days(280)
+        ga = facts.gestational_age_days(eligibility_rules().full_term_days)
         if ga is not None and not lo <= ga <= hi:
             name = "estimated_delivery_date" if facts.estimated_delivery_date else "pregnancy_duration"
             entry = items[name][0]
@@ -439,15 +439,7 @@ class _Reader:
 
 
 def _references(value: Any, path: str) -> list[tuple[str, str]]:
-    """(FHIRPath, reference) of every literal Reference.reference under `value`."""
+    """(FHIRPath, reference) of every literal Reference.reference under `value`, not in `contained`."""
     out: list[tuple[str, str]] = []
-    if isinstance(value, dict):
-        for k, v in value.items():
-            if k == "reference" and isinstance(v, str):
-                out.append((path, v))
-            elif k != "contained":
-                out.extend(_references(v, f"{path}.{k}"))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            out.extend(_references(v, f"{path}[{i}]"))
+    walk_references(value, lambda _holder, ref, where: out.append((where, ref)), path, skip={"contained"})
     return out
