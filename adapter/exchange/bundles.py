@@ -23,6 +23,7 @@ from typing import Any
 
 from adapter.exchange.client import version_of
 from adapter.exchange.outbox import PeerVersion
+from adapter.fhir.references import walk_references
 
 #: Namespace of the fullUrls (urn:uuid) of outgoing entries: stable per resource.
 _NS = uuid.UUID("6f1c2b1e-0d7a-4f54-9a39-6b0d2f7c8e11")
@@ -93,22 +94,20 @@ def outgoing(resource: dict[str, Any], default_system: str, targets: Mapping[str
 
 
 def _references(value: Any, default_system: str, targets: Mapping[str, str]) -> None:
-    if isinstance(value, dict):
-        ref = value.get("reference")
-        if isinstance(ref, str) and "/" in ref and not ref.startswith(("urn:", "#", "http:", "https:")):
-            if ref in targets:
-                value["reference"] = targets[ref]
-            else:  # not at the peer: a logical reference, which never dangles
-                res_type, _, res_id = ref.partition("/")
-                del value["reference"]
-                value.setdefault("type", res_type)
-                value.setdefault("identifier", {"system": default_system, "value": res_id})
-        for k, v in value.items():
-            if k != "reference":
-                _references(v, default_system, targets)
-    elif isinstance(value, list):
-        for v in value:
-            _references(v, default_system, targets)
+    """References to what the peer holds point at its copy; the rest become logical ones (never dangle)."""
+
+    def resolve(holder: dict[str, Any], ref: str, _path: str) -> None:
+        if "/" not in ref or ref.startswith(("urn:", "#", "http:", "https:")):
+            return
+        if ref in targets:
+            holder["reference"] = targets[ref]
+            return
+        res_type, _, res_id = ref.partition("/")
+        del holder["reference"]
+        holder.setdefault("type", res_type)
+        holder.setdefault("identifier", {"system": default_system, "value": res_id})
+
+    walk_references(value, resolve)
 
 
 def _identifier(resource: dict[str, Any], system: str) -> tuple[str, str] | None:

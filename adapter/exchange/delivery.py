@@ -23,6 +23,7 @@ from typing import Any
 from adapter.exchange.bundles import build_transaction, versions_from_response
 from adapter.exchange.client import FhirClient, PeerError, PreconditionFailed
 from adapter.exchange.outbox import Message, Outbox, PeerVersion
+from adapter.fhir.references import references_in
 
 #: How often one delivery re-reads and re-applies after a 412 before it gives up (transiently).
 MAX_REAPPLY = 3
@@ -107,13 +108,7 @@ def _references(entries: list[dict[str, Any]]) -> list[tuple[str, str]]:
 
 
 def _literal_refs(value: Any) -> list[str]:
-    if isinstance(value, dict):
-        ref = value.get("reference")
-        own = [ref] if isinstance(ref, str) and ref.count("/") == 1 and ":" not in ref else []
-        return own + [r for k, v in value.items() if k != "reference" for r in _literal_refs(v)]
-    if isinstance(value, list):
-        return [r for v in value for r in _literal_refs(v)]
-    return []
+    return [r for r in references_in(value) if r.count("/") == 1 and ":" not in r]
 
 
 def _reread(client: FhirClient, stale: list[PeerVersion]) -> list[PeerVersion]:
@@ -129,4 +124,3 @@ def _reread(client: FhirClient, stale: list[PeerVersion]) -> list[PeerVersion]:
             raise
         out.append(PeerVersion(v.res_type, v.res_id, str(body.get("id") or v.peer_id), version))
     return out
-

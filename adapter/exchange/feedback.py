@@ -36,6 +36,7 @@ from adapter.exchange.delivery import MAX_REAPPLY, Delivered, DeliveryContext, r
 from adapter.exchange.outbox import Message, PeerVersion
 from adapter.exchange.peers import Peer, peer_of
 from adapter.exchange.routing import Flow, Planned
+from adapter.fhir.references import walk_references
 from adapter.fhir.subject import client_of
 from adapter.mapping.ids import is_referral_id, referral_task_id
 from adapter.store.session import Session, Stored
@@ -116,20 +117,17 @@ def outgoing_task(s: Session, task: dict[str, Any]) -> dict[str, Any]:
 
 
 def _logical(s: Session, value: Any) -> None:
-    if isinstance(value, dict):
-        ref = value.get("reference")
-        if isinstance(ref, str) and ref.count("/") == 1 and ":" not in ref and not ref.startswith("#"):
+    """Every literal reference made logical: the type and an identifier the sender knows it by."""
+
+    def logical(holder: dict[str, Any], ref: str, _path: str) -> None:
+        if ref.count("/") == 1 and ":" not in ref and not ref.startswith("#"):
             res_type, res_id = ref.split("/")
             found = s.get(res_type, res_id)
-            del value["reference"]
-            value["type"] = res_type
-            value["identifier"] = _identifier_of(found.content if found else None, res_id)
-        for k, v in value.items():
-            if k != "identifier":
-                _logical(s, v)
-    elif isinstance(value, list):
-        for v in value:
-            _logical(s, v)
+            del holder["reference"]
+            holder["type"] = res_type
+            holder["identifier"] = _identifier_of(found.content if found else None, res_id)
+
+    walk_references(value, logical, skip={"identifier"})
 
 
 def _identifier_of(resource: dict[str, Any] | None, res_id: str) -> dict[str, str]:
@@ -236,4 +234,3 @@ def _json(r: Any) -> dict[str, Any]:
 
 def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return {k: v for k, v in a.items() if k != "meta"} == {k: v for k, v in b.items() if k != "meta"}
-

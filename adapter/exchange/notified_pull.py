@@ -42,6 +42,7 @@ from adapter.data import referral_codes
 from adapter.exchange.client import FhirClient, PeerError
 from adapter.exchange.feedback import sender_task_identifier
 from adapter.fhir.outcome import FhirError, Issue
+from adapter.fhir.references import walk_references
 
 TASK_CODE_SYSTEM = "http://fhir.nl/fhir/NamingSystem/TaskCode"
 PULL_NOTIFICATION = "pull-notification"
@@ -216,27 +217,24 @@ def fetch_referral(
 def _localise(value: Any, base: str, followed: set[str]) -> list[str]:
     """Make references relative to the sender's base; the ones not followed logical. What to read next."""
     out: list[str] = []
-    if isinstance(value, dict):
-        ref = value.get("reference")
-        if isinstance(ref, str) and not ref.startswith("#"):
-            local = _relative(ref[len(base) + 1 :] if ref.startswith(base + "/") else ref)
-            kind = local.split("/")[0] if local else _type_in_url(ref)
-            if local and kind in followed:
-                value["reference"] = local
-                out.append(local)
-            elif local and kind in ("ServiceRequest", "Task"):
-                value["reference"] = local  # the referral and its Task themselves: in the Bundle
-            else:  # not ours to take, or on another server: kept as a logical reference
-                del value["reference"]
-                if kind:
-                    value.setdefault("type", kind)
-                value.setdefault("display", ref)
-        for k, v in value.items():
-            if k != "reference":
-                out += _localise(v, base, followed)
-    elif isinstance(value, list):
-        for v in value:
-            out += _localise(v, base, followed)
+
+    def localise(holder: dict[str, Any], ref: str, _path: str) -> None:
+        if ref.startswith("#"):
+            return
+        local = _relative(ref[len(base) + 1 :] if ref.startswith(base + "/") else ref)
+        kind = local.split("/")[0] if local else _type_in_url(ref)
+        if local and kind in followed:
+            holder["reference"] = local
+            out.append(local)
+        elif local and kind in ("ServiceRequest", "Task"):
+            holder["reference"] = local  # the referral and its Task themselves: in the Bundle
+        else:  # not ours to take, or on another server: kept as a logical reference
+            del holder["reference"]
+            if kind:
+                holder.setdefault("type", kind)
+            holder.setdefault("display", ref)
+
+    walk_references(value, localise)
     return out
 
 
@@ -266,15 +264,12 @@ def _bundle(got: dict[str, dict[str, Any]], base: str, notification: Notificatio
 
 
 def _unresolved(value: Any, known: set[str]) -> None:
-    if isinstance(value, dict):
-        ref = value.get("reference")
-        if isinstance(ref, str) and not ref.startswith("#") and ref not in known:
-            del value["reference"]
-            value.setdefault("type", ref.split("/")[0])
-            value.setdefault("display", ref)
-        for k, v in value.items():
-            if k != "reference":
-                _unresolved(v, known)
-    elif isinstance(value, list):
-        for v in value:
-            _unresolved(v, known)
+    """References to what was not read become logical ones (type and display)."""
+
+    def logical(holder: dict[str, Any], ref: str, _path: str) -> None:
+        if not ref.startswith("#") and ref not in known:
+            del holder["reference"]
+            holder.setdefault("type", ref.split("/")[0])
+            holder.setdefault("display", ref)
+
+    walk_references(value, logical)

@@ -24,7 +24,7 @@ from adapter.mapping.careplan_out import recorded_sequences, visit_plan_of, with
 from adapter.mapping.ids import child_id, delivery_date_id
 from adapter.store.engine import Store
 from adapter.store.session import Alternative, Match, Session, Stored, Write
-from adapter.workflows.careplan import careplan_body, expected_birth, plan_rules, stored_facts
+from adapter.workflows.careplan import careplan_body, plan_rules, stored_facts
 
 DELIVERY_DATE_LOINC = "93857-1"
 DELIVERY_DATE_PROFILE = "https://fhir.voorzorg.nl/StructureDefinition/voorzorg-delivery-date"
@@ -118,7 +118,7 @@ def _retime(
     else:
         schedule = visit_schedule()
         facts = stored_facts(s, referral_id)
-        planned = visit_plan_of(careplan.content, expected_birth(facts, schedule.full_term_days), previous)
+        planned = visit_plan_of(careplan.content, facts.expected_birth(schedule.full_term_days), previous)
         done, missed = recorded_sequences(careplan.content)
         with plan_rules():
             retimed = retime(planned, born, done, missed_sequences=missed, schedule=schedule)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from adapter.data import visit_schedule
@@ -27,13 +27,6 @@ from adapter.mapping.careplan_out import (
 from adapter.mapping.ids import careplan_id, guidance_id
 from adapter.mapping.referral_in import read_referral
 from adapter.store.session import Session, Write
-
-
-def expected_birth(facts: ReferralFacts, full_term_days: int) -> date | None:
-    if facts.estimated_delivery_date is not None:
-        return facts.estimated_delivery_date
-    ga = facts.gestational_age_days(full_term_days)
-    return facts.referral_date + timedelta(days=full_term_days - ga) if ga is not None else None
 
 
 def stored_facts(s: Session, referral_id: str) -> ReferralFacts:
@@ -140,7 +133,7 @@ def revise_plan(
         )
     facts = stored_facts(s, referral_id)
     schedule = visit_schedule()
-    visit_plan = visit_plan_of(current.content, expected_birth(facts, schedule.full_term_days))
+    visit_plan = visit_plan_of(current.content, facts.expected_birth(schedule.full_term_days))
     done, missed = recorded_sequences(current.content)
     with plan_rules():
         revised = revise(
@@ -202,7 +195,7 @@ def _new_plan(
         visit_plan = plan(
             decision.track,
             facts.referral_date,
-            expected_birth(facts, schedule.full_term_days),
+            facts.expected_birth(schedule.full_term_days),
             actual,
             schedule=schedule,
             evaluation_moments=evaluation_moments,

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +38,7 @@ from adapter.domain.consult import (
 )
 from adapter.domain.eligibility import Decision, Reason, decide
 from adapter.domain.facts import Deployment, ReferralFacts
+from adapter.domain.privacy import names_the_client
 from adapter.fhir.outcome import FhirError
 from adapter.mapping.consult_out import (
     OPEN,
@@ -344,42 +344,12 @@ def _referral(s: Session, referral_id: str) -> Stored:
     return referral
 
 
-#: Parts of Dutch surnames (tussenvoegsels) that are everyday words too: never a name on their own.
-_NAME_PARTICLES = frozenset(
-    {"van", "der", "den", "de", "het", "ter", "ten", "te", "op", "in", "la", "le", "du"}
-)
-
-
 def _refuse_identity(s: Session, patient_ref: str, question: str) -> None:
     """422 when the question names the client: her BSN, a name, her birth date, an address or telecom."""
     patient = s.get(*patient_ref.split("/", 1))
     if patient is None:
         return
-    p = patient.content
-    words = set(re.findall(r"\w+", question.lower()))
-    digits = re.sub(r"[\s.\-]", "", question)
-    found: list[str] = []
-    if any(str(i.get("value", "")) and str(i["value"]) in digits for i in p.get("identifier", [])):
-        found.append("an identifier (BSN)")
-    names = {
-        w.lower()
-        for n in p.get("name", [])
-        for part in [n.get("family", ""), *n.get("given", [])]
-        for w in re.findall(r"\w+", str(part))
-        if len(w) > 2 and w.lower() not in _NAME_PARTICLES
-    }
-    if names & words:
-        found.append("her name")
-    birth = p.get("birthDate")
-    if isinstance(birth, str) and len(birth) == 10:
-        y, m, d = birth.split("-")
-        forms = {birth, f"{d}-{m}-{y}", f"{int(d)}-{int(m)}-{y}", f"{d}/{m}/{y}", f"{int(d)}/{int(m)}/{y}"}
-        if any(f in question for f in forms):
-            found.append("her birth date")
-    contact = [str(t.get("value", "")) for t in p.get("telecom", [])]
-    contact += [str(x) for a in p.get("address", []) for x in [*a.get("line", []), a.get("postalCode", "")]]
-    if any(c and c.lower() in question.lower() for c in contact):
-        found.append("her address or telecom")
+    found = names_the_client(question, patient.content)
     if found:
         raise FhirError.one(
             422,

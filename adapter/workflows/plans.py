@@ -28,7 +28,6 @@ from adapter.store.session import Alternative, Match, Session, Stored, Write
 from adapter.workflows.birth import reported_birth
 from adapter.workflows.careplan import (
     careplan_body,
-    expected_birth,
     plan_rules,
     revise_plan,
     stored_facts,
@@ -119,7 +118,7 @@ def _start_verder(s: Session, subject: str) -> Applied:
     facts = stored_facts(s, referral_id)
     ended = visit_plan_of(
         previous.content,
-        expected_birth(facts, schedule.full_term_days),
+        facts.expected_birth(schedule.full_term_days),
         reported_birth(s, previous.content, referral_id),
     )
     with plan_rules():
