@@ -43,7 +43,25 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     return api(compose(settings or Settings.from_env(), store))
 
 
+#: The routers, in the order their routes are tried: the specific ones before the generic REST ones.
+ROUTERS = (
+    auth.router,
+    metadata.router,
+    audit_events.router,
+    care.router,
+    validation.router,
+    operations.router,
+    outbox.router,
+    themes.router,
+    sharing.router,
+    consult.router,
+    notifications.router,  # POST /Task: notified pull
+    rest.router,
+)
+
+
 def api(adapter: Adapter) -> FastAPI:
+    """The FastAPI app of a composed adapter: its routers, its errors as OperationOutcomes, its gate."""
     settings = adapter.settings
     # The in-process worker delivers the outbox while the app runs (VOORZORG_WORKER=in-process).
     worker = adapter.worker() if settings.worker == "in-process" and adapter.exchange.peers else None
@@ -63,7 +81,14 @@ def api(adapter: Adapter) -> FastAPI:
     )
     app.state.ctx = AppContext(adapter)
     app.state.worker = worker
+    _answer_errors_as_operation_outcomes(app)
+    _wrap(app, settings)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
 
+
+def _answer_errors_as_operation_outcomes(app: FastAPI) -> None:
     @app.exception_handler(FhirError)
     async def fhir_error(_: Request, e: FhirError) -> Response:
         return error_response(e)
@@ -86,8 +111,10 @@ def api(adapter: Adapter) -> FastAPI:
     async def unexpected(_: Request, e: Exception) -> Response:
         return internal_error(e)
 
-    # Innermost first: the gate (authentication + audit) wraps the routes; the timeout wraps the gate,
-    # and the security headers go on every response, errors included.
+
+def _wrap(app: FastAPI, settings: Settings) -> None:
+    """The middleware, innermost first: the gate (authentication + audit) wraps the routes; the timeout
+    wraps the gate, and the security headers go on every response, errors included."""
     app.middleware("http")(gate)
 
     @app.middleware("http")
@@ -115,17 +142,3 @@ def api(adapter: Adapter) -> FastAPI:
             allow_methods=["GET", "POST", "PUT"],
             allow_headers=["Authorization", "Content-Type", "If-Match", "Prefer"],
         )
-
-    app.include_router(auth.router)
-    app.include_router(metadata.router)
-    app.include_router(audit_events.router)
-    app.include_router(care.router)
-    app.include_router(validation.router)
-    app.include_router(operations.router)
-    app.include_router(outbox.router)
-    app.include_router(themes.router)
-    app.include_router(sharing.router)
-    app.include_router(consult.router)
-    app.include_router(notifications.router)  # POST /Task: notified pull
-    app.include_router(rest.router)
-    return app

@@ -119,25 +119,30 @@ def _unauthorized(text: str, error: str) -> FhirError:
     return err
 
 
+#: The FHIR interaction of a write, by method (reads and searches are told apart by their path).
+_WRITES = {"PUT": "update", "DELETE": "delete", "PATCH": "patch"}
+
+
 def _interaction(request: Request) -> str:
+    """The FHIR interaction a request is, as the audit names it (restful-interaction codes)."""
     parts = [p for p in request.url.path.split("/") if p]
     method = request.method
     if not parts:
         return "transaction" if method == "POST" else "read"
-    if parts[0].startswith("$") or any(p.startswith("$") for p in parts):
+    if any(p.startswith("$") for p in parts):
         return "operation"
-    if method == "PUT":
-        return "update"
-    if method == "DELETE":
-        return "delete"
+    if method in _WRITES:
+        return _WRITES[method]
     if method == "POST":
         return "search-type" if parts[-1] == "_search" else "create"
-    if parts[-1] == "_history" or (len(parts) >= 3 and parts[-2] == "_history"):
-        return (
-            "history-type"
-            if len(parts) == 2
-            else ("vread" if parts[-2] == "_history" else "history-instance")
-        )
+    return _read_interaction(parts)
+
+
+def _read_interaction(parts: list[str]) -> str:
+    if parts[-1] == "_history":
+        return "history-type" if len(parts) == 2 else "history-instance"
+    if len(parts) >= 3 and parts[-2] == "_history":
+        return "vread"
     return "search-type" if len(parts) == 1 else "read"
 
 

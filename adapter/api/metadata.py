@@ -160,69 +160,72 @@ def _conformance() -> list[dict[str, Any]]:
     ]
 
 
-def capability_statement(base: str) -> dict[str, Any]:
+#: Operations on instances of a type, besides $validate (which every stored type has).
+_INSTANCE_OPERATIONS = {
+    "CarePlan": [
+        {"name": "progress", "definition": f"{CANONICAL_BASE}/OperationDefinition/careplan-progress"}
+    ],
+    "Patient": [{"name": "themes", "definition": f"{CANONICAL_BASE}/OperationDefinition/patient-themes"}],
+    **consult.OPERATIONS,  # $request-consult, $accept-advice
+}
+_VALIDATE = {"name": "validate", "definition": "http://hl7.org/fhir/OperationDefinition/Resource-validate"}
+_APPLY = {"name": "apply", "definition": "http://hl7.org/fhir/OperationDefinition/PlanDefinition-apply"}
+
+
+def _profiles() -> dict[str, list[str]]:
+    """Resource type -> the project's profiles of it."""
     profiles: dict[str, list[str]] = {}
     for r in conformance_resources():
-        if (
-            r["resourceType"] == "StructureDefinition"
-            and r.get("kind") == "resource"
-            and r.get("derivation") == "constraint"
-        ):
+        constraint = r.get("kind") == "resource" and r.get("derivation") == "constraint"
+        if r["resourceType"] == "StructureDefinition" and constraint:
             profiles.setdefault(r["type"], []).append(r["url"])
-    resources: list[dict[str, Any]] = []
-    for rtype in sorted(stored_types()):
-        interactions = ["read", "vread", "search-type", "history-instance", "history-type"]
-        if rtype in UPDATABLE:
-            interactions.append("update")
-        if rtype in CREATABLE:
-            interactions.append("create")
-        entry: dict[str, Any] = {
-            "type": rtype,
-            "interaction": [{"code": i} for i in interactions],
-            "versioning": "versioned-update" if rtype in UPDATABLE else "versioned",
-            "readHistory": True,
-            "updateCreate": False,
-            "conditionalCreate": False,
-            "conditionalUpdate": False,
-            "searchParam": [
-                {"name": "_id", "type": "token"},
-                {"name": "_lastUpdated", "type": "date"},
-                *(
-                    {"name": name, "type": _SEARCH_TYPES[p["type"]]}
-                    for name, p in search_parameters().get(rtype, {}).items()
-                ),
-            ],
-        }
-        entry["operation"] = [
-            {"name": "validate", "definition": "http://hl7.org/fhir/OperationDefinition/Resource-validate"}
-        ]
-        if rtype == "CarePlan":
-            entry["operation"].append(
-                {"name": "progress", "definition": f"{CANONICAL_BASE}/OperationDefinition/careplan-progress"}
-            )
-        if rtype == "Patient":
-            entry["operation"].append(
-                {"name": "themes", "definition": f"{CANONICAL_BASE}/OperationDefinition/patient-themes"}
-            )
-        entry["operation"] += consult.OPERATIONS.get(rtype, [])  # $request-consult, $accept-advice
-        if rtype in profiles:
-            entry["supportedProfile"] = sorted(profiles[rtype])
-        resources.append(entry)
-    for rtype in CONFORMANCE_TYPES:
-        resources.append(
-            {
-                "type": rtype,
-                "interaction": [{"code": "read"}, {"code": "search-type"}],
-                "searchParam": [{"name": "url", "type": "uri"}, {"name": "name", "type": "string"}],
-            }
-        )
-        if rtype == "PlanDefinition":  # the client's plan of a track; VoorZorg Verder continues a plan
-            resources[-1]["operation"] = [
-                {
-                    "name": "apply",
-                    "definition": "http://hl7.org/fhir/OperationDefinition/PlanDefinition-apply",
-                }
-            ]
+    return profiles
+
+
+def _stored_type(rtype: str, profiles: list[str]) -> dict[str, Any]:
+    """The CapabilityStatement entry of a type the store holds."""
+    interactions = ["read", "vread", "search-type", "history-instance", "history-type"]
+    interactions += ["update"] if rtype in UPDATABLE else []
+    interactions += ["create"] if rtype in CREATABLE else []
+    entry: dict[str, Any] = {
+        "type": rtype,
+        "interaction": [{"code": i} for i in interactions],
+        "versioning": "versioned-update" if rtype in UPDATABLE else "versioned",
+        "readHistory": True,
+        "updateCreate": False,
+        "conditionalCreate": False,
+        "conditionalUpdate": False,
+        "searchParam": [
+            {"name": "_id", "type": "token"},
+            {"name": "_lastUpdated", "type": "date"},
+            *(
+                {"name": name, "type": _SEARCH_TYPES[p["type"]]}
+                for name, p in search_parameters().get(rtype, {}).items()
+            ),
+        ],
+        "operation": [_VALIDATE, *_INSTANCE_OPERATIONS.get(rtype, [])],
+    }
+    if profiles:
+        entry["supportedProfile"] = sorted(profiles)
+    return entry
+
+
+def _conformance_type(rtype: str) -> dict[str, Any]:
+    """The entry of a conformance type the server publishes (read and search only)."""
+    entry: dict[str, Any] = {
+        "type": rtype,
+        "interaction": [{"code": "read"}, {"code": "search-type"}],
+        "searchParam": [{"name": "url", "type": "uri"}, {"name": "name", "type": "string"}],
+    }
+    if rtype == "PlanDefinition":  # the client's plan of a track; VoorZorg Verder continues a plan
+        entry["operation"] = [_APPLY]
+    return entry
+
+
+def capability_statement(base: str) -> dict[str, Any]:
+    profiles = _profiles()
+    resources = [_stored_type(t, profiles.get(t, [])) for t in sorted(stored_types())]
+    resources += [_conformance_type(t) for t in CONFORMANCE_TYPES]
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",

@@ -1,4 +1,4 @@
-"""`voorzorg-adapter worker | outbox list|retry|purge-delivered | peer-jwks` (parsed in adapter/cli.py)."""
+"""`voorzorg-adapter worker | outbox list|retry|purge-delivered | peer-jwks` (listed in adapter/cli.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Callable
 
 from adapter.composition import Adapter, compose
 from adapter.config import Settings
@@ -18,16 +19,56 @@ from adapter.security.tokens import IssuerKey
 log = logging.getLogger("voorzorg.exchange")
 
 
-def run(settings: Settings, args: argparse.Namespace) -> int:
-    if args.command == "peer-jwks":
-        return _jwks(settings, args.peer)
+def _worker_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--once", action="store_true", help="deliver what is due now, then stop")
+
+
+def _run_worker(settings: Settings, args: argparse.Namespace) -> int:
     adapter = compose(settings)
     try:
-        if args.command == "worker":
-            return _worker(adapter, once=args.once)
+        return _worker(adapter, once=args.once)
+    finally:
+        adapter.close()
+
+
+def _outbox_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=["list", "retry", "purge-delivered"])
+    p.add_argument("ids", nargs="*", type=int, help="retry: only these ids (default: every dead one)")
+    p.add_argument(
+        "--status", choices=["pending", "delivered", "dead", "superseded"], help="list: only these"
+    )
+    p.add_argument("--peer", help="list: only messages to this peer")
+    p.add_argument("--limit", type=int, default=100, help="list: at most this many (default 100)")
+    p.add_argument(
+        "--older-than", type=float, default=0.0, help="purge-delivered: seconds since delivery (default 0)"
+    )
+
+
+def _run_outbox(settings: Settings, args: argparse.Namespace) -> int:
+    adapter = compose(settings)
+    try:
         return _outbox(adapter.outbox, args)
     finally:
         adapter.close()
+
+
+def _jwks_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("peer", help="a peer name in VOORZORG_PEERS_FILE with auth smart-backend")
+
+
+def _run_jwks(settings: Settings, args: argparse.Namespace) -> int:
+    return _jwks(settings, args.peer)
+
+
+#: (name, help, arguments, run) of the exchange's commands; adapter/cli.py lists them with the others.
+COMMANDS: tuple[
+    tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[Settings, argparse.Namespace], int]],
+    ...,
+] = (
+    ("worker", "deliver the outbox to the peers (a process of its own)", _worker_arguments, _run_worker),
+    ("outbox", "watch and mend the outbox of messages to peers", _outbox_arguments, _run_outbox),
+    ("peer-jwks", "print the public JWKS a peer registers for our assertions", _jwks_arguments, _run_jwks),
+)
 
 
 def _worker(adapter: Adapter, once: bool) -> int:

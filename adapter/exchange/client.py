@@ -74,7 +74,7 @@ class RetryPolicy:
     cap: float = 30.0
 
     def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
-        return rand() * min(self.cap, self.base * (2**attempt))
+        return float(rand() * min(self.cap, self.base * (2**attempt)))
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:

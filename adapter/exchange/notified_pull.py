@@ -70,17 +70,8 @@ def is_notification(task: dict[str, Any]) -> bool:
 
 def read_notification(task: dict[str, Any], our_organization: str) -> Notification:
     """The notification's parts; FhirError 422 naming every element that is wrong."""
+    _must_be_a_notification(task)
     issues: list[Issue] = []
-    if task.get("resourceType") != "Task":
-        raise FhirError.one(400, f"A Task is expected, not {task.get('resourceType')}", "resourceType")
-    if not is_notification(task):
-        raise FhirError.one(
-            422,
-            f"POST /Task takes a notified-pull notification only: Task.code {TASK_CODE_SYSTEM}#"
-            f"{PULL_NOTIFICATION}; a referral is sent as a transaction Bundle (POST [base])",
-            "Task.code",
-            code="not-supported",
-        )
     if task.get("status") != "requested":
         issues.append(
             Issue(
@@ -89,43 +80,9 @@ def read_notification(task: dict[str, Any], our_organization: str) -> Notificati
                 "value",
             )
         )
-    inputs = {
-        str(c.get("code")): i
-        for i in task.get("input", [])
-        if isinstance(i, dict)
-        for c in (i.get("type") or {}).get("coding", [])
-        if isinstance(c, dict) and c.get("system") == PARAMETER_SYSTEM
-    }
-    reads = [
-        str(i.get("valueString") or (i.get("valueReference") or {}).get("reference") or "")
-        for i in task.get("input", [])
-        if isinstance(i, dict)
-        and any(
-            c.get("system") == PARAMETER_SYSTEM and c.get("code") == "read-available-resource"
-            for c in (i.get("type") or {}).get("coding", [])
-            if isinstance(c, dict)
-        )
-    ]
-    referral = _relative((task.get("focus") or {}).get("reference"))
-    if referral is None:
-        referral = next((r for r in map(_relative, reads) if r and r.startswith("ServiceRequest/")), None)
-    if referral is None or not referral.startswith("ServiceRequest/"):
-        issues.append(
-            Issue(
-                "The notification names the referral in focus: a ServiceRequest on the sender's server",
-                ("Task.focus",),
-                "required",
-            )
-        )
-    based_on = [_relative(b.get("reference")) for b in task.get("basedOn", []) if isinstance(b, dict)]
-    workflow = [b for b in based_on if b and b.startswith("Task/")]
-    if len(workflow) > 1:
-        issues.append(Issue("A notification is based on one workflow Task at most", ("Task.basedOn",)))
-    wants_task = inputs.get("get-workflow-task", {}).get("valueBoolean") is True
-    if wants_task and not workflow:
-        issues.append(
-            Issue("get-workflow-task is true, but basedOn names no Task", ("Task.basedOn",), "required")
-        )
+    reads = [r for r in map(_relative, _inputs(task, "read-available-resource")) if r]
+    referral = _referral(task, reads, issues)
+    workflow = _workflow_task(task, issues)
     owner = _identifier((task.get("owner") or {}).get("identifier"))
     if owner is not None and owner != our_organization:
         issues.append(
@@ -136,11 +93,77 @@ def read_notification(task: dict[str, Any], our_organization: str) -> Notificati
     ident = next((i for i in task.get("identifier", []) if i.get("system") and i.get("value")), None)
     return Notification(
         referral=referral,
-        workflow_task=workflow[0] if workflow else None,
-        reads=tuple(r for r in map(_relative, reads) if r and r != referral),
+        workflow_task=workflow,
+        reads=tuple(r for r in reads if r != referral),
         requester=_identifier((task.get("requester") or {}).get("identifier")),
         identifier=(str(ident["system"]), str(ident["value"])) if ident else None,
     )
+
+
+def _must_be_a_notification(task: dict[str, Any]) -> None:
+    if task.get("resourceType") != "Task":
+        raise FhirError.one(400, f"A Task is expected, not {task.get('resourceType')}", "resourceType")
+    if not is_notification(task):
+        raise FhirError.one(
+            422,
+            f"POST /Task takes a notified-pull notification only: Task.code {TASK_CODE_SYSTEM}#"
+            f"{PULL_NOTIFICATION}; a referral is sent as a transaction Bundle (POST [base])",
+            "Task.code",
+            code="not-supported",
+        )
+
+
+def _input_values(task: dict[str, Any], code: str) -> list[dict[str, Any]]:
+    """The Task's inputs of one TaskParameter type."""
+    return [
+        i
+        for i in task.get("input", [])
+        if isinstance(i, dict)
+        and any(
+            c.get("system") == PARAMETER_SYSTEM and c.get("code") == code
+            for c in (i.get("type") or {}).get("coding", [])
+            if isinstance(c, dict)
+        )
+    ]
+
+
+def _inputs(task: dict[str, Any], code: str) -> list[str]:
+    """The references (or strings) the inputs of one TaskParameter type name."""
+    return [
+        str(i.get("valueString") or (i.get("valueReference") or {}).get("reference") or "")
+        for i in _input_values(task, code)
+    ]
+
+
+def _referral(task: dict[str, Any], reads: list[str], issues: list[Issue]) -> str | None:
+    """The referral: the Task's focus, else a ServiceRequest it makes available to read."""
+    referral = _relative((task.get("focus") or {}).get("reference"))
+    if referral is None:
+        referral = next((r for r in reads if r.startswith("ServiceRequest/")), None)
+    if referral is None or not referral.startswith("ServiceRequest/"):
+        issues.append(
+            Issue(
+                "The notification names the referral in focus: a ServiceRequest on the sender's server",
+                ("Task.focus",),
+                "required",
+            )
+        )
+        return None
+    return referral
+
+
+def _workflow_task(task: dict[str, Any], issues: list[Issue]) -> str | None:
+    """The sender's workflow Task the notification is based on (at most one)."""
+    based_on = [_relative(b.get("reference")) for b in task.get("basedOn", []) if isinstance(b, dict)]
+    workflow = [b for b in based_on if b and b.startswith("Task/")]
+    if len(workflow) > 1:
+        issues.append(Issue("A notification is based on one workflow Task at most", ("Task.basedOn",)))
+    wants_task = any(i.get("valueBoolean") is True for i in _input_values(task, "get-workflow-task"))
+    if wants_task and not workflow:
+        issues.append(
+            Issue("get-workflow-task is true, but basedOn names no Task", ("Task.basedOn",), "required")
+        )
+    return workflow[0] if workflow else None
 
 
 def _relative(ref: Any) -> str | None:
@@ -155,7 +178,7 @@ def _relative(ref: Any) -> str | None:
 
 def _type_in_url(ref: str) -> str | None:
     """The resource type an absolute URL names (`…/Practitioner/1`, `…/Practitioner/1/_history/2`)."""
-    parts = [p for p in ref.split("?")[0].split("/") if p]
+    parts = [p for p in ref.split("?", maxsplit=1)[0].split("/") if p]
     if len(parts) >= 4 and parts[-2] == "_history":
         parts = parts[:-2]
     return parts[-2] if len(parts) >= 2 and parts[-2][:1].isupper() and ":" in ref else None
@@ -269,7 +292,7 @@ def _unresolved(value: Any, known: set[str]) -> None:
     def logical(holder: dict[str, Any], ref: str, _path: str) -> None:
         if not ref.startswith("#") and ref not in known:
             del holder["reference"]
-            holder.setdefault("type", ref.split("/")[0])
+            holder.setdefault("type", ref.split("/", maxsplit=1)[0])
             holder.setdefault("display", ref)
 
     walk_references(value, logical)

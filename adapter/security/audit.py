@@ -78,6 +78,12 @@ class Actor:
     address: str | None = None  # the caller's network address, when there is one
 
 
+_DCM = "http://dicom.nema.org/resources/ontology/DCM"
+_ENTITY_TYPE = "http://terminology.hl7.org/CodeSystem/audit-entity-type"
+_OBJECT_ROLE = "http://terminology.hl7.org/CodeSystem/object-role"
+_SOURCE_TYPE = "http://terminology.hl7.org/CodeSystem/security-source-type"
+
+
 def build_event(
     access: Access,
     *,
@@ -88,67 +94,7 @@ def build_event(
     path: str,
     observer: str,
 ) -> dict[str, Any]:
-    agent: list[dict[str, Any]] = [
-        {
-            "type": {
-                "coding": [
-                    {
-                        "system": "http://dicom.nema.org/resources/ontology/DCM",
-                        "code": "110150",
-                        "display": "Application",
-                    }
-                ]
-            },
-            "who": {
-                "identifier": {
-                    "system": f"{CANONICAL_BASE}/NamingSystem/client-id",
-                    "value": principal.client_id if principal else "anonymous",
-                }
-            },
-            "requestor": True,
-            "network": {"address": address or "unknown", "type": "2"},
-            "policy": [principal.role] if principal and principal.role else [],
-        }
-    ]
-    if principal and principal.organization:
-        system, _, value = principal.organization.partition("|")
-        agent.append(
-            {
-                "who": {"identifier": {"system": system, "value": value}},
-                "requestor": False,
-                "type": {"text": "on behalf of (organisation)"},
-            }
-        )
-    if principal and principal.user:
-        agent.append(
-            {
-                "who": {"identifier": {"value": principal.user}},
-                "requestor": False,
-                "type": {"text": "on behalf of (user)"},
-            }
-        )
-    for a in agent:
-        if not a.get("policy"):
-            a.pop("policy", None)
-    entity: list[dict[str, Any]] = [
-        {
-            "what": {"reference": p},
-            "type": {
-                "system": "http://terminology.hl7.org/CodeSystem/audit-entity-type",
-                "code": "1",
-                "display": "Person",
-            },
-            "role": {
-                "system": "http://terminology.hl7.org/CodeSystem/object-role",
-                "code": "1",
-                "display": "Patient",
-            },
-        }
-        for p in access.patients
-    ]
-    entity += [{"what": {"reference": e}} for e in access.entities if e not in access.patients]
-    if access.query:
-        entity.append({"type": {"text": "query"}, "description": access.query})
+    """The AuditEvent of one access (NEN 7513: what, when, about whom, by whom, on whose behalf, where)."""
     return {
         "resourceType": "AuditEvent",
         "type": {"system": _EVENT_TYPE, "code": "rest", "display": "Restful Operation"},
@@ -157,20 +103,64 @@ def build_event(
         "recorded": now_instant(),
         "outcome": _OUTCOME[outcome],
         "outcomeDesc": outcome_text,
-        "agent": agent,
+        "agent": _agents(principal, address),
         "source": {
             "observer": {"display": observer},
             "site": path,
-            "type": [
-                {
-                    "system": "http://terminology.hl7.org/CodeSystem/security-source-type",
-                    "code": "3",
-                    "display": "Web Server",
-                }
-            ],
+            "type": [{"system": _SOURCE_TYPE, "code": "3", "display": "Web Server"}],
         },
-        "entity": entity,
+        "entity": _entities(access),
     }
+
+
+def _agents(principal: Principal | None, address: str | None) -> list[dict[str, Any]]:
+    """The client application that asked, and the organisation and person it acted for."""
+    application: dict[str, Any] = {
+        "type": {"coding": [{"system": _DCM, "code": "110150", "display": "Application"}]},
+        "who": {
+            "identifier": {
+                "system": f"{CANONICAL_BASE}/NamingSystem/client-id",
+                "value": principal.client_id if principal else "anonymous",
+            }
+        },
+        "requestor": True,
+        "network": {"address": address or "unknown", "type": "2"},
+    }
+    if principal and principal.role:
+        application["policy"] = [principal.role]
+    agents = [application]
+    if principal and principal.organization:
+        system, _, value = principal.organization.partition("|")
+        agents.append(_on_behalf({"system": system, "value": value}, "organisation"))
+    if principal and principal.user:
+        agents.append(_on_behalf({"value": principal.user}, "user"))
+    return agents
+
+
+def _on_behalf(identifier: dict[str, str], of: str) -> dict[str, Any]:
+    return {"who": {"identifier": identifier}, "requestor": False, "type": {"text": f"on behalf of ({of})"}}
+
+
+def _entities(access: Access) -> list[dict[str, Any]]:
+    """The clients whose data was touched (role Patient), the resources touched, and the query asked."""
+    entity: list[dict[str, Any]] = [
+        {
+            "what": {"reference": p},
+            "type": {"system": _ENTITY_TYPE, "code": "1", "display": "Person"},
+            "role": {"system": _OBJECT_ROLE, "code": "1", "display": "Patient"},
+        }
+        for p in access.patients
+    ]
+    entity += [{"what": {"reference": e}} for e in access.entities if e not in access.patients]
+    if access.query:
+        entity.append(
+            {
+                "type": {"system": _ENTITY_TYPE, "code": "2", "display": "System Object"},
+                "role": {"system": _OBJECT_ROLE, "code": "24", "display": "Query"},
+                "description": access.query,
+            }
+        )
+    return entity
 
 
 def _patients(event: dict[str, Any]) -> list[str]:

@@ -333,7 +333,9 @@ class SqlSession:
         return True
 
 
-def _compare(low_col: Any, high_col: Any, a: Alternative) -> ColumnElement[bool]:
+def _compare(
+    low_col: ColumnElement[str], high_col: ColumnElement[str], a: Alternative
+) -> ColumnElement[bool]:
     lo, hi = a.low or "", a.high or "\uffff"
     if a.compare == "gt":
         return high_col > hi

@@ -28,6 +28,7 @@ from typing import Any
 from adapter.config import Settings
 from adapter.data import consult_rules, eligibility_rules, own_system, task_kind, task_transitions
 from adapter.domain.consult import (
+    Advice,
     AdviceRule,
     Value,
     advice_rules,
@@ -380,6 +381,34 @@ def accept_advice(s: Session, task_id: str, deployment: Deployment | None, when:
     referral_id = _referral_of(consult)
     if consult.accepted_advice:
         return _state(s, consult, referral_id, [])
+    advice = _advice_to_accept(consult)
+    facts = stored_facts(s, referral_id)
+    decision = _advised(
+        consult, decide(facts, eligibility_rules(), deployment or Deployment(Settings().trained_modules))
+    )
+    gid = guidance_id(referral_id)
+    written = [
+        _write_decision(s, referral_id, decision, when),
+        _move_referral_task(s, referral_id, decision, f"GuidanceResponse/{gid}", when),
+    ]
+    plan = revise_plan(
+        s,
+        referral_id,
+        decision,
+        task_status=_plan_status(s, referral_id),
+        evaluation_moments=advice.evaluation_moments,
+    )
+    written += [plan] if plan is not None else []
+    written.append(s.put({**consult.request.content, "status": "completed"}))
+    why = f"Superseded: the advice of {consult.task.reference} was accepted"
+    for other in consults_of(s, referral_id):
+        if other.task.res_id != consult.task.res_id and other.is_open:
+            written += _cancel(s, other, why, when)
+    return _state(s, consult, referral_id, written)
+
+
+def _advice_to_accept(consult: Consult) -> Advice:
+    """The advice of a consult that gave one, as its rule needs it; 409/422 saying why it cannot be taken."""
     if consult.status != "completed":
         raise FhirError.one(
             409,
@@ -404,40 +433,22 @@ def accept_advice(s: Session, task_id: str, deployment: Deployment | None, when:
             "Task.output",
             code="business-rule",
         )
-    facts = stored_facts(s, referral_id)
-    decision = _advised(
-        consult, decide(facts, eligibility_rules(), deployment or Deployment(Settings().trained_modules))
-    )
+    return advice
+
+
+def _write_decision(s: Session, referral_id: str, decision: Decision, when: str) -> Write:
+    """The referral's decision (GuidanceResponse) as the advice makes it."""
     referral = _referral(s, referral_id)
     ident = referral.content["identifier"][0]
-    gid = guidance_id(referral_id)
-    written = [
-        s.put(
-            to_guidance_response(
-                decision,
-                response_id=gid,
-                patient_ref=str(referral.content["subject"]["reference"]),
-                referral_identifier=(str(ident["system"]), str(ident["value"])),
-                when=when,
-            )
+    return s.put(
+        to_guidance_response(
+            decision,
+            response_id=guidance_id(referral_id),
+            patient_ref=str(referral.content["subject"]["reference"]),
+            referral_identifier=(str(ident["system"]), str(ident["value"])),
+            when=when,
         )
-    ]
-    written.append(_move_referral_task(s, referral_id, decision, f"GuidanceResponse/{gid}", when))
-    plan = revise_plan(
-        s,
-        referral_id,
-        decision,
-        task_status=_plan_status(s, referral_id),
-        evaluation_moments=advice.evaluation_moments,
     )
-    if plan is not None:
-        written.append(plan)
-    written.append(s.put({**consult.request.content, "status": "completed"}))
-    why = f"Superseded: the advice of {consult.task.reference} was accepted"
-    for other in consults_of(s, referral_id):
-        if other.task.res_id != consult.task.res_id and other.is_open:
-            written += _cancel(s, other, why, when)
-    return _state(s, consult, referral_id, written)
 
 
 def _cancel(s: Session, consult: Consult, why: str, when: str) -> list[Write]:

@@ -114,7 +114,8 @@ def test_search_is_audited_with_every_patient_found_and_the_query(
     assert r.status_code == 200 and r.json()["total"] >= 1
     event = last_at(store, "GET /Observation")
     _assert_names(event, "search-type", f"Patient/{pid}")
-    queries = [e.get("description") for e in event["entity"] if e.get("type", {}).get("text") == "query"]
+    query_role = "24"  # object-role Query
+    queries = [e.get("description") for e in event["entity"] if e.get("role", {}).get("code") == query_role]
     assert queries and pid in queries[0]
 
 
