@@ -8,13 +8,13 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from adapter.api.context import check_accept, ctx, read_fhir_body
-from adapter.api.guard import access, patient_of, require, visible, writer
+from adapter.api.guard import access, patient_of, require, viewer, writer
 from adapter.api.responses import FhirResponse, resource_response
 from adapter.fhir.outcome import FhirError
 from adapter.security.scopes import CREATE, READ
 from adapter.workflows.birth import BirthRecorded, record_child
 from adapter.workflows.plans import apply_plan_definition, track_of_plan_definition
-from adapter.workflows.visits import plan_progress, progress_parameters, record_visit
+from adapter.workflows.visits import progress_of, progress_parameters, record_visit
 
 router = APIRouter(dependencies=[Depends(check_accept)])
 
@@ -63,12 +63,9 @@ def careplan_progress(careplan_id: str, request: Request) -> FhirResponse:
         raise FhirError.one(
             400, f"date {raw!r} is not a FHIR date (YYYY-MM-DD)", "date", code="value"
         ) from None
-    with ctx(request).store.reading() as s:
-        stored = s.get("CarePlan", careplan_id)
-        if stored is None or stored.deleted or not visible(request, s, stored):
-            raise FhirError.one(404, f"CarePlan/{careplan_id} is not known", code="not-found")
+    stored, progress = progress_of(ctx(request).store, viewer(request), careplan_id, on)
     access(request).touched(stored.reference, patient_of(stored))
-    return FhirResponse(progress_parameters(plan_progress(stored.content, on)))
+    return FhirResponse(progress_parameters(progress))
 
 
 @router.post("/PlanDefinition/{plan_definition_id}/$apply")
@@ -93,17 +90,8 @@ async def apply(plan_definition_id: str, request: Request) -> FhirResponse:
             "Parameters.parameter[subject]",
             code="required",
         )
-    with ctx(request).store.reading() as s:
-        patient = s.get(*subjects[0].split("/", 1)) if subjects[0].count("/") == 1 else None
-        if patient is None or patient.deleted or not visible(request, s, patient):
-            raise FhirError.one(
-                422,
-                f"{subjects[0]} is not a known Patient",
-                "Parameters.parameter[subject]",
-                code="not-found",
-            )
     applied = await run_in_threadpool(
-        apply_plan_definition, writer(request), plan_definition_id, subjects[0]
+        apply_plan_definition, writer(request), viewer(request), plan_definition_id, subjects[0]
     )
     access(request).touched(applied.careplan.reference, patient_of(applied.careplan))
     return resource_response(applied.careplan, ctx(request).base, 201 if applied.created else 200)

@@ -12,15 +12,14 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from adapter.api.context import check_accept, ctx, read_fhir_body
-from adapter.api.guard import access, patient_of, principal, require, visible, writer
+from adapter.api.guard import access, patient_of, principal, require, viewer, writer
 from adapter.api.responses import FhirResponse, resource_response
 from adapter.config import CANONICAL_BASE
 from adapter.data import operation_roles
-from adapter.fhir.dates import now_instant
 from adapter.fhir.outcome import FhirError
 from adapter.security.scopes import CREATE, READ, UPDATE
-from adapter.store.session import Session, Stored, Write
-from adapter.workflows.consult import Accepted, accept_advice, request_by_hand
+from adapter.store.session import Stored
+from adapter.workflows.consult import accept, file_request
 
 router = APIRouter(dependencies=[Depends(check_accept)])
 
@@ -37,12 +36,6 @@ def _may(request: Request, operation: str) -> None:
     role = principal(request).role
     if role not in operation_roles().get(operation, []):
         raise FhirError.one(403, f"The role {role!r} may not call ${operation}", code="forbidden")
-
-
-def _visible(request: Request, s: Session, stored: Stored | None, what: str) -> Stored:
-    if stored is None or stored.deleted or not visible(request, s, stored):
-        raise FhirError.one(404, f"{what} is not known", code="not-found")
-    return stored
 
 
 def _touched(request: Request, *found: Stored | None) -> None:
@@ -86,14 +79,16 @@ async def request_consult(referral_id: str, request: Request) -> FhirResponse:
     require(request, "Task", CREATE)
     question, reasons = _parameters(await read_fhir_body(request))
     c = ctx(request)
-
-    def work(s: Session) -> Write:
-        _touched(request, _visible(request, s, s.get("ServiceRequest", referral_id), "The referral"))
-        return request_by_hand(
-            s, referral_id, question=question, reasons=reasons, deployment=c.deployment, when=now_instant()
+    written = await run_in_threadpool(
+        lambda: file_request(
+            writer(request),
+            viewer(request),
+            referral_id,
+            question=question,
+            reasons=reasons,
+            deployment=c.deployment,
         )
-
-    written = await run_in_threadpool(writer(request).write, work)
+    )
     _touched(request, written.stored)
     return resource_response(written.stored, c.base, 201 if written.created else 200)
 
@@ -107,13 +102,7 @@ async def accept_consult_advice(task_id: str, request: Request) -> FhirResponse:
     require(request, "GuidanceResponse", UPDATE)
     require(request, "CarePlan", UPDATE)
     require(request, "ServiceRequest", READ)
-    c = ctx(request)
-
-    def work(s: Session) -> Accepted:
-        _visible(request, s, s.get("Task", task_id), f"Task/{task_id}")
-        return accept_advice(s, task_id, c.deployment, now_instant())
-
-    done = await run_in_threadpool(writer(request).write, work)
+    done = await run_in_threadpool(accept, writer(request), viewer(request), task_id, ctx(request).deployment)
     parts = [
         ("consultTask", done.consult.task),
         ("consultRequest", done.consult.request),

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from adapter.api.care import birth_response
 from adapter.api.context import check_accept, ctx, if_match_version, read_fhir_body
-from adapter.api.guard import access, patient_of, principal, require, restrict, visible, writer
+from adapter.api.guard import access, patient_of, principal, require, viewer, writer
 from adapter.api.responses import FhirResponse, resource_response
 from adapter.fhir.models import check_structure
 from adapter.fhir.outcome import FhirError
@@ -91,15 +91,8 @@ def patient_themes(patient_id: str, request: Request) -> FhirResponse:
     require(request, "Observation", SEARCH)
     require(request, "Goal", SEARCH)
     refuse_unknown("Patient/$themes", set(request.query_params), {"_format"})
-    store = ctx(request).store
-    with store.reading() as s:
-        patient = s.get("Patient", patient_id)
-        if patient is None or patient.deleted or not visible(request, s, patient):
-            raise FhirError.one(404, f"Patient/{patient_id} is not known", code="not-found")
-    view = theme_overview(
-        store, patient.reference, {t: restrict(request, t) for t in ("Patient", "Observation", "Goal")}
-    )
-    access(request).touched(patient.reference, patient.reference)
+    view = theme_overview(ctx(request).store, viewer(request), patient_id)
+    patient = view.read[0]
     for stored in view.read:
         access(request).touched(stored.reference, patient_of(stored))
     return FhirResponse(themes_parameters(patient.reference, view.statuses))

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from adapter.api.context import check_accept, ctx, read_fhir_body
-from adapter.api.guard import require, visible
+from adapter.api.guard import require, viewer
 from adapter.api.responses import FhirResponse
 from adapter.fhir.models import check_structure
 from adapter.fhir.outcome import FhirError, Issue, information, operation_outcome
@@ -53,7 +53,5 @@ async def validate_type(resource_type: str, request: Request) -> FhirResponse:
 def validate_instance(resource_type: str, resource_id: str, request: Request) -> FhirResponse:
     require(request, resource_type, READ)
     with ctx(request).store.reading() as s:
-        stored = s.get(resource_type, resource_id)
-        if stored is None or stored.deleted or not visible(request, s, stored):
-            raise FhirError.one(404, f"{resource_type}/{resource_id} is not known", code="not-found")
+        stored = viewer(request).found(s, f"{resource_type}/{resource_id}")
     return _answer(stored.content, request.query_params.get("profile"))

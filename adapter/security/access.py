@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from adapter.fhir.outcome import FhirError
+from adapter.security.audit import note_read
 from adapter.security.principal import Principal, consult_request_markers
 from adapter.store.indexing import IndexRow, index_rows
 from adapter.store.session import ACCESS, Alternative, Match, Session, Stored
@@ -54,6 +56,14 @@ class Viewer:
     def visible(self, s: Session, stored: Stored | None) -> Stored | None:
         """The resource when the caller may see it; else None, so its existence does not leak (404)."""
         return stored if stored is not None and self.sees(s, stored) else None
+
+    def found(self, s: Session, reference: str, what: str | None = None) -> Stored:
+        """The current version of `Type/id` when the caller may see it; 404 (never 403) otherwise."""
+        stored = s.live(reference)
+        if stored is None or not self.sees(s, stored):
+            raise FhirError.one(404, f"{what or reference} is not known", code="not-found")
+        note_read(s, stored)
+        return stored
 
     def limits(self, resource_type: str) -> list[Match]:
         """Extra search criteria that keep a search inside what the caller may see."""

@@ -24,7 +24,7 @@ from adapter.fhir.dates import now_instant
 from adapter.fhir.subject import client_of
 from adapter.security.principal import Principal
 from adapter.store.engine import Store
-from adapter.store.session import Session
+from adapter.store.session import Session, Stored
 
 GENESIS = "0" * 64
 _EVENT_TYPE = "http://terminology.hl7.org/CodeSystem/audit-event-type"
@@ -174,6 +174,12 @@ def _patients(event: dict[str, Any]) -> list[str]:
 
 def _hash(prev: str, content: str) -> str:
     return hashlib.sha256((prev + content).encode("utf-8")).hexdigest()
+
+
+def note_read(s: Session, stored: Stored) -> None:
+    """A unit of work read this on its actor's behalf: its record names it (NEN 7513: every access)."""
+    if isinstance(s.actor, Actor):
+        s.actor.access.touched(stored.reference, client_of(stored.content))
 
 
 def append_event(s: Session, event: dict[str, Any]) -> dict[str, Any]:

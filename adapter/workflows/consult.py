@@ -40,6 +40,7 @@ from adapter.domain.consult import (
 from adapter.domain.eligibility import Decision, Reason, decide
 from adapter.domain.facts import Deployment, ReferralFacts
 from adapter.domain.privacy import names_the_client
+from adapter.fhir.dates import now_instant
 from adapter.fhir.outcome import FhirError
 from adapter.mapping.consult_out import (
     OPEN,
@@ -53,6 +54,8 @@ from adapter.mapping.consult_out import (
 )
 from adapter.mapping.decision_out import apply_to_task, to_guidance_response
 from adapter.mapping.ids import careplan_id, consult_ids, guidance_id, is_referral_id, referral_task_id
+from adapter.security.access import Viewer
+from adapter.store.engine import Store
 from adapter.store.session import Alternative, Match, Session, Stored, Write
 from adapter.workflows.careplan import revise_plan, stored_facts
 
@@ -281,6 +284,26 @@ def _new(
 
 
 # --- 2. by hand -----------------------------------------------------------------------------------
+def file_request(
+    store: Store,
+    viewer: Viewer,
+    referral_id: str,
+    *,
+    question: str,
+    reasons: Sequence[str],
+    deployment: Deployment | None,
+) -> Write:
+    """A JGZ nurse's consult request for a referral the caller may see (one transaction)."""
+
+    def work(s: Session) -> Write:
+        viewer.found(s, f"ServiceRequest/{referral_id}", "The referral")
+        return request_by_hand(
+            s, referral_id, question=question, reasons=reasons, deployment=deployment, when=now_instant()
+        )
+
+    return store.write(work)
+
+
 def request_by_hand(
     s: Session,
     referral_id: str,
@@ -369,6 +392,16 @@ class Accepted:
     referral_task: Stored
     careplan: Stored | None
     written: list[Write]
+
+
+def accept(store: Store, viewer: Viewer, task_id: str, deployment: Deployment | None) -> Accepted:
+    """The caller accepts the advice of a consult Task it may see (one transaction)."""
+
+    def work(s: Session) -> Accepted:
+        viewer.found(s, f"Task/{task_id}")
+        return accept_advice(s, task_id, deployment, now_instant())
+
+    return store.write(work)
 
 
 def accept_advice(s: Session, task_id: str, deployment: Deployment | None, when: str) -> Accepted:

@@ -23,6 +23,7 @@ from adapter.fhir.dates import now_instant
 from adapter.fhir.outcome import FhirError
 from adapter.mapping.careplan_out import careplan_track, visit_plan_of
 from adapter.mapping.ids import careplan_id, referral_task_id, verder_plan_id
+from adapter.security.access import Viewer
 from adapter.store.engine import Store
 from adapter.store.session import Alternative, Match, Session, Stored, Write
 from adapter.workflows.birth import reported_birth
@@ -56,13 +57,14 @@ def track_of_plan_definition(plan_definition_id: str) -> Track:
         ) from None
 
 
-def apply_plan_definition(store: Store, plan_definition_id: str, subject: str) -> Applied:
+def apply_plan_definition(store: Store, viewer: Viewer, plan_definition_id: str, subject: str) -> Applied:
     """The client's CarePlan of the PlanDefinition's track (made when missing), or 422 saying why not."""
     track = track_of_plan_definition(plan_definition_id)
-    if track is Track.VOORZORG_VERDER:
-        return store.write(lambda s: _start_verder(s, subject))
 
     def work(s: Session) -> Applied:
+        _subject(s, viewer, subject)
+        if track is Track.VOORZORG_VERDER:
+            return _start_verder(s, subject)
         referral_id = _accepted_referral(s, subject, track)
         current = s.get("CarePlan", careplan_id(referral_id))
         if current is not None and not current.deleted and current.content.get("status") in _RUNNING:
@@ -72,6 +74,15 @@ def apply_plan_definition(store: Store, plan_definition_id: str, subject: str) -
         return Applied(written.stored, written.created)
 
     return store.write(work)
+
+
+def _subject(s: Session, viewer: Viewer, subject: str) -> None:
+    """The client the plan is for: a Patient the caller may see; else 422 naming the parameter."""
+    patient = s.live(subject)
+    if patient is None or patient.res_type != "Patient" or not viewer.sees(s, patient):
+        raise FhirError.one(
+            422, f"{subject} is not a known Patient", "Parameters.parameter[subject]", code="not-found"
+        )
 
 
 def _accepted_referral(s: Session, subject: str, track: Track) -> str:

@@ -23,6 +23,7 @@ from adapter.fhir.subject import client_of
 from adapter.fhir.validator import has_errors, validate
 from adapter.mapping.ids import careplan_id, ozks_summary_id, referral_task_id
 from adapter.mapping.sharing import SHARING_CONSENT_PROFILE, ozks_summary, sharing_consent
+from adapter.security.access import Viewer
 from adapter.store.engine import Store
 from adapter.store.session import Alternative, Match, Session, Stored, VersionConflict, Write, new_id
 
@@ -45,12 +46,12 @@ def may_share_with(s: Session, patient: str, recipient: str, on: date | None = N
     return may_share(consents, recipient, on or date.today(), without_consent=default)
 
 
-def record_consent(store: Store, consent: dict[str, Any]) -> ConsentRecorded:
+def record_consent(store: Store, viewer: Viewer, consent: dict[str, Any]) -> ConsentRecorded:
     """A new sharing consent (or the same one again: matched on its identifier)."""
     patient = _checked(consent)
 
     def work(s: Session) -> ConsentRecorded:
-        _known_patient(s, patient)
+        _known_patient(s, viewer, patient)
         ident = next((i for i in consent.get("identifier", []) if i.get("system") and i.get("value")), None)
         cid = s.claim_key("Consent", ident["system"], ident["value"], new_id()) if ident else new_id()
         current = s.get("Consent", cid)
@@ -62,7 +63,7 @@ def record_consent(store: Store, consent: dict[str, Any]) -> ConsentRecorded:
 
 
 def update_consent(
-    store: Store, consent_id: str, consent: dict[str, Any], if_match: int | None
+    store: Store, viewer: Viewer, consent_id: str, consent: dict[str, Any], if_match: int | None
 ) -> ConsentRecorded:
     """A consent changed, typically withdrawn (status inactive); optimistic locking with If-Match."""
     if consent.get("id") != consent_id:
@@ -72,6 +73,7 @@ def update_consent(
     patient = _checked(consent)
 
     def work(s: Session) -> ConsentRecorded:
+        _known_patient(s, viewer, patient)
         current = s.get("Consent", consent_id)
         if current is None or current.deleted or sharing_consent(current.content) is None:
             raise FhirError.one(404, f"Consent/{consent_id} is not a known sharing consent", code="not-found")
@@ -103,9 +105,10 @@ def _checked(consent: dict[str, Any]) -> str:
     return ref
 
 
-def _known_patient(s: Session, patient: str) -> None:
-    found = s.get(*patient.split("/", 1))
-    if found is None or found.deleted:
+def _known_patient(s: Session, viewer: Viewer, patient: str) -> None:
+    """Only for a client the caller has a part in: another's client is as unknown as a missing one."""
+    found = s.live(patient)
+    if found is None or not viewer.sees(s, found):
         raise FhirError.one(422, f"{patient} is not known", "Consent.patient", code="not-found")
 
 

@@ -28,6 +28,7 @@ from adapter.mapping.themes_in import (
     goal_theme,
     is_theme_assessment,
 )
+from adapter.security.access import Viewer
 from adapter.store.engine import Store
 from adapter.store.session import Alternative, Match, Session, Stored, VersionConflict, Write, new_id
 
@@ -37,7 +38,6 @@ THEME_GOAL_PROFILE = f"{CANONICAL_BASE}/StructureDefinition/voorzorg-theme-goal"
 RUNNING_PLAN = ("active", "on-hold", "draft")
 #: Patient.link.type by which a child names its mother (the birth report, adapter/workflows/birth.py).
 CHILD_LINK = "seealso"
-_PAGE = 500
 
 
 @dataclass(frozen=True)
@@ -185,14 +185,18 @@ def _check_addresses(s: Session, goal: dict[str, Any], subject: str) -> None:
 
 
 # --- the themes at a glance ---------------------------------------------------------------------
-def theme_overview(store: Store, patient: str, restrict: dict[str, list[Match]]) -> Themes:
+def theme_overview(store: Store, viewer: Viewer, patient_id: str) -> Themes:
     """Latest assessment, trend since the first one and goals per theme, for the client and her
-    children; `restrict` (resource type -> extra criteria) keeps it inside what the caller may see."""
+    children, as far as the caller may see them (`viewer`)."""
     theme_codes = tuple(Alternative(value=t.code, system=THEME_SYSTEM) for t in themes())
     with store.reading() as s:
+        mother = viewer.found(s, f"Patient/{patient_id}")
+        patient = mother.reference
         children = [
             p
-            for p in _all(s, "Patient", [Match("link", (Alternative(value=patient),)), *restrict["Patient"]])
+            for p in s.every(
+                "Patient", [Match("link", (Alternative(value=patient),)), *viewer.limits("Patient")]
+            )
             if any(
                 link.get("type") == CHILD_LINK and link.get("other", {}).get("reference") == patient
                 for link in p.content.get("link", [])
@@ -201,23 +205,14 @@ def theme_overview(store: Store, patient: str, restrict: dict[str, list[Match]])
         subjects = Match(
             "subject", tuple(Alternative(value=r) for r in [patient, *(c.reference for c in children)])
         )
-        observations = _all(
-            s, "Observation", [subjects, Match("code", theme_codes), *restrict["Observation"]]
+        observations = s.every(
+            "Observation", [subjects, Match("code", theme_codes), *viewer.limits("Observation")]
         )
-        goals = _all(s, "Goal", [subjects, *restrict["Goal"]])
+        goals = s.every("Goal", [subjects, *viewer.limits("Goal")])
     assessments = [a for o in observations if (a := assessment_of(o.reference, o.content, o.last_updated))]
     states = [g for goal in goals if (g := goal_of(goal.reference, goal.content))]
     statuses = overview(patient, themes(), theme_scale(), assessments, states)
-    return Themes(statuses, (*children, *observations, *goals))
-
-
-def _all(s: Session, res_type: str, matches: list[Match]) -> list[Stored]:
-    out: list[Stored] = []
-    while True:
-        total, found = s.search(res_type, matches, _PAGE, len(out))
-        out.extend(found)
-        if not found or len(out) >= total:
-            return out
+    return Themes(statuses, (mother, *children, *observations, *goals))
 
 
 # --- shared checks ------------------------------------------------------------------------------

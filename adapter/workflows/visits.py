@@ -19,6 +19,7 @@ from adapter.fhir.outcome import FhirError, Issue
 from adapter.fhir.validator import has_errors, validate
 from adapter.mapping.careplan_out import SEQUENCE_EXT, activity_sequence, visit_plan_of
 from adapter.mapping.ids import careplan_id
+from adapter.security.access import Viewer
 from adapter.store.engine import Store
 from adapter.store.session import Session, Stored, Write, new_id
 
@@ -87,6 +88,13 @@ def _mark(plan: Stored, sequence: int, encounter: Stored, status: str) -> dict[s
 
 def plan_progress(careplan: dict[str, Any], on_date: date) -> Progress:
     return progress(visit_plan_of(careplan), on_date, schedule=visit_schedule())
+
+
+def progress_of(store: Store, viewer: Viewer, careplan_id: str, on_date: date) -> tuple[Stored, Progress]:
+    """A care plan the caller may see, and its progress on `on_date`."""
+    with store.reading() as s:
+        stored = viewer.found(s, f"CarePlan/{careplan_id}")
+    return stored, plan_progress(stored.content, on_date)
 
 
 def progress_parameters(p: Progress) -> dict[str, Any]:
