@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from adapter.api.context import check_accept, ctx, if_match_version, page, read_fhir_body
-from adapter.api.guard import access, patient_of, principal, require, restrict, viewer, visible, writer
+from adapter.api.guard import access, patient_of, require, viewer, writer
 from adapter.api.responses import FhirResponse, history_bundle, resource_response, searchset
 from adapter.data import stored_types
 from adapter.fhir.dates import date_range
@@ -18,7 +18,8 @@ from adapter.fhir.outcome import FhirError
 from adapter.fhir.search import parse_search
 from adapter.fhir.validator import has_errors, validate
 from adapter.security.scopes import READ, SEARCH, UPDATE
-from adapter.store.session import Session, Stored
+from adapter.store.session import Stored
+from adapter.workflows import reading
 from adapter.workflows.tasks import update_task
 
 router = APIRouter(dependencies=[Depends(check_accept)])
@@ -34,14 +35,6 @@ CREATABLE = {"Encounter", "Patient", "Observation", "Goal", "Consent", "Task"}
 def _known(resource_type: str) -> None:
     if resource_type not in stored_types():
         raise FhirError.one(404, f"This server holds no {resource_type} resources", code="not-supported")
-
-
-def _live(stored: Stored | None, resource_type: str, resource_id: str) -> Stored:
-    if stored is None:
-        raise FhirError.one(404, f"{resource_type}/{resource_id} is not known", code="not-found")
-    if stored.deleted:
-        raise FhirError.one(410, f"{resource_type}/{resource_id} was deleted", code="deleted")
-    return stored
 
 
 @router.get("/{resource_type}")
@@ -71,28 +64,21 @@ def _search(resource_type: str, request: Request, items: list[tuple[str, str]]) 
         max_count=c.settings.max_page_size,
         lenient=lenient,
     )
-    with c.store.reading() as s:
-        total, found = s.search(
-            resource_type, q.matches + restrict(request, resource_type), q.count, q.offset, q.newest_first
-        )
-    _touched(request, found)
+    found = reading.search(c.store, viewer(request), resource_type, q)
+    _touched(request, found.found)
     url = f"{c.base}/{resource_type}"
 
     def page(offset: int) -> str:
         params = [(k, v) for k, v in q.used if k not in ("_count", "_offset")]
         return f"{url}?{urlencode([*params, ('_count', str(q.count)), ('_offset', str(offset))])}"
 
-    return FhirResponse(searchset(found, total, c.base, page(q.offset), page, q.count, q.offset))
+    return FhirResponse(searchset(found.found, found.total, c.base, page(q.offset), page, q.count, q.offset))
 
 
 @router.get("/{resource_type}/_history")
 def type_history(resource_type: str, request: Request) -> FhirResponse:
     _known(resource_type)
     require(request, resource_type, READ)
-    if principal(request).data_scope != "all":
-        raise FhirError.one(
-            403, "History of a whole type needs access to all data; ask per resource", code="forbidden"
-        )
     return _history(request, resource_type, None, f"{resource_type}/_history")
 
 
@@ -100,8 +86,7 @@ def type_history(resource_type: str, request: Request) -> FhirResponse:
 def read(resource_type: str, resource_id: str, request: Request) -> FhirResponse:
     _known(resource_type)
     require(request, resource_type, READ)
-    with ctx(request).store.reading() as s:
-        stored = _live(_visible(request, s, s.get(resource_type, resource_id)), resource_type, resource_id)
+    stored = reading.read(ctx(request).store, viewer(request), resource_type, resource_id)
     _touched(request, [stored])
     return resource_response(stored, ctx(request).base)
 
@@ -110,31 +95,14 @@ def read(resource_type: str, resource_id: str, request: Request) -> FhirResponse
 def instance_history(resource_type: str, resource_id: str, request: Request) -> FhirResponse:
     _known(resource_type)
     require(request, resource_type, READ)
-    with ctx(request).store.reading() as s:
-        current = _visible(request, s, s.get(resource_type, resource_id))
-        if current is None:
-            raise FhirError.one(404, f"{resource_type}/{resource_id} is not known", code="not-found")
-    _touched(request, [current])
     return _history(request, resource_type, resource_id, f"{resource_type}/{resource_id}/_history")
 
 
 @router.get("/{resource_type}/{resource_id}/_history/{version_id}")
 def vread(resource_type: str, resource_id: str, version_id: str, request: Request) -> FhirResponse:
     _known(resource_type)
-    if not version_id.isdigit():
-        raise FhirError.one(404, f"Version {version_id!r} is not known", code="not-found")
     require(request, resource_type, READ)
-    with ctx(request).store.reading() as s:
-        current = _visible(request, s, s.get(resource_type, resource_id))
-        stored = s.get_version(resource_type, resource_id, int(version_id)) if current else None
-    if stored is None:
-        raise FhirError.one(
-            404, f"{resource_type}/{resource_id} has no version {version_id}", code="not-found"
-        )
-    if stored.deleted:
-        raise FhirError.one(
-            410, f"Version {version_id} of {resource_type}/{resource_id} is a deletion", code="deleted"
-        )
+    stored = reading.vread(ctx(request).store, viewer(request), resource_type, resource_id, version_id)
     _touched(request, [stored])
     return resource_response(stored, ctx(request).base)
 
@@ -185,11 +153,6 @@ async def _update_body(request: Request, resource_type: str, resource_id: str) -
     return body
 
 
-def _visible(request: Request, s: Session, stored: Stored | None) -> Stored | None:
-    """The resource if the caller may see it; else None, so its existence does not leak (404)."""
-    return stored if stored is not None and visible(request, s, stored) else None
-
-
 def _touched(request: Request, found: list[Stored]) -> None:
     a = access(request)
     for stored in found:
@@ -208,7 +171,7 @@ def _history(request: Request, resource_type: str, resource_id: str | None, path
             raise FhirError.one(
                 400, f"_since {since!r} is not a FHIR instant", "_since", code="value"
             ) from None
-    with c.store.reading() as s:
-        total, versions = s.history(resource_type, resource_id, since, count, 0)
-    _touched(request, versions)
-    return FhirResponse(history_bundle(versions, total, c.base, f"{c.base}/{path}"))
+    found, current = reading.history(c.store, viewer(request), resource_type, resource_id, since, count)
+    _touched(request, [current] if current else [])
+    _touched(request, found.found)
+    return FhirResponse(history_bundle(found.found, found.total, c.base, f"{c.base}/{path}"))
