@@ -40,7 +40,10 @@ def schedule_data() -> dict[str, Any]:
     return data
 
 
-SCHEDULE = load_schedule(schedule_data())
+def schedule() -> Schedule:
+    """The schedule, parsed anew for each test: `load_schedule` is code under test, so no test may rely
+    on a copy parsed at import (under mutation testing that copy would predate the mutant)."""
+    return load_schedule(schedule_data())
 
 
 def edd_for(ga_days: int, intake: date = INTAKE) -> date:
@@ -58,7 +61,7 @@ def dates(p: VisitPlan, phase: str) -> list[date]:
 
 def test_intake_at_16_weeks_born_on_edd() -> None:
     edd = edd_for(16 * 7)
-    p = plan(Track.VOORZORG, INTAKE, edd, schedule=SCHEDULE)
+    p = plan(Track.VOORZORG, INTAKE, edd, schedule=schedule())
     # Bare rhythm: 4 weekly + two-weekly from intake+35 to the day before birth (168 days after intake:
     # 35, 49, ..., 161 = 10) + 6 weekly after birth + two-weekly from 8 weeks to 21 months (42) + 3 monthly
     # = 65, so 5 infancy visits are left out and the plan says so.
@@ -81,14 +84,14 @@ def test_intake_at_16_weeks_born_on_edd() -> None:
 
 
 def test_intake_at_27_6_needs_no_thinning() -> None:
-    p = plan(Track.VOORZORG, INTAKE, edd_for(195), schedule=SCHEDULE)
+    p = plan(Track.VOORZORG, INTAKE, edd_for(195), schedule=schedule())
     assert p.visit_count == 59
     assert p.adjustments == ()
     assert gaps(p, "infancy") == [14] * 41
 
 
 def test_very_early_intake_at_8_weeks_is_thinned_to_60_and_says_so() -> None:
-    p = plan(Track.VOORZORG, INTAKE, edd_for(56), schedule=SCHEDULE)
+    p = plan(Track.VOORZORG, INTAKE, edd_for(56), schedule=schedule())
     assert p.visit_count == 60
     (a,) = p.adjustments
     assert a.kind is AdjustmentKind.THINNED and a.phase == "infancy" and a.dropped == 9
@@ -100,16 +103,16 @@ def test_very_early_intake_at_8_weeks_is_thinned_to_60_and_says_so() -> None:
 
 
 def test_voorzorg_2_carries_its_modules_in_every_visit() -> None:
-    p = plan(Track.VOORZORG_2, INTAKE, edd_for(20 * 7), schedule=SCHEDULE)
+    p = plan(Track.VOORZORG_2, INTAKE, edd_for(20 * 7), schedule=schedule())
     assert 40 <= p.visit_count <= 60
     assert all(v.modules == ("earlier-children", "parenting") for v in p.visits)
-    regular = plan(Track.VOORZORG, INTAKE, edd_for(20 * 7), schedule=SCHEDULE)
+    regular = plan(Track.VOORZORG, INTAKE, edd_for(20 * 7), schedule=schedule())
     assert [v.planned_date for v in p.visits] == [v.planned_date for v in regular.visits]
 
 
 def test_late_start_at_30_weeks() -> None:
     edd = edd_for(30 * 7)
-    p = plan(Track.LATE_START, INTAKE, edd, schedule=SCHEDULE)
+    p = plan(Track.LATE_START, INTAKE, edd, schedule=schedule())
     first = p.visits[0]
     assert first.kind is VisitKind.PRIORITY_OVERVIEW and first.planned_date == INTAKE
     assert "priority overview" in first.purpose
@@ -126,7 +129,7 @@ def test_late_start_at_30_weeks() -> None:
 
 def test_late_start_three_weeks_after_birth() -> None:
     born = INTAKE - 3 * WEEK
-    p = plan(Track.LATE_START, INTAKE, actual_birth=born, schedule=SCHEDULE)
+    p = plan(Track.LATE_START, INTAKE, actual_birth=born, schedule=schedule())
     assert p.visits[0].kind is VisitKind.PRIORITY_OVERVIEW
     assert dates(p, "late-start-weekly") == [INTAKE + n * WEEK for n in range(6)]  # until 8 weeks
     assert p.visit_count == 50 and p.adjustments == ()
@@ -134,17 +137,17 @@ def test_late_start_three_weeks_after_birth() -> None:
 
 
 def test_late_start_six_weeks_after_birth_is_the_last_allowed_day() -> None:
-    p = plan(Track.LATE_START, INTAKE, actual_birth=INTAKE - 6 * WEEK, schedule=SCHEDULE)
+    p = plan(Track.LATE_START, INTAKE, actual_birth=INTAKE - 6 * WEEK, schedule=schedule())
     assert p.visit_count == 47 and p.adjustments == ()
     late = plan(
-        Track.LATE_START, INTAKE, actual_birth=INTAKE - 6 * WEEK - timedelta(days=1), schedule=SCHEDULE
+        Track.LATE_START, INTAKE, actual_birth=INTAKE - 6 * WEEK - timedelta(days=1), schedule=schedule()
     )
     assert late.flags == (AdjustmentKind.OUTSIDE_WINDOW,)
     assert "43 days old" in late.adjustments[0].note
 
 
 def test_voorzorg_intake_at_28_weeks_is_flagged_not_refused() -> None:
-    p = plan(Track.VOORZORG, INTAKE, edd_for(196), schedule=SCHEDULE)
+    p = plan(Track.VOORZORG, INTAKE, edd_for(196), schedule=schedule())
     assert AdjustmentKind.OUTSIDE_WINDOW in p.flags
     assert "28+0 weeks" in p.adjustments[0].note
 
@@ -152,8 +155,8 @@ def test_voorzorg_intake_at_28_weeks_is_flagged_not_refused() -> None:
 def test_evaluation_moments_are_visits_of_their_own() -> None:
     edd = edd_for(20 * 7)
     moments = [INTAKE + timedelta(days=42), INTAKE + timedelta(days=90), edd + timedelta(days=180)]
-    base = plan(Track.VOORZORG, INTAKE, edd, schedule=SCHEDULE)
-    p = plan(Track.VOORZORG, INTAKE, edd, schedule=SCHEDULE, evaluation_moments=moments)
+    base = plan(Track.VOORZORG, INTAKE, edd, schedule=schedule())
+    p = plan(Track.VOORZORG, INTAKE, edd, schedule=schedule(), evaluation_moments=moments)
     evaluations = [v for v in p.visits if v.kind is VisitKind.EVALUATION]
     assert [v.planned_date for v in evaluations] == moments
     assert all("evaluation" in v.purpose.lower() for v in evaluations)
@@ -161,15 +164,15 @@ def test_evaluation_moments_are_visits_of_their_own() -> None:
     assert p.visit_count == base.visit_count  # they do not count toward 40-60
     assert [v.sequence for v in p.visits] == list(range(1, len(p.visits) + 1))
     with pytest.raises(ValueError, match="outside the plan period"):
-        plan(Track.VOORZORG, INTAKE, edd, schedule=SCHEDULE, evaluation_moments=[INTAKE - WEEK])
+        plan(Track.VOORZORG, INTAKE, edd, schedule=schedule(), evaluation_moments=[INTAKE - WEEK])
 
 
 def test_retime_born_three_weeks_early_keeps_done_visits() -> None:
     edd = edd_for(16 * 7)
     born = edd - 3 * WEEK
-    p = plan(Track.VOORZORG, INTAKE, edd, schedule=SCHEDULE)
+    p = plan(Track.VOORZORG, INTAKE, edd, schedule=schedule())
     done = [v.sequence for v in p.visits if v.planned_date < born]
-    r = retime(p, born, done, schedule=SCHEDULE)
+    r = retime(p, born, done, schedule=schedule())
     for s in done:
         assert r.visit(s).planned_date == p.visit(s).planned_date
         assert r.visit(s).status is VisitStatus.DONE
@@ -184,9 +187,9 @@ def test_retime_born_three_weeks_early_keeps_done_visits() -> None:
 def test_retime_born_two_weeks_late_adds_pregnancy_visits() -> None:
     edd = edd_for(20 * 7)
     born = edd + 2 * WEEK
-    p = plan(Track.VOORZORG, INTAKE, edd, schedule=SCHEDULE)
+    p = plan(Track.VOORZORG, INTAKE, edd, schedule=schedule())
     done = [v.sequence for v in p.visits if v.planned_date < edd]
-    r = retime(p, born, done, schedule=SCHEDULE, missed_sequences=[])
+    r = retime(p, born, done, schedule=schedule(), missed_sequences=[])
     assert all(r.visit(s).planned_date == p.visit(s).planned_date for s in done)
     assert len(dates(r, "pregnancy")) > len(dates(p, "pregnancy"))
     assert dates(r, "pregnancy")[-1] < born
@@ -197,8 +200,8 @@ def test_retime_born_two_weeks_late_adds_pregnancy_visits() -> None:
 
 def test_retime_keeps_missed_visits_and_unrecorded_ones_before_the_last_record() -> None:
     edd = edd_for(16 * 7)
-    p = plan(Track.VOORZORG, INTAKE, edd, schedule=SCHEDULE)
-    r = retime(p, edd - WEEK, [1, 2, 5], schedule=SCHEDULE, missed_sequences=[3])
+    p = plan(Track.VOORZORG, INTAKE, edd, schedule=schedule())
+    r = retime(p, edd - WEEK, [1, 2, 5], schedule=schedule(), missed_sequences=[3])
     assert [r.visit(s).status for s in (1, 2, 3, 4, 5)] == [
         VisitStatus.DONE,
         VisitStatus.DONE,
@@ -206,14 +209,15 @@ def test_retime_keeps_missed_visits_and_unrecorded_ones_before_the_last_record()
         VisitStatus.PLANNED,  # not recorded: stays as it was, for progress to count
         VisitStatus.DONE,
     ]
-    assert r.visits[5].planned_date >= p.visit(5).planned_date + timedelta(days=SCHEDULE.retime_min_gap_days)
+    gap = timedelta(days=schedule().retime_min_gap_days)
+    assert r.visits[5].planned_date >= p.visit(5).planned_date + gap
 
 
 def test_retime_with_nothing_recorded_is_a_new_plan_on_the_birth() -> None:
     edd = edd_for(16 * 7)
-    p = plan(Track.VOORZORG, INTAKE, edd, schedule=SCHEDULE)
-    r = retime(p, edd - WEEK, [], schedule=SCHEDULE)
-    fresh = plan(Track.VOORZORG, INTAKE, edd, edd - WEEK, schedule=SCHEDULE)
+    p = plan(Track.VOORZORG, INTAKE, edd, schedule=schedule())
+    r = retime(p, edd - WEEK, [], schedule=schedule())
+    fresh = plan(Track.VOORZORG, INTAKE, edd, edd - WEEK, schedule=schedule())
     assert r.visits == fresh.visits
 
 
@@ -221,58 +225,58 @@ def test_retime_after_the_whole_plan_was_recorded_is_flagged_not_hidden() -> Non
     # Unusual: the birth is entered when every visit up to the 2nd birthday is already recorded, and it
     # was 3 weeks later than expected, so the plan gets one more monthly visit after the old end.
     edd = edd_for(150)
-    p = plan(Track.VOORZORG, INTAKE, edd, schedule=SCHEDULE)
-    r = retime(p, edd + 3 * WEEK, [v.sequence for v in p.visits], schedule=SCHEDULE)
+    p = plan(Track.VOORZORG, INTAKE, edd, schedule=schedule())
+    r = retime(p, edd + 3 * WEEK, [v.sequence for v in p.visits], schedule=schedule())
     assert r.visit_count == 61
     assert r.flags == (AdjustmentKind.RETIMED, AdjustmentKind.OVER_MAX)
     assert all(r.visit(v.sequence).status is VisitStatus.DONE for v in p.visits)
 
 
 def test_retime_refuses_a_birth_before_a_pregnant_intake() -> None:
-    p = plan(Track.LATE_START, INTAKE, edd_for(270), schedule=SCHEDULE)
+    p = plan(Track.LATE_START, INTAKE, edd_for(270), schedule=schedule())
     with pytest.raises(ValueError, match="before the intake"):
-        retime(p, INTAKE - timedelta(days=1), [1], schedule=SCHEDULE)
+        retime(p, INTAKE - timedelta(days=1), [1], schedule=schedule())
 
 
 def test_records_must_name_visits_of_the_plan_once() -> None:
-    p = plan(Track.VOORZORG, INTAKE, edd_for(100), schedule=SCHEDULE)
+    p = plan(Track.VOORZORG, INTAKE, edd_for(100), schedule=schedule())
     with pytest.raises(ValueError, match="not in the plan"):
-        progress(p, INTAKE, [999], schedule=SCHEDULE)
+        progress(p, INTAKE, [999], schedule=schedule())
     with pytest.raises(ValueError, match="both as done and as missed"):
-        retime(p, edd_for(100), [1, 2], schedule=SCHEDULE, missed_sequences=[2])
+        retime(p, edd_for(100), [1, 2], schedule=schedule(), missed_sequences=[2])
 
 
 def test_progress_per_phase_and_on_track() -> None:
     edd = edd_for(16 * 7)
-    p = plan(Track.VOORZORG, INTAKE, edd, schedule=SCHEDULE)
+    p = plan(Track.VOORZORG, INTAKE, edd, schedule=schedule())
     on = INTAKE + timedelta(days=70)  # 4 weekly + visits at 35, 49, 63 are due
-    pr = progress(p, on, done=[1, 2, 3, 4, 5, 7], missed=[6], schedule=SCHEDULE)
+    pr = progress(p, on, done=[1, 2, 3, 4, 5, 7], missed=[6], schedule=schedule())
     start, preg = pr.phase("pregnancy-start"), pr.phase("pregnancy")
     assert (start.planned, start.done, start.missed, start.upcoming) == (4, 4, 0, 0)
     assert (preg.planned, preg.done, preg.missed, preg.unrecorded, preg.upcoming) == (10, 2, 1, 0, 7)
     assert pr.due == 7 and pr.late == 1 and pr.on_track  # 1 of 7 <= 20%
     assert pr.planned == 60 and pr.upcoming == 60 - 7
-    behind = progress(p, on, done=[1, 2, 3, 4, 5], missed=[6, 7], schedule=SCHEDULE)
+    behind = progress(p, on, done=[1, 2, 3, 4, 5], missed=[6, 7], schedule=schedule())
     assert not behind.on_track  # 2 of 7 > 20%
     # Unrecorded visits count against the plan only after the grace period.
-    fresh = progress(p, INTAKE + timedelta(days=7), done=[1], schedule=SCHEDULE)
+    fresh = progress(p, INTAKE + timedelta(days=7), done=[1], schedule=schedule())
     assert fresh.phase("pregnancy-start").unrecorded == 1 and fresh.on_track
-    stale = progress(p, INTAKE + timedelta(days=30), done=[1], schedule=SCHEDULE)
+    stale = progress(p, INTAKE + timedelta(days=30), done=[1], schedule=schedule())
     assert stale.late == 2 and not stale.on_track
 
 
 def test_progress_reads_records_kept_by_retime() -> None:
     edd = edd_for(16 * 7)
-    p = plan(Track.VOORZORG, INTAKE, edd, schedule=SCHEDULE)
-    r = retime(p, edd - WEEK, [1, 2, 3], schedule=SCHEDULE, missed_sequences=[4])
-    pr = progress(r, INTAKE + timedelta(days=22), schedule=SCHEDULE)
+    p = plan(Track.VOORZORG, INTAKE, edd, schedule=schedule())
+    r = retime(p, edd - WEEK, [1, 2, 3], schedule=schedule(), missed_sequences=[4])
+    pr = progress(r, INTAKE + timedelta(days=22), schedule=schedule())
     assert pr.done == 3 and pr.missed == 1
 
 
 def test_voorzorg_verder_continues_monthly_after_the_2nd_birthday() -> None:
     edd = edd_for(16 * 7)
-    p = plan(Track.VOORZORG, INTAKE, edd, schedule=SCHEDULE)
-    v = continuation(p, schedule=SCHEDULE)
+    p = plan(Track.VOORZORG, INTAKE, edd, schedule=schedule())
+    v = continuation(p, schedule=schedule())
     assert v.track is Track.VOORZORG_VERDER and v.intake_date == p.end_date
     assert [x.planned_date for x in v.visits] == [add_months(edd, m) for m in range(25, 37)]
     assert v.adjustments == ()  # 12 visits: not bound by 40-60, so not flagged
@@ -280,9 +284,9 @@ def test_voorzorg_verder_continues_monthly_after_the_2nd_birthday() -> None:
 
 def test_tracks_without_a_schedule_are_refused() -> None:
     with pytest.raises(ValueError, match="no visit schedule for track consult"):
-        plan(Track.CONSULT, INTAKE, edd_for(100), schedule=SCHEDULE)
+        plan(Track.CONSULT, INTAKE, edd_for(100), schedule=schedule())
     with pytest.raises(ValueError, match="expected date of delivery"):
-        plan(Track.VOORZORG, INTAKE, schedule=SCHEDULE)
+        plan(Track.VOORZORG, INTAKE, schedule=schedule())
 
 
 def _schedule_with(change: dict[str, Any]) -> Schedule:
