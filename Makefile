@@ -31,7 +31,7 @@ test: lint
 mutation: $(BIN)/voorzorg-adapter
 	rm -rf mutants
 	VOORZORG_HYPOTHESIS_PROFILE=mutation $(BIN)/mutmut run --max-children 1
-	$(BIN)/mutmut results
+	$(BIN)/python tests/domain/mutation_report.py
 
 bench: $(BIN)/voorzorg-adapter
 	$(BIN)/python -m bench
