@@ -249,11 +249,20 @@ def test_progress_accounts_for_every_visit(
     recorded = data.draw(st.lists(st.sampled_from(seqs), unique=True))
     split = data.draw(st.integers(0, len(recorded)))
     done, missed = recorded[:split], recorded[split:]
-    pr = progress(p, intake + timedelta(days=day), done, missed, schedule=schedule())
+    on = intake + timedelta(days=day)
+    pr = progress(p, on, done, missed, schedule=schedule())
+    assert pr.on_date == on
     assert pr.planned == len(p.visits)
     for ph in pr.phases:
         assert ph.done + ph.missed + ph.unrecorded + ph.upcoming == ph.planned
     assert pr.done == len(done) and pr.missed == len(missed)
-    assert pr.on_track == (pr.late <= 0.2 * pr.due)
+    # Due and late worked out from the plan and the records alone (the schedule's numbers from the file):
+    # due = every recorded visit and every unrecorded one dated on or before the day; late = the missed
+    # ones and the unrecorded ones whose grace period ended before the day.
+    grace = timedelta(days=SCHEDULE_DATA["on_track"]["unrecorded_grace_days"])
+    unrecorded = [v for v in p.visits if v.sequence not in recorded and v.planned_date <= on]
+    assert pr.due == len(recorded) + len(unrecorded)
+    assert pr.late == len(missed) + sum(1 for v in unrecorded if v.planned_date + grace < on)
+    assert pr.on_track == (pr.late <= SCHEDULE_DATA["on_track"]["max_missed_share"] * pr.due)
     all_done = progress(p, intake + timedelta(days=day), seqs, schedule=schedule())
     assert all_done.on_track and all_done.upcoming == 0
