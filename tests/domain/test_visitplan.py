@@ -734,15 +734,19 @@ def test_a_rhythm_must_move_forward(every: dict[str, int]) -> None:
         load_schedule(data)
 
 
-@pytest.mark.parametrize(("every", "gap"), [({"days": 1}, 1), ({"months": 1}, 31)])
-def test_a_rhythm_of_a_day_or_a_month_is_accepted(every: dict[str, int], gap: int) -> None:
+@pytest.mark.parametrize(
+    ("every", "until_days", "expected_days"),
+    [({"days": 1}, 2, [0, 1, 2]), ({"months": 1}, 31, [0, 31])],  # 10 March + 1 month = 10 April
+)
+def test_a_rhythm_of_a_day_or_a_month_is_accepted(
+    every: dict[str, int], until_days: int, expected_days: list[int]
+) -> None:
     data = copy.deepcopy(schedule_data())
-    data["tracks"]["voorzorg"]["phases"][0]["until"] = {"anchor": "intake", "days": 1}
+    data["tracks"]["voorzorg"]["phases"][0]["until"] = {"anchor": "intake", "days": until_days}
     data["tracks"]["voorzorg"]["phases"][0]["every"] = every
     data["thinning"]["phases"] = []
     p = plan(Track.VOORZORG, INTAKE, edd_for(100), schedule=load_schedule(data))
-    start = dates(p, "pregnancy-start")
-    assert start[0] == INTAKE and (len(start) == 1 or (start[1] - start[0]).days == gap)
+    assert dates(p, "pregnancy-start") == [INTAKE + timedelta(days=n) for n in expected_days]
 
 
 def test_a_drop_share_of_0_is_allowed_and_thins_nothing() -> None:
