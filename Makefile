@@ -1,13 +1,14 @@
 # Two commands on a fresh machine (Python 3.11+; nothing else to set up):
 #   make run    installs the adapter into .venv and serves FHIR R4 on http://127.0.0.1:8080 (SQLite under ./data)
 #   make test   installs the test tools and runs lint, type checks and the whole test suite
+#   make mutation  mutation testing of adapter/domain/ with tests/domain (not part of `make test`)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test lint bench profiles
+.PHONY: run test lint bench profiles mutation
 
 $(BIN)/voorzorg-adapter: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +25,13 @@ lint: $(BIN)/voorzorg-adapter
 
 test: lint
 	$(BIN)/pytest
+
+# mutmut keeps its mutants and results under mutants/; a fresh copy each run, so every mutant is judged
+# against the code and tests as they are now. One worker: the machine has 2 cores and is shared.
+mutation: $(BIN)/voorzorg-adapter
+	rm -rf mutants
+	VOORZORG_HYPOTHESIS_PROFILE=mutation $(BIN)/mutmut run --max-children 1
+	$(BIN)/python tests/domain/mutation_report.py
 
 bench: $(BIN)/voorzorg-adapter
 	$(BIN)/python -m bench

@@ -11,5 +11,5 @@ def is_valid_bsn(value: str) -> bool:
     digits = [int(c) for c in value.zfill(9)]
     if not any(digits):
         return False
-    total = sum(w * d for w, d in zip(range(9, 1, -1), digits[:8], strict=True)) - digits[8]
+    total = sum((9 - i) * d for i, d in enumerate(digits[:8])) - digits[8]
     return total % 11 == 0

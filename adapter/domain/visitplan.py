@@ -392,7 +392,7 @@ def revise(
             f"evaluation moments {outside} are outside the plan period {visit_plan.intake_date}..{end}"
         )
     kept, visits, more = _keep_and_replan(
-        replace(visit_plan, track=track),
+        visit_plan,
         ts,
         schedule,
         visit_plan.birth,

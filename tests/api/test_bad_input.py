@@ -27,6 +27,7 @@ from tests.api.helpers import (
     params,
     post,
     resource,
+    track_of,
 )
 
 Mutator = Callable[[dict[str, Any]], Any]
@@ -357,6 +358,12 @@ def test_plain_json_content_types_are_accepted(
 ) -> None:
     r = client.post("/", content=json.dumps(referral), headers={"Content-Type": content_type})
     assert r.status_code == 200, r.text
+    # The same intake as with application/fhir+json: its response Bundle, with the decision on the example.
+    out = r.json()
+    assert r.headers["content-type"].startswith("application/fhir+json")
+    assert (out["resourceType"], out["type"]) == ("Bundle", "transaction-response")
+    (guidance,) = [e["resource"] for e in out["entry"] if e["resource"]["resourceType"] == "GuidanceResponse"]
+    assert track_of(guidance) == "voorzorg"
 
 
 @pytest.mark.parametrize("path", ["/", "/$check-eligibility"])
@@ -374,7 +381,11 @@ def test_format_xml_is_406(client: TestClient, referral: dict[str, Any], path: s
 
 
 def test_format_json_is_fine(client: TestClient, referral: dict[str, Any]) -> None:
-    assert post(client, referral, "/$check-eligibility?_format=json").status_code == 200
+    r = post(client, referral, "/$check-eligibility?_format=json")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("application/fhir+json")
+    assert r.json()["resourceType"] == "Parameters"
+    assert params(r.json())["track"][0]["code"] == "voorzorg"
 
 
 # --- $check-eligibility -------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from tests.security.helpers import (
     last_at,
     obstetric,
     patients,
+    refusal,
 )
 
 VZ = "https://fhir.voorzorg.nl/CodeSystem/"
@@ -436,7 +437,9 @@ def test_a_task_update_still_runs_its_state_machine(client: TestClient, referral
     r = client.put(
         f"/Task/{task['id']}", content=json.dumps({**task, "status": "draft"}), headers=FHIR_JSON_HEADERS
     )
-    assert r.status_code == 409
+    out = refusal(r, 409)
+    assert [i["expression"] for i in out["issue"]] == [["Task.status"]], out
+    assert client.get(f"/Task/{task['id']}").json()["status"] == task["status"]  # unchanged
 
 
 # --- the themes at a glance ---------------------------------------------------------------------

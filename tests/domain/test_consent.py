@@ -32,6 +32,8 @@ def test_the_newest_consent_in_force_decides() -> None:
 
 def test_a_consent_counts_only_within_its_period_and_for_its_recipient() -> None:
     bounded = _c("2026-05-01", True, start=date(2026, 5, 1), end=date(2026, 5, 31))
-    assert may_share([bounded], OZKS, date(2026, 5, 31), without_consent=False) is True
+    assert may_share([bounded], OZKS, date(2026, 5, 31), without_consent=False) is True  # its last day
+    assert may_share([bounded], OZKS, date(2026, 5, 1), without_consent=False) is True  # its first day
+    assert may_share([bounded], OZKS, date(2026, 4, 30), without_consent=False) is False
     assert may_share([bounded], OZKS, DAY, without_consent=False) is False
     assert may_share([_c("2026-05-01", False)], "jgz-dossier", DAY, without_consent=True) is True

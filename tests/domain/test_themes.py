@@ -6,6 +6,7 @@ what the view needs: nine themes, a scale ordered by ordinalValue with lower mea
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from datetime import UTC, date, datetime, timedelta
 
@@ -72,7 +73,7 @@ def test_less_concern_than_at_intake_is_improved_more_is_worsened() -> None:
 def test_the_trend_follows_the_scales_order_not_its_codes() -> None:
     reversed_scale = Scale(levels={"no-concern": 3, "acute-concern": 0})  # a scale read differently
     assert trend(reversed_scale, "no-concern", "acute-concern", 2) is Trend.IMPROVED
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="'concern' or 'panic' is not on the scale"):
         trend(SCALE, "concern", "panic", 2)
 
 
@@ -180,6 +181,26 @@ def test_a_goal_is_met_when_the_latest_assessment_is_at_or_below_its_target(late
 def test_a_goal_without_target_or_assessment_cannot_tell() -> None:
     assert target_met(SCALE, None, _goal("veiligheid", "no-concern")) is None
     assert target_met(SCALE, _a("veiligheid", "concern", 0), _goal("veiligheid", None)) is None
+
+
+def test_a_goal_or_assessment_off_the_scale_cannot_tell() -> None:
+    # Either side alone off the scale (a code the CodeSystem no longer has) is enough not to judge.
+    assert target_met(SCALE, _a("veiligheid", "concern", 0), _goal("veiligheid", "panic")) is None
+    assert target_met(SCALE, _a("veiligheid", "panic", 0), _goal("veiligheid", "concern")) is None
+
+
+def test_a_themes_goals_are_listed_by_due_date_then_reference_and_undated_last() -> None:
+    def goal(ref: str, due: date | None) -> GoalState:
+        return dataclasses.replace(_goal("veiligheid", "no-concern", ref=ref), due=due)
+
+    arriving = [
+        goal("Goal/a", None),
+        goal("Goal/b", date(2026, 9, 1)),
+        goal("Goal/d", date(2026, 5, 1)),
+        goal("Goal/c", date(2026, 5, 1)),
+    ]
+    safety = next(s for s in overview(MOTHER, THEMES, SCALE, [], arriving) if s.theme.code == "veiligheid")
+    assert [g.goal.ref for g in safety.goals] == ["Goal/c", "Goal/d", "Goal/b", "Goal/a"]
 
 
 def test_goals_go_with_their_theme_and_are_judged_on_its_latest_assessment() -> None:

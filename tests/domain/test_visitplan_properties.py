@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapter.config import MAPPINGS_DIR
-from adapter.data import eligibility_rules
 from adapter.domain.eligibility import Track
 from adapter.domain.visitplan import (
     AdjustmentKind,
+    Schedule,
     VisitKind,
     VisitPlan,
     VisitStatus,
@@ -31,13 +31,23 @@ from adapter.domain.visitplan import (
     revise,
 )
 
-SCHEDULE = load_schedule(
-    yaml.safe_load((MAPPINGS_DIR / "visit-schedule.yaml").read_text(encoding="utf-8")),
-    full_term_days=eligibility_rules().full_term_days,
+SCHEDULE_DATA = yaml.safe_load((MAPPINGS_DIR / "visit-schedule.yaml").read_text(encoding="utf-8"))
+FULL_TERM = int(
+    yaml.safe_load((MAPPINGS_DIR / "eligibility.yaml").read_text(encoding="utf-8"))["full_term_days"]
 )
+# The rhythm in days per phase, read from the file itself (not through the code under test).
 RHYTHM_DAYS = {
-    rule.name: rule.every.days for ts in SCHEDULE.tracks.values() for rule in ts.phases if rule.every.days
+    p["name"]: p["every"]["days"]
+    for t in SCHEDULE_DATA["tracks"].values()
+    for p in t["phases"]
+    if p["every"].get("days")
 }
+
+
+def schedule() -> Schedule:
+    """Parsed per example: `load_schedule` is code under test (see test_visitplan.schedule)."""
+    return load_schedule(SCHEDULE_DATA, full_term_days=FULL_TERM)
+
 
 intakes = st.dates(min_value=date(2020, 1, 1), max_value=date(2035, 12, 31))
 birth_offsets = st.integers(-42, 21)  # actual birth relative to the EDD
@@ -92,7 +102,7 @@ def test_every_allowed_intake_gets_40_to_60_visits_in_rhythm(
     case: tuple[Track, date, date | None, date | None],
 ) -> None:
     track, intake, edd, actual = case
-    p = plan(track, intake, edd, actual, schedule=SCHEDULE)
+    p = plan(track, intake, edd, actual, schedule=schedule())
     assert 40 <= p.visit_count <= 60
     assert set(p.flags) <= {AdjustmentKind.THINNED}, p.adjustments
     check_shape(p)
@@ -114,11 +124,11 @@ def test_evaluation_moments_do_not_move_home_visits(
     case: tuple[Track, date, date | None, date | None], offsets: list[int]
 ) -> None:
     track, intake, edd, actual = case
-    base = plan(track, intake, edd, actual, schedule=SCHEDULE)
+    base = plan(track, intake, edd, actual, schedule=schedule())
     moments = sorted(
         {intake + timedelta(days=o) for o in offsets if intake + timedelta(days=o) <= base.end_date}
     )
-    p = plan(track, intake, edd, actual, schedule=SCHEDULE, evaluation_moments=moments)
+    p = plan(track, intake, edd, actual, schedule=schedule(), evaluation_moments=moments)
     assert [v.planned_date for v in p.visits if v.kind is VisitKind.EVALUATION] == moments
     assert [v.planned_date for v in p.visits if v.kind is not VisitKind.EVALUATION] == [
         v.planned_date for v in base.visits
@@ -140,7 +150,7 @@ def retimings(draw: st.DrawFn) -> tuple[VisitPlan, date, list[int], list[int], b
         track,
         intake,
         edd,
-        schedule=SCHEDULE,
+        schedule=schedule(),
         evaluation_moments=[intake + timedelta(days=d) for d in evaluations],
     )
     usual = draw(st.booleans())
@@ -158,7 +168,7 @@ def test_retime_keeps_every_record_and_stays_within_limits_or_flags(
     case: tuple[VisitPlan, date, list[int], list[int], bool],
 ) -> None:
     p, born, done, missed, usual = case
-    r = retime(p, born, done, schedule=SCHEDULE, missed_sequences=missed)
+    r = retime(p, born, done, schedule=schedule(), missed_sequences=missed)
     for s in done:
         assert r.visit(s).planned_date == p.visit(s).planned_date
         assert r.visit(s).status is VisitStatus.DONE
@@ -186,7 +196,8 @@ def test_retime_keeps_every_record_and_stays_within_limits_or_flags(
         for v in r.visits
         if v.kind is not VisitKind.EVALUATION and (last is None or v.planned_date > last)
     ]
-    assert all(last is None or d >= last + timedelta(days=SCHEDULE.retime_min_gap_days) for _, d in replanned)
+    gap = timedelta(days=schedule().retime_min_gap_days)
+    assert all(last is None or d >= last + gap for _, d in replanned)
     assert all(d <= r.end_date for _, d in replanned)
     check_rhythm(replanned, {a.phase for a in r.adjustments if a.phase})
     post = [d for ph, d in replanned if ph == "postpartum-early"]
@@ -199,7 +210,7 @@ def test_revision_keeps_every_record_adds_the_evaluation_moments_and_stays_one_p
     case: tuple[Track, date, date | None, date | None], new_track: Track, data: st.DataObject
 ) -> None:
     track, intake, edd, actual = case
-    p = plan(track, intake, edd, actual, schedule=SCHEDULE)
+    p = plan(track, intake, edd, actual, schedule=schedule())
     early = [v.sequence for v in p.visits[:12]]  # a consult's advice comes within the first months
     recorded = data.draw(st.lists(st.sampled_from(early), unique=True))
     missed = recorded[: data.draw(st.integers(0, len(recorded)))]
@@ -210,10 +221,12 @@ def test_revision_keeps_every_record_adds_the_evaluation_moments_and_stays_one_p
     last = max((p.visit(s).planned_date for s in recorded), default=None)
     if any(last is not None and m <= last for m in moments):
         with pytest.raises(ValueError, match="not after the last recorded visit"):
-            revise(p, new_track, done, schedule=SCHEDULE, missed_sequences=missed, evaluation_moments=moments)
+            revise(
+                p, new_track, done, schedule=schedule(), missed_sequences=missed, evaluation_moments=moments
+            )
         moments = [m for m in moments if last is None or m > last]
     moments = [m for m in moments if m <= p.end_date]
-    r = revise(p, new_track, done, schedule=SCHEDULE, missed_sequences=missed, evaluation_moments=moments)
+    r = revise(p, new_track, done, schedule=schedule(), missed_sequences=missed, evaluation_moments=moments)
     assert r.track is new_track and r.intake_date == p.intake_date
     for s in done:
         assert r.visit(s).planned_date == p.visit(s).planned_date and r.visit(s).status is VisitStatus.DONE
@@ -234,16 +247,25 @@ def test_progress_accounts_for_every_visit(
     case: tuple[Track, date, date | None, date | None], day: int, data: st.DataObject
 ) -> None:
     track, intake, edd, actual = case
-    p = plan(track, intake, edd, actual, schedule=SCHEDULE)
+    p = plan(track, intake, edd, actual, schedule=schedule())
     seqs = [v.sequence for v in p.visits]
     recorded = data.draw(st.lists(st.sampled_from(seqs), unique=True))
     split = data.draw(st.integers(0, len(recorded)))
     done, missed = recorded[:split], recorded[split:]
-    pr = progress(p, intake + timedelta(days=day), done, missed, schedule=SCHEDULE)
+    on = intake + timedelta(days=day)
+    pr = progress(p, on, done, missed, schedule=schedule())
+    assert pr.on_date == on
     assert pr.planned == len(p.visits)
     for ph in pr.phases:
         assert ph.done + ph.missed + ph.unrecorded + ph.upcoming == ph.planned
     assert pr.done == len(done) and pr.missed == len(missed)
-    assert pr.on_track == (pr.late <= 0.2 * pr.due)
-    all_done = progress(p, intake + timedelta(days=day), seqs, schedule=SCHEDULE)
+    # Due and late worked out from the plan and the records alone (the schedule's numbers from the file):
+    # due = every recorded visit and every unrecorded one dated on or before the day; late = the missed
+    # ones and the unrecorded ones whose grace period ended before the day.
+    grace = timedelta(days=SCHEDULE_DATA["on_track"]["unrecorded_grace_days"])
+    unrecorded = [v for v in p.visits if v.sequence not in recorded and v.planned_date <= on]
+    assert pr.due == len(recorded) + len(unrecorded)
+    assert pr.late == len(missed) + sum(1 for v in unrecorded if v.planned_date + grace < on)
+    assert pr.on_track == (pr.late <= SCHEDULE_DATA["on_track"]["max_missed_share"] * pr.due)
+    all_done = progress(p, intake + timedelta(days=day), seqs, schedule=schedule())
     assert all_done.on_track and all_done.upcoming == 0

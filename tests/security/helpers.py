@@ -62,6 +62,16 @@ def privacy_officer(app: FastAPI, settings: Settings) -> TestClient:
     )
 
 
+def refusal(r: Response, status: int) -> dict[str, Any]:
+    """The OperationOutcome of a refused request: the status, FHIR JSON, error issues that say why."""
+    assert r.status_code == status, r.text[:500]
+    assert r.headers["content-type"].startswith("application/fhir+json"), r.headers
+    out: dict[str, Any] = r.json()
+    assert out["resourceType"] == "OperationOutcome", out
+    assert out["issue"] and all(i["severity"] == "error" and i.get("diagnostics") for i in out["issue"]), out
+    return out
+
+
 def post_referral(client: TestClient, body: Any) -> Response:
     return client.post(
         "/", content=body if isinstance(body, str | bytes) else json.dumps(body), headers=FHIR_JSON_HEADERS

@@ -28,6 +28,7 @@ from tests.security.helpers import (
     of_type,
     on_behalf_of,
     post_referral,
+    refusal,
     set_requester_org,
 )
 
@@ -209,7 +210,9 @@ def test_a_practice_without_organisation_claim_cannot_send(
     app: FastAPI, settings: Settings, referral: dict[str, Any]
 ) -> None:
     c = client_as(app, settings, role="obstetric", organization=None)
-    assert post_referral(c, referral).status_code == 403
+    out = refusal(post_referral(c, referral), 403)
+    assert [i["code"] for i in out["issue"]] == ["forbidden"], out
+    assert client_as(app, settings).get("/Task").json()["total"] == 0  # nothing taken in
 
 
 def test_a_second_practice_sending_for_the_same_client_does_not_see_the_first_referral(

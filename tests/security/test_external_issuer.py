@@ -20,7 +20,7 @@ from adapter.api.app import create_app
 from adapter.config import Settings
 from adapter.store.engine import Store
 from tests.conftest import JGZ_ORGANIZATION
-from tests.security.helpers import REFUSED, SUCCESS, anonymous, client_id, last_at
+from tests.security.helpers import REFUSED, SUCCESS, anonymous, client_id, last_at, refusal
 
 ISSUER = "https://as.example.test"
 
@@ -171,7 +171,9 @@ def test_the_issuer_being_unreachable_is_a_refusal_not_an_error(tmp_path: Path, 
         data_dir=tmp_path, base_url="http://testserver", trusted_issuers={ISSUER: "http://127.0.0.1:9/jwks"}
     )
     r = _get(create_app(settings, store), Key().token(settings))
-    assert r.status_code == 401, r.text
+    refusal(r, 401)
+    assert r.headers["www-authenticate"].startswith("Bearer"), r.headers
+    assert 'error="invalid_token"' in r.headers["www-authenticate"]
 
 
 def test_an_untrusted_issuer_is_never_fetched(

@@ -31,6 +31,7 @@ from tests.security.helpers import (
     last_at,
     of_type,
     post_referral,
+    refusal,
     remove_failing_trigger,
 )
 
@@ -270,13 +271,18 @@ def test_deeply_nested_json_is_a_400(
 def test_deeply_nested_json_in_a_task_update_is_a_400(jgz: TestClient) -> None:
     body = '{"resourceType":"Task","id":"x","note":' + "[" * 3000 + "]" * 3000 + "}"
     r = jgz.put("/Task/x", content=body, headers=FHIR_JSON_HEADERS)
-    assert r.status_code == 400, r.text[:500]
+    out = refusal(r, 400)
+    assert [(i["code"], i["diagnostics"]) for i in out["issue"]] == [
+        ("too-costly", "The JSON is nested deeper than 64 levels")
+    ]
 
 
 def test_a_body_over_the_limit_is_a_413(jgz: TestClient, settings: Settings) -> None:
     body = json.dumps({"resourceType": "Bundle", "type": "transaction", "pad": "x" * settings.max_body_bytes})
     r = jgz.post("/", content=body, headers=FHIR_JSON_HEADERS)
-    assert r.status_code == 413, r.text[:300]
+    out = refusal(r, 413)
+    assert [i["code"] for i in out["issue"]] == ["too-costly"], out
+    assert jgz.get("/Task").json()["total"] == 0
 
 
 INJECTIONS = [
@@ -352,7 +358,10 @@ def test_authentication_is_on_by_default() -> None:
 
 def test_the_default_app_refuses_a_request_without_token(tmp_path: Path, store: Store) -> None:
     app = create_app(Settings(data_dir=tmp_path), store)
-    assert anonymous(app).get("/Patient").status_code == 401
+    r = anonymous(app).get("/Patient")
+    refusal(r, 401)
+    assert r.headers["www-authenticate"].startswith("Bearer"), r.headers
+    assert "entry" not in r.json()
 
 
 def test_insecure_no_auth_accepts_requests_without_a_token_and_still_audits(
