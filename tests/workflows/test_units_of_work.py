@@ -24,6 +24,7 @@ from adapter.store.engine import Store
 from adapter.workflows.intake import receive_referral
 from adapter.workflows.sharing import summary_id
 from adapter.workflows.tasks import update_task
+from tests.api.test_sharing import _consent
 
 ORG_A = "http://fhir.nl/fhir/NamingSystem/agb-z|09012345"  # the example referral's requester
 ORG_B = "http://fhir.nl/fhir/NamingSystem/agb-z|01111111"
@@ -135,32 +136,7 @@ def test_her_ozks_summary_exists_exactly_while_she_consents(
 ) -> None:
     made = receive_referral(adapter.store, read_referral(referral), Sender.trusted(), adapter.deployment)
     patient = made.patient_reference
-    consent = {
-        "resourceType": "Consent",
-        "id": "c1",
-        "status": "active",
-        "scope": {
-            "coding": [
-                {"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}
-            ]
-        },
-        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
-        "patient": {"reference": patient},
-        "dateTime": "2026-03-10T10:00:00+01:00",
-        "provision": {
-            "type": "permit",
-            "code": [
-                {
-                    "coding": [
-                        {
-                            "system": "https://fhir.voorzorg.nl/CodeSystem/voorzorg-sharing",
-                            "code": "ozks-summary",
-                        }
-                    ]
-                }
-            ],
-        },
-    }
+    consent = {**_consent(patient), "id": "c1"}
     adapter.store.write(lambda s: s.put(consent))
     with adapter.store.reading() as s:
         summary = s.live(f"EpisodeOfCare/{summary_id(patient)}")
