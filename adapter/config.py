@@ -46,7 +46,9 @@ def _issuers(raw: str) -> dict[str, str]:
 class Settings:
     data_dir: Path = field(default_factory=lambda: Path("data"))
     database_url: str = ""
-    base_url: str = "http://localhost:8080"
+    base_url: str = "http://127.0.0.1:8080"
+    # VOORZORG_BASE_URL was set: `serve --port` then leaves the base URL alone (adapter/instance.py).
+    explicit_base_url: bool = False
     trained_modules: frozenset[str] = frozenset(KNOWN_MODULES)
     max_body_bytes: int = 1024 * 1024
     max_json_depth: int = 64
@@ -103,7 +105,8 @@ class Settings:
         return cls(
             data_dir=Path(e.get("VOORZORG_DATA_DIR", "data")),
             database_url=e.get("VOORZORG_DATABASE_URL", ""),
-            base_url=e.get("VOORZORG_BASE_URL", "http://localhost:8080").rstrip("/"),
+            base_url=(e.get("VOORZORG_BASE_URL") or "http://127.0.0.1:8080").rstrip("/"),
+            explicit_base_url=bool(e.get("VOORZORG_BASE_URL")),
             trained_modules=_modules(e.get("VOORZORG_TRAINED_MODULES", ",".join(KNOWN_MODULES))),
             max_body_bytes=int(e.get("VOORZORG_MAX_BODY_BYTES", str(1024 * 1024))),
             max_json_depth=int(e.get("VOORZORG_MAX_JSON_DEPTH", "64")),

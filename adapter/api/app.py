@@ -80,6 +80,7 @@ def api(adapter: Adapter) -> FastAPI:
         title="VoorZorg FHIR adapter", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
     )
     app.state.ctx = AppContext(adapter)
+    _ = app.state.ctx.issuer_key.kid  # the embedded issuer key exists once the app does (for `token`)
     app.state.worker = worker
     _answer_errors_as_operation_outcomes(app)
     _wrap(app, settings)
