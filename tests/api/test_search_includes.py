@@ -134,7 +134,7 @@ def test_the_panel_brings_its_members_and_careplans_follow_their_subject(jgz: Te
 @pytest.mark.usefixtures("both")
 def test_summary_count_elements_and_total(jgz: TestClient) -> None:
     counted = jgz.get("/Task?_summary=count").json()
-    assert counted["total"] >= 2 and "entry" not in counted or counted.get("entry") == []
+    assert counted["total"] >= 2 and not counted.get("entry")
     assert jgz.get("/Task?_count=1&_total=none").json().get("total") is None
     assert (
         jgz.get("/Task?_count=0&_totalMethod=count").json()["total"] == counted["total"]
