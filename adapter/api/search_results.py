@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from adapter.api.responses import searchset
 from adapter.fhir.outcome import Issue, operation_outcome
@@ -40,4 +41,37 @@ def search_bundle(
         bundle["entry"] = entries
     if not q.with_total:
         bundle.pop("total", None)
+    return bundle
+
+
+def page_links(
+    url: str, params: list[tuple[str, str]], total: int, count: int, offset: int
+) -> list[dict[str, str]]:
+    """`self`, and `next` / `previous` where there is such a page, for a search at `url`."""
+
+    def at(o: int) -> str:
+        kept = [(k, v) for k, v in params if k not in ("_count", "_offset", "_format")]
+        return f"{url}?{urlencode([*kept, ('_count', str(count)), ('_offset', str(o))])}"
+
+    links = [{"relation": "self", "url": at(offset)}]
+    if count > 0 and offset + count < total:
+        links.append({"relation": "next", "url": at(offset + count)})
+    if offset > 0:
+        links.append({"relation": "previous", "url": at(max(0, offset - count))})
+    return links
+
+
+def paged_searchset(
+    url: str, params: list[tuple[str, str]], entries: list[dict[str, Any]], count: int, offset: int
+) -> dict[str, Any]:
+    """A searchset of already made entries (every match), cut to the page `_count`/`_offset` ask for."""
+    bundle: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(entries),
+        "link": page_links(url, params, len(entries), count, offset),
+    }
+    page = entries[offset : offset + count]
+    if page:
+        bundle["entry"] = page
     return bundle

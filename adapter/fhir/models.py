@@ -117,3 +117,17 @@ def element_names(resource_type: str) -> dict[str, tuple[bool, bool]]:
             bool(extra.get("element_required")),
         )
     return out
+
+
+def reference_targets(resource_type: str, element: str) -> tuple[str, ...]:
+    """The resource types a top-level Reference element may point at (R4); () for any (`Resource`)."""
+    try:
+        fields = _model(resource_type).model_fields
+    except (KeyError, ValueError, AttributeError, ImportError):
+        return ()
+    for name, field in fields.items():
+        if (field.alias or name) == element:
+            extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+            targets = tuple(extra.get("enum_reference_types") or ())
+            return () if "Resource" in targets else targets
+    return ()

@@ -80,7 +80,7 @@ def test_capability_statement(client: TestClient) -> None:
     assert cs["kind"] == "instance"
     rest = cs["rest"][0]
     assert rest["mode"] == "server"
-    assert {"code": "transaction"} in rest["interaction"]
+    assert [i["code"] for i in rest["interaction"]] == ["transaction"]
     assert [o["name"] for o in rest["operation"]] == ["check-eligibility"]
     assert rest["operation"][0]["definition"].endswith("/OperationDefinition/check-eligibility")
     by_type = {r["type"]: r for r in rest["resource"]}
