@@ -76,6 +76,9 @@ class Settings:
     outbox_backoff: float = 2.0  # seconds before the 2nd try; doubling (with jitter) after that
     outbox_backoff_max: float = 600.0  # the longest wait between two tries
     outbox_lease: float = 300.0  # seconds a worker holds a message it is sending before another may
+    # Subscription endpoints must be https; VOORZORG_SUBSCRIPTION_ALLOW_HTTP=true also takes http (tests,
+    # a subscriber on the same host).
+    subscription_allow_http: bool = False
 
     @property
     def effective_database_url(self) -> str:
@@ -132,7 +135,12 @@ class Settings:
             outbox_backoff=float(e.get("VOORZORG_OUTBOX_BACKOFF", "2")),
             outbox_backoff_max=float(e.get("VOORZORG_OUTBOX_BACKOFF_MAX", "600")),
             outbox_lease=float(e.get("VOORZORG_OUTBOX_LEASE", "300")),
+            subscription_allow_http=_yes(e.get("VOORZORG_SUBSCRIPTION_ALLOW_HTTP", "")),
         )
+
+
+def _yes(raw: str) -> bool:
+    return raw.strip().lower() in ("1", "true", "yes", "on")
 
 
 def _non_negative(name: str, raw: str) -> float:

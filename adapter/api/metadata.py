@@ -158,6 +158,9 @@ def _conformance() -> list[dict[str, Any]]:
     ]
 
 
+SUBSCRIPTION_STATUS = (
+    "http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-status"
+)
 #: Operations on instances of a type, besides $validate (which every stored type has).
 _INSTANCE_OPERATIONS = {
     "CarePlan": [
@@ -165,6 +168,7 @@ _INSTANCE_OPERATIONS = {
     ],
     "Patient": [{"name": "themes", "definition": f"{CANONICAL_BASE}/OperationDefinition/patient-themes"}],
     **consult.OPERATIONS,  # $request-consult, $accept-advice
+    "Subscription": [{"name": "status", "definition": SUBSCRIPTION_STATUS}],
 }
 _VALIDATE = {"name": "validate", "definition": "http://hl7.org/fhir/OperationDefinition/Resource-validate"}
 _APPLY = {"name": "apply", "definition": "http://hl7.org/fhir/OperationDefinition/PlanDefinition-apply"}
