@@ -172,3 +172,28 @@ def test_what_cannot_be_included_or_summarised_is_refused_with_400(jgz: TestClie
     r = jgz.get(f"/Task?{query}")
     assert r.status_code == 400, r.text
     assert r.json()["issue"][0]["expression"] == [query.split("=")[0]]
+
+
+def test_the_consult_team_includes_its_question_but_never_the_client(
+    app: FastAPI, settings: Settings, referral: dict[str, Any]
+) -> None:
+    forced = copy.deepcopy(referral)
+    for e in forced["entry"]:
+        code = e["resource"].get("code", {}).get("coding", [{}])[0].get("code")
+        if code == "forced-framework":
+            e["resource"]["valueBoolean"] = True
+    assert post_referral(client_as(app, settings), forced).status_code == 200
+    consult = client_as(
+        app,
+        settings,
+        role="consult",
+        scope="system/Task.rs system/ServiceRequest.rs system/Patient.rs",
+        organization="http://fhir.nl/fhir/NamingSystem/ura|00000001",
+    )
+    bundle = consult.get("/Task?_include=Task:focus&_include=Task:patient&_include=Task:part-of").json()
+    assert types(by_mode(bundle, "match")) == ["Task"]
+    [question] = by_mode(bundle, "include")  # its consult request; not the referral Task it is part of
+    assert question["resourceType"] == "ServiceRequest"
+    assert question["category"][0]["coding"][0]["code"] == "11429006"
+    notes = " ".join(i["diagnostics"] for o in by_mode(bundle, "outcome") for i in o["issue"])
+    assert "Patient resources are not included" in notes  # the role never reads identity data
