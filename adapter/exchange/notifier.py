@@ -34,6 +34,7 @@ from adapter.exchange.client import FhirClient, PeerError, RetryPolicy
 from adapter.exchange.outbox import DEAD, Outbox
 from adapter.exchange.subscriptions import KIND, Channel, channel_of, delivery, notification, post
 from adapter.exchange.worker import Worker, WorkerSettings
+from adapter.fhir.dates import now_instant
 from adapter.store.engine import Store
 from adapter.store.session import Session
 
@@ -70,7 +71,10 @@ class SubscriptionNotifier:
         if not channels:
             return 0
         tried = 0
+        now = now_instant()
         for c in channels:
+            if c.ended(now):
+                continue  # past its `end`: no handshake, no heartbeat (nor events: the route skips it)
             if c.status == "requested":
                 tried += self._handshake(c)
             elif c.status == "active" and self._heartbeat_due(c):
