@@ -52,7 +52,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from adapter.api.app import api
+    from adapter.instance import record, served
 
+    settings = served(settings, args.host, args.port)
     if args.insecure_dev_no_auth:
         settings = replace(settings, insecure_no_auth=True)
         banner = "!" * 78
@@ -65,26 +67,43 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             log.warning(line)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = api(compose(settings))
+    key = app.state.ctx.issuer_key  # made with the app, so `token` finds it
+    record(settings)
     backend = "SQLite" if settings.effective_database_url.startswith("sqlite") else "PostgreSQL"
     log.info("serving FHIR R4 on http://%s:%d (store: %s)", args.host, args.port, backend)
+    log.info(
+        "base URL %s; embedded token issuer %s, key %s (kid %s)",
+        settings.base_url,
+        settings.issuer,
+        settings.issuer_key_path.resolve(),
+        key.kid,
+    )
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", timeout_keep_alive=5)
     return 0
 
 
 # --- token ---------------------------------------------------------------------------------------
 def _token_arguments(p: argparse.ArgumentParser) -> None:
+    from adapter.security.principal import known_roles
+
     p.add_argument(
         "--client", required=True, help="client id (a registered client supplies role and organisation)"
     )
     p.add_argument("--scope", required=True, help='SMART scopes, e.g. "system/*.rs system/ServiceRequest.c"')
-    p.add_argument("--role", help="jgz, obstetric, consult, ozks or privacy-officer (unregistered clients)")
+    p.add_argument("--role", help=f"{', '.join(known_roles())} (for a client not in clients.yaml)")
     p.add_argument(
         "--organization", help='"system|value", e.g. "http://fhir.nl/fhir/NamingSystem/ura|00000000"'
     )
     p.add_argument("--lifetime", type=int, default=3600, help="seconds (default 3600)")
+    p.epilog = (
+        "The token is signed with the embedded issuer's key in the data directory (VOORZORG_DATA_DIR, "
+        "default ./data) for the server that directory belongs to: the base URL `serve` recorded there, "
+        "unless VOORZORG_BASE_URL says otherwise. Which key and issuer were used goes to stderr."
+    )
 
 
 def _token(settings: Settings, args: argparse.Namespace) -> int:
+    from adapter.instance import as_served
     from adapter.security.clients import load_clients
     from adapter.security.principal import known_roles
     from adapter.security.tokens import IssuerKey, mint
@@ -94,12 +113,22 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
     organization = args.organization or (registered.organization if registered else None)
     if role not in known_roles():
         print(
-            f"--role is required for an unregistered client; one of: {', '.join(known_roles())}",
+            f"token: --role is required for a client not in clients.yaml; one of: {', '.join(known_roles())}",
             file=sys.stderr,
         )
         return 2
+    settings, source = as_served(settings)
+    key_path = settings.issuer_key_path.resolve()
+    if not key_path.exists():
+        print(
+            f"token: no issuer key at {key_path}: `serve` makes it when it starts. Run this where the "
+            "server runs, or set VOORZORG_DATA_DIR to its data directory.",
+            file=sys.stderr,
+        )
+        return 2
+    key = IssuerKey(key_path)
     token = mint(
-        IssuerKey(settings.issuer_key_path),
+        key,
         issuer=settings.issuer,
         audience=settings.effective_audience,
         client_id=args.client,
@@ -107,6 +136,11 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
         role=role,
         organization=organization,
         lifetime=args.lifetime,
+    )
+    print(
+        f"token: key {key_path} (kid {key.kid}), issuer {settings.issuer}, audience "
+        f"{settings.effective_audience} (from {source}), expires in {args.lifetime} s",
+        file=sys.stderr,
     )
     print(token)
     return 0
@@ -205,7 +239,21 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     command = next(c for c in COMMANDS if c.name == args.command)
-    return command.run(Settings.from_env(), args)
+    try:
+        return command.run(Settings.from_env(), args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:  # one line that says what went wrong, never a traceback
+        print(f"voorzorg-adapter {command.name}: {_one_line(e)}", file=sys.stderr)
+        return 1
+
+
+def _one_line(e: Exception) -> str:
+    if isinstance(e, OSError) and e.filename is not None:
+        return f"{e.strerror or type(e).__name__}: {e.filename}"
+    lines = str(e).strip().splitlines()
+    first = lines[0] if lines else ""
+    return first if isinstance(e, ValueError) and first else f"{type(e).__name__}: {first}"
 
 
 if __name__ == "__main__":  # pragma: no cover

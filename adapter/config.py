@@ -46,7 +46,9 @@ def _issuers(raw: str) -> dict[str, str]:
 class Settings:
     data_dir: Path = field(default_factory=lambda: Path("data"))
     database_url: str = ""
-    base_url: str = "http://localhost:8080"
+    base_url: str = "http://127.0.0.1:8080"
+    # VOORZORG_BASE_URL was set: `serve --port` then leaves the base URL alone (adapter/instance.py).
+    explicit_base_url: bool = False
     trained_modules: frozenset[str] = frozenset(KNOWN_MODULES)
     max_body_bytes: int = 1024 * 1024
     max_json_depth: int = 64
@@ -74,6 +76,9 @@ class Settings:
     outbox_backoff: float = 2.0  # seconds before the 2nd try; doubling (with jitter) after that
     outbox_backoff_max: float = 600.0  # the longest wait between two tries
     outbox_lease: float = 300.0  # seconds a worker holds a message it is sending before another may
+    # Subscription endpoints must be https; VOORZORG_SUBSCRIPTION_ALLOW_HTTP=true also takes http (tests,
+    # a subscriber on the same host).
+    subscription_allow_http: bool = False
 
     @property
     def effective_database_url(self) -> str:
@@ -103,7 +108,8 @@ class Settings:
         return cls(
             data_dir=Path(e.get("VOORZORG_DATA_DIR", "data")),
             database_url=e.get("VOORZORG_DATABASE_URL", ""),
-            base_url=e.get("VOORZORG_BASE_URL", "http://localhost:8080").rstrip("/"),
+            base_url=(e.get("VOORZORG_BASE_URL") or "http://127.0.0.1:8080").rstrip("/"),
+            explicit_base_url=bool(e.get("VOORZORG_BASE_URL")),
             trained_modules=_modules(e.get("VOORZORG_TRAINED_MODULES", ",".join(KNOWN_MODULES))),
             max_body_bytes=int(e.get("VOORZORG_MAX_BODY_BYTES", str(1024 * 1024))),
             max_json_depth=int(e.get("VOORZORG_MAX_JSON_DEPTH", "64")),
@@ -129,7 +135,12 @@ class Settings:
             outbox_backoff=float(e.get("VOORZORG_OUTBOX_BACKOFF", "2")),
             outbox_backoff_max=float(e.get("VOORZORG_OUTBOX_BACKOFF_MAX", "600")),
             outbox_lease=float(e.get("VOORZORG_OUTBOX_LEASE", "300")),
+            subscription_allow_http=_yes(e.get("VOORZORG_SUBSCRIPTION_ALLOW_HTTP", "")),
         )
+
+
+def _yes(raw: str) -> bool:
+    return raw.strip().lower() in ("1", "true", "yes", "on")
 
 
 def _non_negative(name: str, raw: str) -> float:

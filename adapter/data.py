@@ -206,6 +206,12 @@ def consult_rules() -> dict[str, Any]:
 
 
 @cache
+def capability_notes() -> dict[str, Any]:
+    """What /metadata says of each resource, interaction and operation (capability.yaml)."""
+    return _mapping("capability.yaml")
+
+
+@cache
 def access_policy() -> AccessPolicy:
     """Who may see and do what, per role (access-policy.yaml)."""
     policy: AccessPolicy = _mapping("access-policy.yaml")  # type: ignore[assignment]

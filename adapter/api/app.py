@@ -24,6 +24,7 @@ from adapter.api import (
     outbox,
     rest,
     sharing,
+    subscriptions,
     themes,
     validation,
 )
@@ -56,6 +57,7 @@ ROUTERS = (
     sharing.router,
     consult.router,
     notifications.router,  # POST /Task: notified pull
+    subscriptions.router,  # POST, PUT /Subscription, $status
     rest.router,
 )
 
@@ -63,24 +65,31 @@ ROUTERS = (
 def api(adapter: Adapter) -> FastAPI:
     """The FastAPI app of a composed adapter: its routers, its errors as OperationOutcomes, its gate."""
     settings = adapter.settings
-    # The in-process worker delivers the outbox while the app runs (VOORZORG_WORKER=in-process).
-    worker = adapter.worker() if settings.worker == "in-process" and adapter.exchange.peers else None
+    # The in-process worker delivers the outbox while the app runs (VOORZORG_WORKER=in-process), and
+    # the notifier the Subscriptions' notifications (it idles while there are none).
+    in_process = settings.worker == "in-process"
+    worker = adapter.worker() if in_process and adapter.exchange.peers else None
+    notifier = adapter.exchange.notifier(adapter.store) if in_process else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if worker is not None:
-            worker.start()
+        for running in (worker, notifier):
+            if running is not None:
+                running.start()
         try:
             yield
         finally:
-            if worker is not None:
-                worker.stop()
+            for running in (worker, notifier):
+                if running is not None:
+                    running.stop()
 
     app = FastAPI(
         title="VoorZorg FHIR adapter", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
     )
     app.state.ctx = AppContext(adapter)
+    _ = app.state.ctx.issuer_key.kid  # the embedded issuer key exists once the app does (for `token`)
     app.state.worker = worker
+    app.state.notifier = notifier
     _answer_errors_as_operation_outcomes(app)
     _wrap(app, settings)
     for router in ROUTERS:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from adapter.api.context import check_accept, ctx, page
 from adapter.api.guard import require
 from adapter.api.responses import FhirResponse
+from adapter.api.search_results import page_links
 from adapter.fhir.outcome import FhirError
 from adapter.fhir.search import refuse_unknown
 from adapter.security.scopes import READ, SEARCH
@@ -30,15 +31,14 @@ def search(request: Request) -> FhirResponse:
         {"fullUrl": f"{c.base}/AuditEvent/{e['id']}", "resource": e, "search": {"mode": "match"}}
         for e in events
     ]
-    return FhirResponse(
-        {
-            "resourceType": "Bundle",
-            "type": "searchset",
-            "total": total,
-            "link": [{"relation": "self", "url": str(request.url)}],
-            "entry": entries,
-        }
-    )
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": total,
+        "link": page_links(f"{c.base}/AuditEvent", list(q.multi_items()), total, count, offset),
+        "entry": entries,
+    }
+    return FhirResponse(bundle)
 
 
 @router.get("/AuditEvent/{event_id}")

@@ -11,14 +11,13 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
-from adapter import __version__
-from adapter.api import consult
-from adapter.api.context import check_accept, ctx
+from adapter.api import capability, consult
+from adapter.api.context import check_accept, ctx, page
 from adapter.api.responses import FhirResponse
 from adapter.api.rest import CREATABLE, UPDATABLE
-from adapter.config import CANONICAL_BASE
-from adapter.data import conformance_resources, search_parameters, stored_types
-from adapter.fhir.models import FHIR_JSON, FHIR_VERSION
+from adapter.api.search_results import paged_searchset
+from adapter.config import CANONICAL_BASE, Settings
+from adapter.data import conformance_resources, stored_types
 from adapter.fhir.outcome import FhirError
 from adapter.fhir.search import refuse_unknown
 
@@ -32,7 +31,6 @@ CONFORMANCE_TYPES = (
     "OperationDefinition",
     "PlanDefinition",
 )
-_SEARCH_TYPES = {"token": "token", "reference": "reference", "date": "date", "string": "string"}
 
 
 def check_eligibility_definition() -> dict[str, Any]:
@@ -160,6 +158,9 @@ def _conformance() -> list[dict[str, Any]]:
     ]
 
 
+SUBSCRIPTION_STATUS = (
+    "http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-status"
+)
 #: Operations on instances of a type, besides $validate (which every stored type has).
 _INSTANCE_OPERATIONS = {
     "CarePlan": [
@@ -167,94 +168,38 @@ _INSTANCE_OPERATIONS = {
     ],
     "Patient": [{"name": "themes", "definition": f"{CANONICAL_BASE}/OperationDefinition/patient-themes"}],
     **consult.OPERATIONS,  # $request-consult, $accept-advice
+    "Subscription": [{"name": "status", "definition": SUBSCRIPTION_STATUS}],
 }
 _VALIDATE = {"name": "validate", "definition": "http://hl7.org/fhir/OperationDefinition/Resource-validate"}
 _APPLY = {"name": "apply", "definition": "http://hl7.org/fhir/OperationDefinition/PlanDefinition-apply"}
 
 
-def _profiles() -> dict[str, list[str]]:
-    """Resource type -> the project's profiles of it."""
-    profiles: dict[str, list[str]] = {}
-    for r in conformance_resources():
-        constraint = r.get("kind") == "resource" and r.get("derivation") == "constraint"
-        if r["resourceType"] == "StructureDefinition" and constraint:
-            profiles.setdefault(r["type"], []).append(r["url"])
-    return profiles
+#: The writes a generic client can make, per type, as the routes take them (rest.py and the routers of
+#: care, themes, sharing, notifications, subscriptions).
+WRITES: dict[str, tuple[str, ...]] = {
+    **{t: ("create",) for t in CREATABLE - UPDATABLE},
+    **{t: ("update", "create") for t in UPDATABLE & CREATABLE},
+    **{t: ("update",) for t in UPDATABLE - CREATABLE},
+}
 
 
-def _stored_type(rtype: str, profiles: list[str]) -> dict[str, Any]:
-    """The CapabilityStatement entry of a type the store holds."""
-    interactions = ["read", "vread", "search-type", "history-instance", "history-type"]
-    interactions += ["update"] if rtype in UPDATABLE else []
-    interactions += ["create"] if rtype in CREATABLE else []
-    entry: dict[str, Any] = {
-        "type": rtype,
-        "interaction": [{"code": i} for i in interactions],
-        "versioning": "versioned-update" if rtype in UPDATABLE else "versioned",
-        "readHistory": True,
-        "updateCreate": False,
-        "conditionalCreate": False,
-        "conditionalUpdate": False,
-        "searchParam": [
-            {"name": "_id", "type": "token"},
-            {"name": "_lastUpdated", "type": "date"},
-            *(
-                {"name": name, "type": _SEARCH_TYPES[p["type"]]}
-                for name, p in search_parameters().get(rtype, {}).items()
-            ),
-        ],
-        "operation": [_VALIDATE, *_INSTANCE_OPERATIONS.get(rtype, [])],
-    }
-    if profiles:
-        entry["supportedProfile"] = sorted(profiles)
-    return entry
-
-
-def _conformance_type(rtype: str) -> dict[str, Any]:
-    """The entry of a conformance type the server publishes (read and search only)."""
-    entry: dict[str, Any] = {
-        "type": rtype,
-        "interaction": [{"code": "read"}, {"code": "search-type"}],
-        "searchParam": [{"name": "url", "type": "uri"}, {"name": "name", "type": "string"}],
-    }
-    if rtype == "PlanDefinition":  # the client's plan of a track; VoorZorg Verder continues a plan
-        entry["operation"] = [_APPLY]
-    return entry
-
-
-def capability_statement(base: str) -> dict[str, Any]:
-    profiles = _profiles()
-    resources = [_stored_type(t, profiles.get(t, [])) for t in sorted(stored_types())]
-    resources += [_conformance_type(t) for t in CONFORMANCE_TYPES]
-    return {
-        "resourceType": "CapabilityStatement",
-        "status": "active",
-        "date": "2026-11-23",
-        "kind": "instance",
-        "software": {"name": "voorzorg-adapter", "version": __version__},
-        "implementation": {"description": "VoorZorg FHIR R4 adapter", "url": base},
-        "fhirVersion": FHIR_VERSION,
-        "format": [FHIR_JSON, "json"],
-        "rest": [
-            {
-                "mode": "server",
-                "documentation": "VoorZorg referral intake: POST a referral transaction Bundle to the base.",
-                "resource": resources,
-                "interaction": [{"code": "transaction"}],
-                "operation": [
-                    {
-                        "name": "check-eligibility",
-                        "definition": f"{CANONICAL_BASE}/OperationDefinition/check-eligibility",
-                    },
-                ],
-            }
-        ],
-    }
+def capability_statement(settings: Settings) -> dict[str, Any]:
+    operations = {t: [_VALIDATE, *_INSTANCE_OPERATIONS.get(t, [])] for t in stored_types()}
+    conformance = {t: [_APPLY] if t == "PlanDefinition" else [] for t in CONFORMANCE_TYPES}
+    check = f"{CANONICAL_BASE}/OperationDefinition/check-eligibility"
+    system = [{"name": "check-eligibility", "definition": check}]
+    return capability.capability_statement(
+        settings,
+        writes=WRITES,
+        instance_operations=operations,
+        conformance=conformance,
+        system_operations=system,
+    )
 
 
 @router.get("/metadata")
 def metadata(request: Request) -> FhirResponse:
-    return FhirResponse(capability_statement(ctx(request).base))
+    return FhirResponse(capability_statement(ctx(request).settings))
 
 
 def _conformance_route(rtype: str) -> None:
@@ -268,26 +213,22 @@ def _conformance_route(rtype: str) -> None:
     @router.get(f"/{rtype}", name=f"search {rtype}")
     def search(request: Request) -> FhirResponse:
         q = request.query_params
-        refuse_unknown(rtype, set(q), {"url", "name", "_format", "_count"})
+        refuse_unknown(rtype, set(q), {"url", "name", "_format", "_count", "_offset"})
         found = [
             r
             for r in _conformance()
             if r["resourceType"] == rtype
-            and ("url" not in q or r.get("url") == q["url"])
+            and ("url" not in q or r.get("url") == q["url"].split("|")[0])
             and ("name" not in q or q["name"].lower() in str(r.get("name", "")).lower())
         ]
         base = ctx(request).base
+        entries = [
+            {"fullUrl": f"{base}/{rtype}/{r['id']}", "resource": r, "search": {"mode": "match"}}
+            for r in found
+        ]
+        count, offset = page(request)
         return FhirResponse(
-            {
-                "resourceType": "Bundle",
-                "type": "searchset",
-                "total": len(found),
-                "link": [{"relation": "self", "url": str(request.url)}],
-                "entry": [
-                    {"fullUrl": f"{base}/{rtype}/{r['id']}", "resource": r, "search": {"mode": "match"}}
-                    for r in found
-                ],
-            }
+            paged_searchset(f"{base}/{rtype}", list(q.multi_items()), entries, count, offset)
         )
 
 

@@ -10,7 +10,8 @@ from starlette.concurrency import run_in_threadpool
 
 from adapter.api.context import check_accept, ctx, if_match_version, page, read_fhir_body
 from adapter.api.guard import access, patient_of, require, viewer, writer
-from adapter.api.responses import FhirResponse, history_bundle, resource_response, searchset
+from adapter.api.responses import FhirResponse, history_bundle, resource_response
+from adapter.api.search_results import search_bundle
 from adapter.data import stored_types
 from adapter.fhir.dates import date_range
 from adapter.fhir.models import check_structure
@@ -25,11 +26,13 @@ from adapter.workflows.tasks import update_task
 router = APIRouter(dependencies=[Depends(check_accept)])
 
 #: Resource types created with POST [type] (a home visit, a child born, a theme assessment or goal, a
-#: sharing consent, a notified-pull notification Task; the rest arrives through intake).
+#: sharing consent, a notified-pull notification Task, a sender's Subscription; the rest arrives through
+#: intake).
 #: Resource types that may be updated with PUT (the closed-loop Task: cancel, start, complete; a
-#: theme Goal's progress, adapter/api/themes.py; a sharing Consent withdrawn, adapter/api/sharing.py).
-UPDATABLE = {"Task", "Goal", "Consent"}
-CREATABLE = {"Encounter", "Patient", "Observation", "Goal", "Consent", "Task"}
+#: theme Goal's progress, adapter/api/themes.py; a sharing Consent withdrawn, adapter/api/sharing.py; a
+#: Subscription restarted or stopped, adapter/api/subscriptions.py).
+UPDATABLE = {"Task", "Goal", "Consent", "Subscription"}
+CREATABLE = {"Encounter", "Patient", "Observation", "Goal", "Consent", "Task", "Subscription"}
 
 
 def _known(resource_type: str) -> None:
@@ -65,14 +68,14 @@ def _search(resource_type: str, request: Request, items: list[tuple[str, str]]) 
         lenient=lenient,
     )
     found = reading.search(c.store, viewer(request), resource_type, q)
-    _touched(request, found.found)
+    _touched(request, [*found.found, *found.included])
     url = f"{c.base}/{resource_type}"
 
     def page(offset: int) -> str:
         params = [(k, v) for k, v in q.used if k not in ("_count", "_offset")]
         return f"{url}?{urlencode([*params, ('_count', str(q.count)), ('_offset', str(offset))])}"
 
-    return FhirResponse(searchset(found.found, found.total, c.base, page(q.offset), page, q.count, q.offset))
+    return FhirResponse(search_bundle(found, q, c.base, page(q.offset), page))
 
 
 @router.get("/{resource_type}/_history")

@@ -73,16 +73,20 @@ COMMANDS: tuple[
 
 def _worker(adapter: Adapter, once: bool) -> int:
     worker = adapter.worker()
+    notifier = adapter.exchange.notifier(adapter.store)  # the Subscriptions' endpoints
     if not worker.peers:
-        log.warning("no peers configured (VOORZORG_PEERS_FILE): nothing to deliver")
+        log.warning("no peers configured (VOORZORG_PEERS_FILE): only Subscriptions are notified")
     if once:
-        while worker.run_once():
+        while worker.run_once() + notifier.run_once():
             pass
         return 0
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    beside = threading.Thread(target=notifier.run, args=(stop,), name="voorzorg-subscription-notifier")
+    beside.start()
     worker.run(stop)  # a message being sent when stopped is finished first; SIGKILL leaves its lease
+    beside.join()
     return 0
 
 

@@ -66,6 +66,8 @@ def sender_task_identifier(base_url: str, task_id: str) -> dict[str, str]:
 
 # --- routing: which sender, which Task there -------------------------------------------------------
 def route(s: Session, flow: Flow, written: list[Stored], peers: Mapping[str, Peer]) -> list[Planned]:
+    if not peers:
+        return []  # no sender has an endpoint: they poll
     out: list[Planned] = []
     for stored in written:
         if stored.deleted or not is_referral_task(stored):

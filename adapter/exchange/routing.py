@@ -153,8 +153,8 @@ def _routed(
     if route is None:
         raise LookupError(f"flow {flow.name}: no route {flow.route!r} is known")
     carried = [s for s in latest if flow.carries(s.content)]
-    if not carried or not peers:
-        return []
+    if not carried:
+        return []  # the route knows whether it needs configured peers (subscriptions do not)
     planned = route(session, flow, carried, peers)
     return [p for p in planned if _consents(session, flow, p.client)]
 

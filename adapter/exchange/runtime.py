@@ -4,7 +4,11 @@ Everything the exchange can do is declared here, not registered on import: the n
 use (`ROUTES`), the deliveries per message kind (`DELIVERIES`). `Exchange.from_settings` loads the peers
 and flows; its `queue_changes` is the effect that turns every unit of work's writes into outbox rows
 (`adapter.workflows.effects`), and `worker(store)` makes a delivery worker with these deliveries. With
-no peers configured nothing is queued and no worker thread is started.
+no peers configured nothing is queued for peers and no worker thread is started.
+
+Subscriptions (`adapter.exchange.subscriptions`) need no configured peer: their route `subscribers`
+queues events for the senders' own endpoints (peers `subscription/{id}`), delivered with the `rest-hook`
+delivery by `notifier(store)` (adapter.exchange.notifier), which also sends handshakes and heartbeats.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adapter.config import Settings
-from adapter.exchange import feedback
+from adapter.exchange import feedback, subscriptions
 from adapter.exchange.delivery import Deliveries, deliver_transaction
+from adapter.exchange.notifier import SubscriptionNotifier
 from adapter.exchange.outbox import Outbox, QueueChanges
 from adapter.exchange.peers import Peer, load_peers
 from adapter.exchange.routing import Flow, Routes, default_flows
@@ -23,8 +28,11 @@ from adapter.exchange.worker import Worker, WorkerSettings
 from adapter.store.engine import Store
 
 #: Routes a flow names with `route:` (mappings/exchange.yaml): they pick the peer per resource.
-ROUTES: Routes = {feedback.ROUTE: feedback.route}
-#: How a message of each kind reaches its peer.
+ROUTES: Routes = {feedback.ROUTE: feedback.route, subscriptions.ROUTE: subscriptions.route}
+#: Routes that reach endpoints of their own (a Subscription's), so their flow runs without any peer.
+PEERLESS_ROUTES = frozenset({subscriptions.ROUTE})
+#: How a message of each kind reaches its peer. (`rest-hook`, the Subscriptions' kind, is delivered by
+#: the notifier: its endpoints are the Subscriptions of the moment, not configured peers.)
 DELIVERIES: Deliveries = {"transaction": deliver_transaction, feedback.KIND: feedback.deliver_task_update}
 
 
@@ -42,8 +50,13 @@ class Exchange:
 
     @property
     def active_flows(self) -> tuple[Flow, ...]:
-        """The flows that can reach a peer here: their fixed peer is configured, or they route to one."""
-        return tuple(f for f in self.flows if f.peer in self.peers or (f.route is not None and self.peers))
+        """The flows that can reach someone here: their fixed peer is configured, they route to a configured
+        peer, or their route has endpoints of its own (Subscriptions)."""
+        return tuple(
+            f
+            for f in self.flows
+            if f.peer in self.peers or (f.route is not None and (self.peers or f.route in PEERLESS_ROUTES))
+        )
 
     def queue_changes(self) -> QueueChanges:
         """The effect: a unit of work's writes, routed to the configured peers, become outbox rows."""
@@ -60,6 +73,10 @@ class Exchange:
             observer=s.base_url,
             **kwargs,
         )
+
+    def notifier(self, store: Store, **kwargs: Any) -> SubscriptionNotifier:
+        """Handshakes, heartbeats and event notifications to the Subscriptions' endpoints."""
+        return SubscriptionNotifier(store, self.settings, **kwargs)
 
     def outbox(self, store: Store) -> Outbox:
         return Outbox(store)

@@ -102,3 +102,32 @@ def _type_mismatches(sent: Any, parsed: Any, path: str) -> Iterator[tuple[str, A
             yield from _type_mismatches(a, b, f"{path}[{i}]")
     elif isinstance(parsed, bool | int | float) and _json_type(sent) != _json_type(parsed):
         yield path, sent, _json_type(parsed)
+
+
+@cache
+def element_names(resource_type: str) -> dict[str, tuple[bool, bool]]:
+    """The JSON names of a type's top-level elements: (in the summary, mandatory) for each."""
+    out: dict[str, tuple[bool, bool]] = {}
+    for name, field in _model(resource_type).model_fields.items():
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        if not extra.get("element_property"):
+            continue
+        out[field.alias or name] = (
+            bool(extra.get("summary_element_property")),
+            bool(extra.get("element_required")),
+        )
+    return out
+
+
+def reference_targets(resource_type: str, element: str) -> tuple[str, ...]:
+    """The resource types a top-level Reference element may point at (R4); () for any (`Resource`)."""
+    try:
+        fields = _model(resource_type).model_fields
+    except (KeyError, ValueError, AttributeError, ImportError):
+        return ()
+    for name, field in fields.items():
+        if (field.alias or name) == element:
+            extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+            targets = tuple(extra.get("enum_reference_types") or ())
+            return () if "Resource" in targets else targets
+    return ()

@@ -12,10 +12,43 @@ from dataclasses import dataclass, field
 from adapter.data import SearchParameter, search_parameters
 from adapter.fhir.dates import date_range
 from adapter.fhir.outcome import FhirError, Issue
+from adapter.fhir.subsetting import SUMMARY_MODES
 from adapter.store.session import Alternative, Match
 
-RESULT_PARAMS = {"_count", "_offset", "_sort", "_format", "_total", "_pretty"}
+#: `_totalMethod` is fhirpy's (and Aidbox's) name for `_total`: fhirpy's `count()` sends it.
+RESULT_PARAMS = {
+    "_count",
+    "_offset",
+    "_sort",
+    "_format",
+    "_total",
+    "_totalMethod",
+    "_pretty",
+    "_summary",
+    "_elements",
+    "_include",
+    "_revinclude",
+}
 PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le")
+TOTAL_MODES = ("none", "estimate", "accurate", "count")
+#: Token parameters that name another resource by its identifier, so `_revinclude` can follow them:
+#: (source type, parameter) -> the type whose `identifier` they hold. The decision names its referral by
+#: the referral's number (GuidanceResponse.requestIdentifier), not by a reference.
+IDENTIFIER_LINKS = {("GuidanceResponse", "request"): "ServiceRequest"}
+
+
+@dataclass(frozen=True)
+class Include:
+    """`_include=Source:param[:Target]` (or `_revinclude`), optionally `:iterate`."""
+
+    source: str
+    param: str
+    target: str | None = None
+    reverse: bool = False
+    iterate: bool = False
+
+    def __str__(self) -> str:
+        return ":".join([self.source, self.param, *([self.target] if self.target else [])])
 
 
 @dataclass
@@ -26,6 +59,10 @@ class SearchQuery:
     newest_first: bool = False
     # The parameters as understood, for the Bundle's self link.
     used: list[tuple[str, str]] = field(default_factory=list)
+    includes: list[Include] = field(default_factory=list)
+    summary: str | None = None  # _summary: true | text | data | count | false
+    elements: tuple[str, ...] | None = None  # _elements
+    with_total: bool = True  # _total=none leaves Bundle.total out
 
 
 def parse_search(
@@ -42,7 +79,9 @@ def parse_search(
     for raw_name, raw_value in query:
         name, _, modifier = raw_name.partition(":")
         try:
-            if name in RESULT_PARAMS:
+            if name in ("_include", "_revinclude"):
+                out.includes.append(_include(resource_type, name == "_revinclude", modifier, raw_value))
+            elif name in RESULT_PARAMS:
                 _result_param(out, name, raw_value, max_count)
             elif name == "_id":
                 out.matches.append(Match("_id", tuple(Alternative(value=v) for v in raw_value.split(","))))
@@ -67,6 +106,8 @@ def parse_search(
             issues.append(Issue(f"Search parameter {raw_name}={raw_value!r}: {e}", (raw_name,), "value"))
     if issues:
         raise FhirError(400, issues)
+    if out.summary == "count":
+        out.count = 0
     return out
 
 
@@ -92,6 +133,41 @@ def _result_param(out: SearchQuery, name: str, value: str, max_count: int) -> No
         if value not in ("_lastUpdated", "-_lastUpdated"):
             raise ValueError("only _lastUpdated and -_lastUpdated are supported")
         out.newest_first = value.startswith("-")
+    elif name == "_summary":
+        if value not in SUMMARY_MODES:
+            raise ValueError(f"one of {', '.join(SUMMARY_MODES)}")
+        out.summary = value
+    elif name == "_elements":
+        out.elements = tuple(e.strip() for e in value.split(",") if e.strip() and e.strip() != "resourceType")
+    elif name in ("_total", "_totalMethod"):
+        if value not in TOTAL_MODES:
+            raise ValueError(f"one of {', '.join(TOTAL_MODES)}")
+        out.with_total = value != "none"
+
+
+def _include(resource_type: str, reverse: bool, modifier: str, value: str) -> Include:
+    """`Source:param[:Target]`, checked against what the store indexes; `:iterate` (`:recursive`, its
+    name before R4) also follows what was included."""
+    iterate = modifier in ("iterate", "recursive")
+    if modifier and not iterate:
+        raise ValueError(f"modifier :{modifier} is not supported; :iterate is")
+    parts = value.split(":")
+    if value == "*" or len(parts) not in (2, 3) or "*" in parts:
+        raise ValueError("Source:parameter or Source:parameter:Target is expected (no wildcards)")
+    source, param = parts[0], parts[1]
+    target = parts[2] if len(parts) == 3 else None
+    definition = search_parameters().get(source, {}).get(param)
+    linked = IDENTIFIER_LINKS.get((source, param))
+    if linked is None and (definition is None or definition["type"] != "reference"):
+        raise ValueError(f"{source}:{param} is no reference search parameter of this server")
+    if linked is not None and not reverse:
+        raise ValueError(f"{source}:{param} names a {linked} by identifier: only _revinclude follows it")
+    if linked is not None and target not in (None, linked):
+        raise ValueError(f"{source}:{param} can only name a {linked}")
+    if not iterate and not reverse and source != resource_type:
+        raise ValueError(f"_include starts from {resource_type} here (or use _include:iterate)")
+    default = definition.get("target") if definition else linked
+    return Include(source, param, target or default, reverse, iterate)
 
 
 def _int(value: str) -> int:

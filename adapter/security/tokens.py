@@ -150,15 +150,7 @@ class TokenVerifier:
         if alg not in ALLOWED_ALGORITHMS:
             raise AuthError(f"token algorithm {alg!r} is not accepted")
         issuer = unverified.get("iss")
-        if issuer == self.embedded_issuer:
-            signing_key: Any = self.key.private_key.public_key()
-        elif issuer in self.external:
-            try:
-                signing_key = self.external[issuer].get_signing_key_from_jwt(token).key
-            except jwt.PyJWTError:
-                raise AuthError("no key of the issuer matches the token") from None
-        else:
-            raise AuthError("the token's issuer is not trusted")
+        signing_key = self._signing_key(token, issuer)
         try:
             claims = jwt.decode(
                 token,
@@ -169,15 +161,15 @@ class TokenVerifier:
                 leeway=LEEWAY_SECONDS,
                 options={"require": ["exp", "iss", "aud"]},
             )
-        except jwt.ExpiredSignatureError:
-            raise AuthError("the token has expired") from None
-        except jwt.ImmatureSignatureError:
-            raise AuthError("the token is not valid yet") from None
-        except jwt.InvalidAudienceError:
-            raise AuthError("the token is not meant for this server (aud)") from None
         except jwt.InvalidSignatureError:
-            raise AuthError("the token's signature does not verify") from None
-        except (jwt.PyJWTError, TypeError, ValueError) as e:  # TypeError: an RSA alg named for an EC key
+            raise AuthError(self._bad_signature(issuer, header.get("kid"))) from None
+        except jwt.InvalidAudienceError:
+            raise AuthError(
+                f"the token is meant for {unverified.get('aud')!r} (aud), this server is {self.audience!r}"
+            ) from None
+        except jwt.PyJWTError as e:
+            raise AuthError(_why(e)) from None
+        except (TypeError, ValueError) as e:  # TypeError: an RSA alg named for an EC key
             raise AuthError(f"the token is not valid: {type(e).__name__}") from None
         act = claims.get("act")
         return Principal(
@@ -188,3 +180,35 @@ class TokenVerifier:
             user=str(act["sub"]) if isinstance(act, dict) and "sub" in act else None,
             issuer=str(issuer),
         )
+
+    def _signing_key(self, token: str, issuer: Any) -> Any:
+        if issuer == self.embedded_issuer:
+            return self.key.private_key.public_key()
+        if issuer in self.external:
+            try:
+                return self.external[issuer].get_signing_key_from_jwt(token).key
+            except jwt.PyJWTError:
+                raise AuthError(f"no key of the issuer {issuer!r} matches the token (kid)") from None
+        raise AuthError(
+            f"the token's issuer {issuer!r} is not trusted here; this server's own issuer is "
+            f"{self.embedded_issuer!r} (its base URL + /auth): was the token minted for another base URL "
+            "or port?"
+        )
+
+    def _bad_signature(self, issuer: Any, kid: Any) -> str:
+        if issuer != self.embedded_issuer:
+            return "the token's signature does not verify with its issuer's key"
+        ours = self.key.kid
+        named = f"; the token names key {kid!r}" if kid and kid != ours else ""
+        return (
+            f"the token's signature does not verify with this server's issuer key (kid {ours}){named}: "
+            "was it minted with the key of another data directory (VOORZORG_DATA_DIR)?"
+        )
+
+
+def _why(e: jwt.PyJWTError) -> str:
+    if isinstance(e, jwt.ExpiredSignatureError):
+        return "the token has expired"
+    if isinstance(e, jwt.ImmatureSignatureError):
+        return "the token is not valid yet"
+    return f"the token is not valid: {type(e).__name__}"

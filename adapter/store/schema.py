@@ -147,3 +147,13 @@ peer_resource = Table(
     Column("version_id", String(64)),
     Column("updated", String(32), nullable=False),
 )
+
+#: Per Subscription: its event count and when something last went out to its endpoint
+#: (adapter/store/subscription_state.py).
+subscription_state = Table(
+    "subscription_state",
+    metadata,
+    Column("sub_id", String(64), primary_key=True),
+    Column("events", BigInteger, nullable=False, default=0),
+    Column("last_sent", BigInteger),  # epoch milliseconds
+)

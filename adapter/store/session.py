@@ -4,10 +4,11 @@ Workflows, the outbox and the audit log are written against this protocol, not a
 be tested on a real session of either backend (`adapter.store.sql.SqlSession` is the one implementation)
 and read as the domain speaks: `s.find("CarePlan", patient=mother, status=("active", "on-hold"))`.
 
-Three parts sit behind one session, all in the same database transaction:
+Four parts sit behind one session, all in the same database transaction:
 - resources: current versions, history, search index, business keys, who has a part in what;
 - `queue`: the outbox table (`adapter.store.queue.Queue`), what must reach a peer;
-- `audit`: the audit chain's table (`adapter.store.audit_chain.AuditRows`).
+- `audit`: the audit chain's table (`adapter.store.audit_chain.AuditRows`);
+- `subscriptions`: each Subscription's event count and last delivery (`adapter.store.subscription_state`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from adapter.store.audit_chain import AuditRows
     from adapter.store.queue import Queue
+    from adapter.store.subscription_state import SubscriptionRows
 
 
 class VersionConflict(Exception):
@@ -128,6 +130,9 @@ class Session(Protocol):
 
     @property
     def audit(self) -> AuditRows: ...
+
+    @property
+    def subscriptions(self) -> SubscriptionRows: ...
 
     # --- reads ---
     def get(self, res_type: str, res_id: str) -> Stored | None: ...

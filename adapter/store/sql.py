@@ -41,6 +41,7 @@ from adapter.store.session import (
     criteria,
     same_content,
 )
+from adapter.store.subscription_state import SubscriptionRows
 
 
 class SqlSession:
@@ -59,6 +60,10 @@ class SqlSession:
     @cached_property
     def audit(self) -> AuditRows:
         return AuditRows(self.conn, self.is_sqlite)
+
+    @cached_property
+    def subscriptions(self) -> SubscriptionRows:
+        return SubscriptionRows(self.conn, self.is_sqlite)
 
     # --- reads -------------------------------------------------------------------------------
     def get(self, res_type: str, res_id: str) -> Stored | None:

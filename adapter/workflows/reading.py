@@ -3,19 +3,22 @@ may see (`Viewer`): what it may not see answers as what does not exist (404), ne
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from adapter.fhir.outcome import FhirError
 from adapter.fhir.search import SearchQuery
 from adapter.security.access import Viewer
 from adapter.store.engine import Store
 from adapter.store.session import Session, Stored
+from adapter.workflows.including import include
 
 
 @dataclass(frozen=True)
 class Page:
     total: int
     found: list[Stored]
+    included: list[Stored] = field(default_factory=list)  # _include / _revinclude (workflows/including)
+    notes: list[str] = field(default_factory=list)  # what was left out of them, and why
 
 
 def _visible(s: Session, viewer: Viewer, res_type: str, res_id: str) -> Stored:
@@ -69,4 +72,5 @@ def search(store: Store, viewer: Viewer, res_type: str, query: SearchQuery) -> P
         total, found = s.search(
             res_type, query.matches + viewer.limits(res_type), query.count, query.offset, query.newest_first
         )
-    return Page(total, found)
+        extra = include(s, viewer, found, query.includes)
+    return Page(total, found, extra.resources, extra.notes)

@@ -80,7 +80,7 @@ def test_capability_statement(client: TestClient) -> None:
     assert cs["kind"] == "instance"
     rest = cs["rest"][0]
     assert rest["mode"] == "server"
-    assert {"code": "transaction"} in rest["interaction"]
+    assert [i["code"] for i in rest["interaction"]] == ["transaction"]
     assert [o["name"] for o in rest["operation"]] == ["check-eligibility"]
     assert rest["operation"][0]["definition"].endswith("/OperationDefinition/check-eligibility")
     by_type = {r["type"]: r for r in rest["resource"]}
@@ -88,10 +88,12 @@ def test_capability_statement(client: TestClient) -> None:
         res = by_type[rtype]
         codes = {i["code"] for i in res["interaction"]}
         assert {"read", "vread", "search-type", "history-instance", "history-type"} <= codes, rtype
-        assert ("update" in codes) == (rtype in {"Task", "Goal", "Consent"}), rtype  # states, withdrawal
+        # states, withdrawal, a Subscription restarted or stopped
+        assert ("update" in codes) == (rtype in {"Task", "Goal", "Consent", "Subscription"}), rtype
         assert "delete" not in codes, rtype
         # a visit, a child, an assessment or goal, a consent, a pull notification; the rest via intake
-        creatable = {"Encounter", "Patient", "Observation", "Goal", "Consent", "Task"}  # Task: a notification
+        # Task: a notification; Subscription: a sender's, to its referral Tasks
+        creatable = {"Encounter", "Patient", "Observation", "Goal", "Consent", "Task", "Subscription"}
         assert ("create" in codes) == (rtype in creatable), rtype
         names = {p["name"] for p in res["searchParam"]}
         assert {"_id", "_lastUpdated"} <= names, rtype

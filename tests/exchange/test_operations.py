@@ -122,7 +122,8 @@ def test_without_peers_nothing_is_queued_and_no_worker_runs(
     assert settings.worker == "in-process" and settings.peers_file is None
     app = create_app(settings, store)
     with TestClient(app, headers=bearer(settings)) as client:
-        assert app.state.ctx.exchange.active_flows == () and app.state.worker is None
+        flows = [f.name for f in app.state.ctx.exchange.active_flows]
+        assert flows == ["subscriptions"] and app.state.worker is None  # no Subscription: nothing to do
         intake(client, fresh(referral)[0])
     assert Outbox(store).counts() == {"pending": 0, "delivered": 0, "dead": 0}
 
