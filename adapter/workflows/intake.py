@@ -18,11 +18,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapter.config import CANONICAL_BASE
-from adapter.data import eligibility_rules, referral_codes, task_transitions
+from adapter.data import (
+    eligibility_rules,
+    referral_codes,
+    task_default_kind,
+    task_kind,
+    task_kinds,
+    task_transitions,
+)
 from adapter.domain.eligibility import Decision, decide
 from adapter.domain.facts import Deployment
 from adapter.fhir.dates import now_instant
-from adapter.fhir.outcome import FhirError
+from adapter.fhir.outcome import FhirError, Issue
 from adapter.fhir.references import retarget
 from adapter.mapping.decision_out import apply_to_task, concept, to_guidance_response
 from adapter.mapping.ids import guidance_id, referral_part_id, referral_task_id
@@ -89,6 +96,7 @@ def receive_referral(
     """A referral that passed the contract, from `sender`: checked against the sender's rights, decided,
     and stored, in one transaction."""
     sender.may_send(referral.requester_organizations)
+    check_sent_task(referral)
     decision = decide(referral.facts, eligibility_rules(), deployment)
 
     def work(s: Session) -> IntakeResult:
@@ -101,6 +109,37 @@ def receive_referral(
 def intake(store: Store, bundle: dict[str, Any], deployment: Deployment) -> IntakeResult:
     """A referral Bundle taken in for the organisation running the adapter (no sender checks)."""
     return receive_referral(store, read_referral(bundle), Sender.trusted(), deployment)
+
+
+def check_sent_task(referral: Referral) -> None:
+    """422 naming each element of the sender's own Task that is not the sender's to set: a referral
+    comes in asking (task-transitions.yaml `sent`), as a referral Task (no other kind's code); where it
+    goes from there is the receiver's move, made by the decision."""
+    if referral.task is None:
+        return
+    task, path = referral.task.resource, referral.task.path
+    default = task_default_kind()
+    sent = task_kinds()[default].get("sent", {})
+    issues = [
+        Issue(
+            f"A referral's Task is sent with status {', '.join(allowed)}; "
+            f"{task.get(element)!r} is the receiver's to set",
+            (f"{path}.{element}",),
+            "business-rule",
+        )
+        for element, allowed in sent.items()
+        if task.get(element) not in allowed
+    ]
+    if task_kind(task) != default:
+        issues.append(
+            Issue(
+                f"A referral's Task is a {default} Task; this code makes it a {task_kind(task)} Task",
+                (f"{path}.code",),
+                "business-rule",
+            )
+        )
+    if issues:
+        raise FhirError(422, issues)
 
 
 # --- the unit of work ------------------------------------------------------------------------------
