@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from adapter.api.context import ctx
 from adapter.api.responses import error_response, internal_error
+from adapter.data import operation_roles
 from adapter.fhir.outcome import FhirError
 from adapter.fhir.subject import client_of
 from adapter.security.access import Viewer
@@ -182,6 +183,16 @@ def require(request: Request, resource_type: str, permission: str) -> Principal:
             code="forbidden",
         )
     return p
+
+
+def may_call(request: Request, operation: str) -> None:
+    """403 unless the caller's role may take this workflow step (access-policy.yaml `operations`)."""
+    role, allowed = principal(request).role, operation_roles().get(operation, [])
+    if role not in allowed:
+        only = ", ".join(allowed) or "no role"
+        raise FhirError.one(
+            403, f"The role {role!r} may not do this ({operation}: {only} only)", code="forbidden"
+        )
 
 
 def viewer(request: Request) -> Viewer:

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from adapter.data import operation_roles
 from adapter.fhir.outcome import FhirError
+from adapter.mapping.referral_in import Referral
+from adapter.mapping.sharing import sharing_consent
 from adapter.security.principal import Principal
 from adapter.store.session import Session
 
@@ -22,15 +25,31 @@ _SR_REQUESTER = "Bundle.entry.resource.ofType(ServiceRequest).requester"
 class Sender:
     intake: str  # any | own | none
     organization: str | None
+    role: str = "jgz"
 
     @classmethod
     def of(cls, who: Principal) -> Sender:
-        return cls(who.intake, who.organization)
+        return cls(who.intake, who.organization, who.role)
 
     @classmethod
     def trusted(cls) -> Sender:
         """The organisation running the adapter itself (a command, a test set-up): any requester."""
         return cls("any", None)
+
+    def may_send_consents(self, referral: Referral) -> None:
+        """403 when the referral carries a sharing consent and this sender does not record those: a
+        referrer sends only the voluntary-participation Consent (access-policy.yaml `sharing-consent`)."""
+        if self.role in operation_roles().get("sharing-consent", []):
+            return
+        for en in referral.entries:
+            if en.type == "Consent" and sharing_consent(en.resource) is not None:
+                raise FhirError.one(
+                    403,
+                    "A referral carries only the voluntary-participation Consent; sharing consents are "
+                    "recorded by the JGZ",
+                    en.path.removesuffix(".resource"),
+                    code="forbidden",
+                )
 
     def may_send(self, requesters: list[str]) -> None:
         """403 unless this sender may send a referral with these requester organisations."""

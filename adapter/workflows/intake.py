@@ -96,6 +96,7 @@ def receive_referral(
     """A referral that passed the contract, from `sender`: checked against the sender's rights, decided,
     and stored, in one transaction."""
     sender.may_send(referral.requester_organizations)
+    sender.may_send_consents(referral)
     check_sent_task(referral)
     decision = decide(referral.facts, eligibility_rules(), deployment)
 
