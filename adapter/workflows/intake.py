@@ -97,7 +97,6 @@ def receive_referral(
     and stored, in one transaction."""
     sender.may_send(referral.requester_organizations)
     sender.may_send_consents(referral)
-    check_sent_task(referral)
     decision = decide(referral.facts, eligibility_rules(), deployment)
 
     def work(s: Session) -> IntakeResult:
@@ -112,24 +111,26 @@ def intake(store: Store, bundle: dict[str, Any], deployment: Deployment) -> Inta
     return receive_referral(store, read_referral(bundle), Sender.trusted(), deployment)
 
 
-def check_sent_task(referral: Referral) -> None:
+def check_sent_task(referral: Referral, current: Stored | None) -> None:
     """422 naming each element of the sender's own Task that is not the sender's to set: a referral
     comes in asking (task-transitions.yaml `sent`), as a referral Task (no other kind's code); where it
-    goes from there is the receiver's move, made by the decision."""
+    goes from there is the receiver's move, made by the decision. A resend may carry the status the
+    receiver already gave the Task (a notified-pull sender's Task mirrors ours)."""
     if referral.task is None:
         return
     task, path = referral.task.resource, referral.task.path
     default = task_default_kind()
     sent = task_kinds()[default].get("sent", {})
+    now = current.content if current is not None and not current.deleted else {}
     issues = [
         Issue(
-            f"A referral's Task is sent with status {', '.join(allowed)}; "
+            f"A referral's Task is sent with {element} {', '.join(allowed)}; "
             f"{task.get(element)!r} is the receiver's to set",
             (f"{path}.{element}",),
             "business-rule",
         )
         for element, allowed in sent.items()
-        if task.get(element) not in allowed
+        if task.get(element) not in allowed and (not now or task.get(element) != now.get(element))
     ]
     if task_kind(task) != default:
         issues.append(
@@ -164,6 +165,7 @@ class _Ids:
 
 def _store(s: Session, referral: Referral, decision: Decision, deployment: Deployment | None) -> IntakeResult:
     ids = _claim_ids(s, referral)
+    check_sent_task(referral, s.get("Task", referral_task_id(ids.referral)))
     earlier = _referral_resources(s, s.get("ServiceRequest", ids.referral))
     decision = consult.decision_at_intake(
         s, ids.referral, referral.facts, decision
