@@ -130,11 +130,21 @@ def page(request: Request) -> tuple[int, int]:
     return count, int(raw_offset) if raw_offset.isdigit() else 0
 
 
-def if_match_version(request: Request) -> int | None:
-    """The version in an `If-Match: W/"3"` header; 400 when it is no version."""
+def if_match_version(request: Request, *, creates: bool = False) -> int | None:
+    """The version in an `If-Match: W/"3"` header; 400 when it is no version.
+
+    An update names the version it changes, so two writers never overwrite each other unseen (a lost
+    update): without `If-Match` it is 428. Only a PUT that creates (`creates`) may go without; no PUT
+    of this server creates today."""
     raw = request.headers.get("if-match")
     if raw is None:
-        return None
+        if creates:
+            return None
+        raise FhirError.one(
+            428,
+            'An update needs If-Match with the version it changes (W/"n", the ETag of the read)',
+            code="required",
+        )
     tag = raw.strip().removeprefix("W/").strip('"')
     if not tag.isdigit():
         raise FhirError.one(400, f'If-Match {raw!r} is not a version ETag such as W/"3"', code="value")

@@ -158,7 +158,11 @@ def test_consents_that_do_not_fit_are_refused_naming_the_element_and_change_noth
     consent = _post(client, "/Consent", _consent(patient)).json()
     other = client.post("/", content=_other_client(referral), headers=FHIR_JSON_HEADERS)
     moved = {**consent, "patient": {"reference": f"Patient/{other.json()['entry'][0]['resource']['id']}"}}
-    r = client.put(f"/Consent/{consent['id']}", content=json.dumps(moved), headers=FHIR_JSON_HEADERS)
+    r = client.put(
+        f"/Consent/{consent['id']}",
+        content=json.dumps(moved),
+        headers={**FHIR_JSON_HEADERS, "If-Match": 'W/"1"'},
+    )
     assert r.status_code == 422 and r.json()["issue"][0]["expression"] == ["Consent.patient"]
     stale = client.put(
         f"/Consent/{consent['id']}",

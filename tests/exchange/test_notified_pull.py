@@ -193,7 +193,7 @@ def test_notified_pull_end_to_end(
     r = jgz.put(
         f"/Task/{ours['id']}",
         content=json.dumps({**ours, "status": "in-progress"}),
-        headers=FHIR_JSON_HEADERS,
+        headers={**FHIR_JSON_HEADERS, "If-Match": f'W/"{ours["meta"]["versionId"]}"'},
     )
     assert r.status_code == 200, r.text
     for _ in range(3):

@@ -25,7 +25,6 @@ from tests.api.helpers import FF, set_bool
 from tests.conftest import FHIR_JSON_HEADERS
 from tests.security.helpers import (
     AGB,
-    BSN,
     ORG_A,
     REFUSED,
     address,
@@ -263,7 +262,7 @@ def test_referral_numbers_are_per_sender(
     a_sr = of_type(sent, "ServiceRequest")
     r = post_referral(b, of_b(referral, a_sr["identifier"][0]["value"]))
     assert r.status_code == 200, r.text
-    b_sr = [e for e in r.json()["entry"] if e["resource"]["resourceType"] == "ServiceRequest"][0]
+    b_sr = next(e for e in r.json()["entry"] if e["resource"]["resourceType"] == "ServiceRequest")
     assert b_sr["response"]["status"] == "201 Created"
     assert b_sr["resource"]["id"] != a_sr["id"]
     assert read(jgz(app, settings), f"ServiceRequest/{a_sr['id']}")[1] == 'W/"1"'
@@ -426,7 +425,7 @@ def test_consult_ids_are_not_guessable_into_access(
 ) -> None:
     """The consult request made for A's referral is the JGZ's question: A does not see it."""
     sr = of_type(on_hold, "ServiceRequest")["id"]
-    consult_sr, consult_task = consult_ids(sr, "1")
+    _consult_sr, consult_task = consult_ids(sr, "1")
     a = practice(app, settings, ORG_A)
     assert a.get(f"/Task/{consult_task}").status_code == 404
     assert jgz(app, settings).get(f"/Task/{consult_task}").status_code == 200
