@@ -18,6 +18,7 @@ from adapter.fhir.models import FHIR_JSON
 from adapter.fhir.outcome import FhirError
 from adapter.security.audit import AuditLog
 from adapter.security.clients import RegisteredClient, load_clients
+from adapter.security.proxies import TrustedProxies
 from adapter.security.tokens import IssuerKey, TokenVerifier
 from adapter.store.engine import Store
 
@@ -55,7 +56,12 @@ class AppContext:
     def verifier(self) -> TokenVerifier:
         s = self.settings
         return TokenVerifier(
-            s.effective_audience, s.issuer, self.issuer_key, s.trusted_issuers, s.jwks_cache_seconds
+            s.effective_audience,
+            s.issuer,
+            self.issuer_key,
+            s.trusted_issuers,
+            s.jwks_cache_seconds,
+            s.max_token_lifetime,
         )
 
     def clients(self) -> dict[str, RegisteredClient]:
@@ -74,6 +80,13 @@ class AppContext:
 def ctx(request: Request) -> AppContext:
     context: AppContext = request.app.state.ctx
     return context
+
+
+def caller_address(request: Request) -> str | None:
+    """The caller's network address for the audit record: X-Forwarded-For only from trusted proxies."""
+    peer = request.client.host if request.client else None
+    proxies = TrustedProxies.of(ctx(request).settings.trusted_proxies)
+    return proxies.address(peer, request.headers.getlist("x-forwarded-for"))
 
 
 def check_accept(request: Request) -> None:

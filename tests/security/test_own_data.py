@@ -22,7 +22,7 @@ from adapter.security.tokens import IssuerKey
 from adapter.store.engine import Store
 from adapter.workflows.sharing import summary_id
 from tests.api.helpers import FF, set_bool
-from tests.conftest import FHIR_JSON_HEADERS
+from tests.conftest import FHIR_JSON_HEADERS, bearer
 from tests.security.helpers import (
     AGB,
     ORG_A,
@@ -328,12 +328,23 @@ def test_an_update_without_if_match_is_428(app: FastAPI, settings: Settings, on_
 
 # --- 5. trust boundaries ----------------------------------------------------------------------------
 def test_forwarded_headers_count_only_from_trusted_proxies(
-    app: FastAPI, settings: Settings, store: Store
+    app: FastAPI, settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    j = jgz(app, settings)
+    """The server as `serve` runs it believes no X-Forwarded-For by itself (uvicorn would, from
+    127.0.0.1); the gate reads it only from the proxies in VOORZORG_TRUSTED_PROXIES (default none)."""
+    import uvicorn
+
+    from adapter.cli import main
+
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(kw))
+    monkeypatch.setenv("VOORZORG_DATA_DIR", str(settings.data_dir))
+    assert main(["serve"]) == 0
+    assert seen["proxy_headers"] is False
+    local = TestClient(app, headers=bearer(settings), client=("127.0.0.1", 50000))
     for forwarded in ("203.0.113.9", "<script>"):
-        j.get("/Patient", headers={"X-Forwarded-For": forwarded})
-        assert address(last_at(store, "GET /Patient")) == "testclient"
+        local.get("/Patient", headers={"X-Forwarded-For": forwarded})
+        assert address(last_at(store, "GET /Patient")) == "127.0.0.1"
 
 
 def test_forwarded_address_from_a_trusted_proxy(store: Store, tmp_path: Any) -> None:
@@ -342,13 +353,16 @@ def test_forwarded_address_from_a_trusted_proxy(store: Store, tmp_path: Any) -> 
     from adapter.api.app import create_app
 
     settings = replace(
-        Settings(data_dir=tmp_path, base_url="http://testserver"), trusted_proxies=("testclient",)
+        Settings(data_dir=tmp_path, base_url="http://testserver"), trusted_proxies=("10.0.0.0/24",)
     )
-    c = client_as(create_app(settings, store), settings)
-    c.get("/Patient", headers={"X-Forwarded-For": "198.51.100.7, 203.0.113.9"})
-    assert address(last_at(store, "GET /Patient")) == "203.0.113.9"  # the proxy's own client
-    c.get("/Patient", headers={"X-Forwarded-For": "<script>"})
-    assert address(last_at(store, "GET /Patient")) == "testclient"  # not an address: the proxy's
+    proxy = TestClient(create_app(settings, store), headers=bearer(settings), client=("10.0.0.2", 50000))
+    proxy.get("/Patient", headers={"X-Forwarded-For": "198.51.100.7, 203.0.113.9, 10.0.0.7"})
+    assert address(last_at(store, "GET /Patient")) == "203.0.113.9"  # the nearest hop not a proxy
+    for forwarded in ("<script>", "203.0.113.9, <script>"):
+        proxy.get("/Patient", headers={"X-Forwarded-For": forwarded})
+        assert address(last_at(store, "GET /Patient")) == "10.0.0.2"  # not an address: the proxy's own
+    with pytest.raises(ValueError, match="VOORZORG_TRUSTED_PROXIES"):
+        Settings.from_env({"VOORZORG_TRUSTED_PROXIES": "10.0.0.0/24, proxy.example"})
 
 
 def _signed(settings: Settings, **over: Any) -> dict[str, str]:
