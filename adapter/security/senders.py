@@ -2,8 +2,9 @@
 
 A role with `intake: any` (the JGZ itself) may take in a referral from any requester; a role with
 `intake: own` (an obstetric practice) sends in its own name only — the referral's requester carries its
-organisation — and resends only its own referrals; `none` sends nothing. The receive-a-referral workflow
-(`adapter.workflows.intake.receive_referral`) asks these questions, the second inside its transaction.
+organisation — and its referral numbers are its own (the same number from another sender is another
+referral); `none` sends nothing. The receive-a-referral workflow (`adapter.workflows.intake`) asks these
+questions, and keeps a referrer's Patient as its own copy (`keeps_own_copy`).
 """
 
 from __future__ import annotations
@@ -15,9 +16,7 @@ from adapter.fhir.outcome import FhirError
 from adapter.mapping.referral_in import Referral
 from adapter.mapping.sharing import sharing_consent
 from adapter.security.principal import Principal
-from adapter.store.session import Session
 
-_SR_IDENTIFIER = "Bundle.entry.resource.ofType(ServiceRequest).identifier"
 _SR_REQUESTER = "Bundle.entry.resource.ofType(ServiceRequest).requester"
 
 
@@ -35,6 +34,20 @@ class Sender:
     def trusted(cls) -> Sender:
         """The organisation running the adapter itself (a command, a test set-up): any requester."""
         return cls("any", None)
+
+    def numbering(self, referral: Referral) -> str:
+        """The organisation whose numbering the referral's keys are in — its referral number, the
+        Organization and Practitioner records it sends — so one sender's numbers never meet another's:
+        the sender's own; for the JGZ taking in a referral, its requester's ('' without one)."""
+        if self.intake == "own" and self.organization:
+            return self.organization
+        return referral.requester_organizations[0] if referral.requester_organizations else ""
+
+    @property
+    def keeps_own_copy(self) -> bool:
+        """A referrer's Patient is kept as its own copy with its referral; only the JGZ (taking in a
+        referral itself) writes the client record."""
+        return self.intake != "any"
 
     def may_send_consents(self, referral: Referral) -> None:
         """403 when the referral carries a sharing consent and this sender does not record those: a
@@ -61,18 +74,4 @@ class Sender:
             "the requester must be its own organisation",
             _SR_REQUESTER,
             code="forbidden",
-        )
-
-    def may_use_number(self, s: Session, identifier: tuple[str, str]) -> None:
-        """409 when a sender in its own name resends a referral number another sender uses."""
-        if self.intake != "own" or self.organization is None:
-            return
-        existing = s.find_key("ServiceRequest", *identifier)
-        if existing is None or s.has_access("ServiceRequest", existing, self.organization):
-            return
-        raise FhirError.one(
-            409,
-            "This referral number is already in use by another sender; use your own numbering",
-            _SR_IDENTIFIER,
-            code="conflict",
         )

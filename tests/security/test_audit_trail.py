@@ -199,7 +199,8 @@ def test_the_obstetric_sender_is_named_with_its_organisation(
     event = last_at(store, "POST /")
     assert client_id(event) == "obstetric-09012345"
     assert on_behalf_of(event) == ORG_A
-    assert patients(event) == [f"Patient/{of_type(r.json(), 'Patient')['id']}"]
+    # the client herself (the record her referral is about), not the practice's copy of her Patient
+    assert patients(event) == [of_type(r.json(), "ServiceRequest")["subject"]["reference"]]
     assert event["agent"][0]["policy"] == ["obstetric"]
 
 

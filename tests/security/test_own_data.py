@@ -207,15 +207,18 @@ def test_b_learns_nothing_and_changes_nothing_by_sending_a_known_bsn(
 def test_bs_answers_are_the_same_whether_or_not_she_is_known(
     app: FastAPI, settings: Settings, referral: dict[str, Any]
 ) -> None:
-    """B refers an unknown woman, then (as a fresh practice would) a woman A referred: same answers."""
-    b = practice(app, settings, ORG_B)
+    """Two practices' first referrals: B's for a woman nobody referred, C's for the woman A referred.
+    Every entry answers alike (status, version), and neither finds more than its own copy."""
+    org_c = f"{AGB}|09088888"
+    assert post_referral(practice(app, settings, ORG_A), referral).status_code == 200
     unknown = of_b(referral, "B-1")
     for e in unknown["entry"]:
         if e["resource"]["resourceType"] == "Patient":
-            e["resource"]["identifier"][0]["value"] = "999911132"  # another valid BSN
-    first = post_referral(b, unknown)
-    assert post_referral(practice(app, settings, ORG_A), referral).status_code == 200
-    second = post_referral(b, of_b(referral, "B-2"))
+            e["resource"]["identifier"][0]["value"] = "999911132"  # another valid BSN: nobody's client
+    known = of_b(referral, "C-1")
+    set_requester_org(known, org_c)
+    b, c = practice(app, settings, ORG_B), practice(app, settings, org_c)
+    first, second = post_referral(b, unknown), post_referral(c, known)
     assert first.status_code == second.status_code == 200
 
     def shape(r: Response) -> list[tuple[str, str, str]]:
@@ -225,13 +228,16 @@ def test_bs_answers_are_the_same_whether_or_not_she_is_known(
         ]
 
     assert shape(first) == shape(second)
-    assert b.get("/Patient").json()["total"] == 2  # her own two copies, nothing of A's
+    for who in (b, c):
+        found = who.get("/Patient").json()
+        assert found["total"] == 1 and found["entry"][0]["resource"]["name"][0]["family"] == "Bakker"
+        assert who.get(f"/Patient/{found['entry'][0]['resource']['id']}/_history").json()["total"] == 1
 
 
 def test_an_organization_changes_only_by_itself(
     app: FastAPI, settings: Settings, sent: dict[str, Any], referral: dict[str, Any]
 ) -> None:
-    a, b = practice(app, settings, ORG_A), practice(app, settings, ORG_B)
+    b = practice(app, settings, ORG_B, scope="system/*.cruds")
     a_org = of_type(sent, "Organization")
     before = read(jgz(app, settings), f"Organization/{a_org['id']}")
     hostile = of_b(referral)
@@ -250,7 +256,9 @@ def test_an_organization_changes_only_by_itself(
     r = post_referral(b, hostile)
     assert r.status_code == 200, r.text
     assert read(jgz(app, settings), f"Organization/{a_org['id']}") == before
-    assert a.get(f"/Organization/{a_org['id']}").json()["name"] == "Verloskundigenpraktijk De Wieg"
+    assert before[0]["name"] == "Verloskundigenpraktijk De Wieg"
+    mine = practice(app, settings, ORG_A, scope="system/*.rs")
+    assert mine.get(f"/Organization/{a_org['id']}").json()["name"] == "Verloskundigenpraktijk De Wieg"
     assert b.get(f"/Organization/{a_org['id']}").status_code == 404
 
 
@@ -443,3 +451,73 @@ def test_consult_ids_are_not_guessable_into_access(
     a = practice(app, settings, ORG_A)
     assert a.get(f"/Task/{consult_task}").status_code == 404
     assert jgz(app, settings).get(f"/Task/{consult_task}").status_code == 200
+
+
+def test_history_and_vread_never_show_another_referrers_version(
+    store: Store, referral: dict[str, Any]
+) -> None:
+    """A version B wrote of a resource A has a part in (say, a record both referred to) is not A's to see:
+    A's history leaves it out (and counts without it), its vread is 404; the JGZ sees every version."""
+    from adapter.fhir.outcome import FhirError
+    from adapter.security.access import Viewer
+    from adapter.security.audit import Access, Actor
+    from adapter.security.principal import Principal
+    from adapter.workflows import reading
+
+    def acting(organization: str) -> Store:
+        who = Principal(client_id="p", role="obstetric", organization=organization)
+        return store.acting_for(Actor(who, Access(), "PUT /x", "http://testserver"))
+
+    body = {"resourceType": "Organization", "id": "shared", "name": "v1"}
+    acting(ORG_A).write(lambda s: (s.put(body), s.grant("Organization", "shared", ORG_A)))
+    acting(ORG_B).write(lambda s: s.put({**body, "name": "v2 by B"}))
+    store.write(lambda s: s.put({**body, "name": "v3 by the JGZ"}))
+    a = Viewer(Principal(client_id="a", role="obstetric", organization=ORG_A))
+    page, _ = reading.history(store, a, "Organization", "shared", None, 10)
+    assert (page.total, [v.version_id for v in page.found]) == (2, [3, 1])
+    with pytest.raises(FhirError) as hidden:
+        reading.vread(store, a, "Organization", "shared", "2")
+    assert hidden.value.status == 404
+    assert reading.vread(store, a, "Organization", "shared", "1").content["name"] == "v1"
+    everything, _ = reading.history(store, Viewer.everything(), "Organization", "shared", None, 10)
+    assert everything.total == 3
+
+
+def test_existing_keys_move_into_their_senders_numbering(tmp_path: Any) -> None:
+    """Migration 0005_sec: a referral number (and a practice's records) stored before keys had owners
+    takes the one organisation that has a part in it; the client's BSN stays in the shared key space."""
+    from pathlib import Path
+
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    import adapter.store.engine as engine_module
+
+    store = Store(f"sqlite:///{tmp_path / 'old.db'}")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(engine_module.__file__).parent / "migrations"))
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0004")
+        conn.execute(
+            text(
+                "INSERT INTO business_key VALUES "
+                "('ServiceRequest', 'urn:n', 'VZ-1', 'sr-1'), ('Patient', 'bsn', '999911120', 'p-1'), "
+                "('Organization', 'agb', '1', 'o-1')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO resource_access VALUES ('ServiceRequest', 'sr-1', :a), ('Patient', 'p-1', :a), "
+                "('Organization', 'o-1', :a), ('Organization', 'o-1', :b)"
+            ),
+            {"a": ORG_A, "b": ORG_B},
+        )
+    store.migrate()
+    with store.reading() as s:
+        assert s.find_key("ServiceRequest", "urn:n", "VZ-1", ORG_A) == "sr-1"
+        assert s.find_key("ServiceRequest", "urn:n", "VZ-1") is None
+        assert s.find_key("Patient", "bsn", "999911120") == "p-1"
+        assert s.find_key("Organization", "agb", "1") == "o-1"  # two had a part: shared, as it was
+    store.dispose()
