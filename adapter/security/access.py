@@ -72,7 +72,7 @@ class Viewer:
         return None if self.scope == "all" else (self.principal.organization or "")
 
     def sees_version(self, version: Stored) -> bool:
-        return version.author is None or version.author == self.versions_of
+        return self.versions_of is None or version.author in (None, self.versions_of)
 
     def limits(self, resource_type: str) -> list[Match]:
         """Extra search criteria that keep a search inside what the caller may see."""
