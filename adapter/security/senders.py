@@ -35,6 +35,11 @@ class Sender:
         """The organisation running the adapter itself (a command, a test set-up): any requester."""
         return cls("any", None)
 
+    def sends(self) -> None:
+        """403 for a role that sends no referrals at all, before anything it sent is read."""
+        if self.intake == "none":
+            raise FhirError.one(403, "This client may not send referrals", code="forbidden")
+
     def numbering(self, referral: Referral) -> str:
         """The organisation whose numbering the referral's keys are in — its referral number, the
         Organization and Practitioner records it sends — so one sender's numbers never meet another's:
