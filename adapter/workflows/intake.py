@@ -5,7 +5,9 @@ notified pull (`POST /Task`, the referral fetched from the sender) — and owns 
 the same transaction as the intake, so a check and the write it guards cannot be split by another writer.
 
 Resending the same referral (same ServiceRequest identifier) re-decides and updates in place: the
-client is found by BSN and the referral by its identifier (unique business keys in the store), and
+client is found by BSN and the referral by its identifier within the sender's numbering (unique business
+keys in the store; a sender's data stays the sender's: its Patient is kept as its own copy, referring to
+the client record, which the first referral makes and then only the JGZ changes), and
 every other resource of the referral gets an id derived from the referral and its role
 (`adapter.mapping.ids`), so nothing is ever stored twice. Resources the earlier submission had and this
 one lacks are deleted.
