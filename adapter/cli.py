@@ -78,7 +78,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         settings.issuer_key_path.resolve(),
         key.kid,
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", timeout_keep_alive=5)
+    # proxy_headers off: uvicorn would believe X-Forwarded-For from 127.0.0.1; the gate reads it only from
+    # the proxies an operator lists (VOORZORG_TRUSTED_PROXIES, adapter/security/proxies.py).
+    uvicorn.run(
+        app, host=args.host, port=args.port, log_level="info", timeout_keep_alive=5, proxy_headers=False
+    )
     return 0
 
 
@@ -114,6 +118,13 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
     if role not in known_roles():
         print(
             f"token: --role is required for a client not in clients.yaml; one of: {', '.join(known_roles())}",
+            file=sys.stderr,
+        )
+        return 2
+    if args.lifetime > settings.max_token_lifetime:
+        print(
+            f"--lifetime {args.lifetime} exceeds VOORZORG_MAX_TOKEN_LIFETIME ({settings.max_token_lifetime}):"
+            " the adapter would refuse the token",
             file=sys.stderr,
         )
         return 2

@@ -6,6 +6,7 @@ drift apart: `Settings.describe()` is what the README lists.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,21 @@ def _issuers(raw: str) -> dict[str, str]:
     return out
 
 
+def _networks(raw: str) -> tuple[str, ...]:
+    """`10.0.0.1, 10.1.0.0/16` -> the networks, normalised; ValueError naming what is not one."""
+    out = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        try:
+            out.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError:
+            raise ValueError(
+                f"VOORZORG_TRUSTED_PROXIES: {part!r} is no IP address or network (CIDR)"
+            ) from None
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = field(default_factory=lambda: Path("data"))
@@ -65,6 +81,10 @@ class Settings:
     jwks_cache_seconds: float = 60.0
     clients_file: Path | None = None  # registered clients of the embedded token endpoint (YAML)
     token_lifetime: int = 300
+    # The longest a bearer token may live (exp - iat), whoever issued it: a stolen token is worth little.
+    max_token_lifetime: int = 3600
+    # Proxies whose X-Forwarded-For is believed (IP addresses or CIDR networks); none: the socket's address.
+    trusted_proxies: tuple[str, ...] = ()
     insecure_no_auth: bool = False  # only by `serve --insecure-dev-no-auth`, announced loudly
     cors_origins: tuple[str, ...] = ()  # CORS is closed unless origins are listed
     request_timeout: float = 30.0
@@ -79,6 +99,13 @@ class Settings:
     # Subscription endpoints must be https; VOORZORG_SUBSCRIPTION_ALLOW_HTTP=true also takes http (tests,
     # a subscriber on the same host).
     subscription_allow_http: bool = False
+
+    def __post_init__(self) -> None:
+        if self.token_lifetime > self.max_token_lifetime:
+            raise ValueError(
+                f"VOORZORG_TOKEN_LIFETIME ({self.token_lifetime}) exceeds VOORZORG_MAX_TOKEN_LIFETIME "
+                f"({self.max_token_lifetime}): the adapter would refuse its own tokens"
+            )
 
     @property
     def effective_database_url(self) -> str:
@@ -126,6 +153,8 @@ class Settings:
             ),
             clients_file=Path(e["VOORZORG_CLIENTS_FILE"]) if e.get("VOORZORG_CLIENTS_FILE") else None,
             token_lifetime=int(e.get("VOORZORG_TOKEN_LIFETIME", "300")),
+            max_token_lifetime=int(e.get("VOORZORG_MAX_TOKEN_LIFETIME", "3600")),
+            trusted_proxies=_networks(e.get("VOORZORG_TRUSTED_PROXIES", "")),
             cors_origins=tuple(o.strip() for o in e.get("VOORZORG_CORS_ORIGINS", "").split(",") if o.strip()),
             request_timeout=float(e.get("VOORZORG_REQUEST_TIMEOUT", "30")),
             peers_file=Path(e["VOORZORG_PEERS_FILE"]) if e.get("VOORZORG_PEERS_FILE") else None,

@@ -8,7 +8,7 @@ loader per file, cached: each file is read once per process (none is read on the
 | eligibility.yaml | `eligibility_rules()` (the one `full_term_days`, which the visit schedule uses too) |
 | referral-codes.yaml | `referral_codes()` |
 | search-parameters.yaml | `search_parameters()` |
-| task-transitions.yaml | `task_kinds()`, `task_kind()`, `task_transitions()` |
+| task-transitions.yaml | `task_kinds()`, `task_kind()`, `task_transitions()`, `task_fixed()` |
 | task-status.yaml | `task_status_rules()` |
 | consult.yaml | `consult_rules()` |
 | access-policy.yaml | `access_policy()`, `operation_roles()` |
@@ -72,8 +72,10 @@ class TaskKind(TypedDict, total=False):
     code: dict[str, str]
     transitions: dict[str, list[str]]
     moved_by: dict[str, list[str]]
+    changes_by: dict[str, list[str]]
     changeable: list[str]
     final: list[str]
+    sent: dict[str, list[str]]
 
 
 class TaskStatusRules(TypedDict):
@@ -183,6 +185,16 @@ def task_kind(task: dict[str, Any]) -> str:
         code = rules.get("code")
         if code and any(c.get("system") == code["system"] and c.get("code") == code["code"] for c in codings):
             return kind
+    return task_default_kind()
+
+
+def task_fixed() -> tuple[str, ...]:
+    """Task elements no update changes, whatever the kind or role (task-transitions.yaml `fixed`)."""
+    return tuple(_task_states()["fixed"])
+
+
+def task_default_kind() -> str:
+    """The kind of a Task that carries no kind's code: the referral loop."""
     return str(_task_states()["default"])
 
 

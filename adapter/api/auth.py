@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
-from adapter.api.context import ctx
+from adapter.api.context import caller_address, ctx
 from adapter.security.audit import Access, build_event
 from adapter.security.clients import ASSERTION_TYPE, verify_assertion
 from adapter.security.principal import Principal
@@ -102,7 +102,7 @@ async def token(request: Request) -> JSONResponse:
                 principal=who,
                 outcome="success" if issued else "minor",
                 outcome_text="token issued" if issued else "token refused",
-                address=request.client.host if request.client else None,
+                address=caller_address(request),
                 path="POST /auth/token",
                 observer=c.settings.base_url,
             )

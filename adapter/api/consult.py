@@ -12,10 +12,9 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from adapter.api.context import check_accept, ctx, read_fhir_body
-from adapter.api.guard import access, patient_of, principal, require, viewer, writer
+from adapter.api.guard import access, may_call, patient_of, require, viewer, writer
 from adapter.api.responses import FhirResponse, resource_response
 from adapter.config import CANONICAL_BASE
-from adapter.data import operation_roles
 from adapter.fhir.outcome import FhirError
 from adapter.security.scopes import CREATE, READ, UPDATE
 from adapter.store.session import Stored
@@ -30,12 +29,6 @@ OPERATIONS = {
     "ServiceRequest": [{"name": "request-consult", "definition": REQUEST_CONSULT}],
     "Task": [{"name": "accept-advice", "definition": ACCEPT_ADVICE}],
 }
-
-
-def _may(request: Request, operation: str) -> None:
-    role = principal(request).role
-    if role not in operation_roles().get(operation, []):
-        raise FhirError.one(403, f"The role {role!r} may not call ${operation}", code="forbidden")
 
 
 def _touched(request: Request, *found: Stored | None) -> None:
@@ -74,7 +67,7 @@ def _parameters(body: dict[str, Any]) -> tuple[str, list[str]]:
 async def request_consult(referral_id: str, request: Request) -> FhirResponse:
     """File a VoorZorg Consult request for a referral by hand: the question and the reasons; the adapter
     adds the minimal situation from the referral itself. The same question again is the same request."""
-    _may(request, "request-consult")
+    may_call(request, "request-consult")
     require(request, "ServiceRequest", CREATE)
     require(request, "Task", CREATE)
     question, reasons = _parameters(await read_fhir_body(request))
@@ -97,7 +90,7 @@ async def request_consult(referral_id: str, request: Request) -> FhirResponse:
 async def accept_consult_advice(task_id: str, request: Request) -> FhirResponse:
     """The JGZ takes over the advice of a completed consult request: the referral's decision, its Task
     and its care plan follow, in one transaction. No body. Answers Parameters with what it is now."""
-    _may(request, "accept-advice")
+    may_call(request, "accept-advice")
     require(request, "Task", UPDATE)
     require(request, "GuidanceResponse", UPDATE)
     require(request, "CarePlan", UPDATE)

@@ -18,6 +18,7 @@ from adapter.fhir.models import FHIR_JSON
 from adapter.fhir.outcome import FhirError
 from adapter.security.audit import AuditLog
 from adapter.security.clients import RegisteredClient, load_clients
+from adapter.security.proxies import TrustedProxies
 from adapter.security.tokens import IssuerKey, TokenVerifier
 from adapter.store.engine import Store
 
@@ -55,7 +56,12 @@ class AppContext:
     def verifier(self) -> TokenVerifier:
         s = self.settings
         return TokenVerifier(
-            s.effective_audience, s.issuer, self.issuer_key, s.trusted_issuers, s.jwks_cache_seconds
+            s.effective_audience,
+            s.issuer,
+            self.issuer_key,
+            s.trusted_issuers,
+            s.jwks_cache_seconds,
+            s.max_token_lifetime,
         )
 
     def clients(self) -> dict[str, RegisteredClient]:
@@ -74,6 +80,13 @@ class AppContext:
 def ctx(request: Request) -> AppContext:
     context: AppContext = request.app.state.ctx
     return context
+
+
+def caller_address(request: Request) -> str | None:
+    """The caller's network address for the audit record: X-Forwarded-For only from trusted proxies."""
+    peer = request.client.host if request.client else None
+    proxies = TrustedProxies.of(ctx(request).settings.trusted_proxies)
+    return proxies.address(peer, request.headers.getlist("x-forwarded-for"))
 
 
 def check_accept(request: Request) -> None:
@@ -130,11 +143,21 @@ def page(request: Request) -> tuple[int, int]:
     return count, int(raw_offset) if raw_offset.isdigit() else 0
 
 
-def if_match_version(request: Request) -> int | None:
-    """The version in an `If-Match: W/"3"` header; 400 when it is no version."""
+def if_match_version(request: Request, *, creates: bool = False) -> int | None:
+    """The version in an `If-Match: W/"3"` header; 400 when it is no version.
+
+    An update names the version it changes, so two writers never overwrite each other unseen (a lost
+    update): without `If-Match` it is 428. Only a PUT that creates (`creates`) may go without; no PUT
+    of this server creates today."""
     raw = request.headers.get("if-match")
     if raw is None:
-        return None
+        if creates:
+            return None
+        raise FhirError.one(
+            428,
+            'An update needs If-Match with the version it changes (W/"n", the ETag of the read)',
+            code="required",
+        )
     tag = raw.strip().removeprefix("W/").strip('"')
     if not tag.isdigit():
         raise FhirError.one(400, f'If-Match {raw!r} is not a version ETag such as W/"3"', code="value")

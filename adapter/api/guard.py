@@ -14,8 +14,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from adapter.api.context import ctx
+from adapter.api.context import caller_address, ctx
 from adapter.api.responses import error_response, internal_error
+from adapter.data import operation_roles
 from adapter.fhir.outcome import FhirError
 from adapter.fhir.subject import client_of
 from adapter.security.access import Viewer
@@ -50,14 +51,21 @@ DEV_PRINCIPAL = Principal(
 
 
 def is_public(request: Request) -> bool:
+    """What the server is and how to get a token; reads of conformance resources, not operations on them
+    (`$validate` reads the store: it is authenticated and audited like any other)."""
     path = request.url.path
     if path.startswith(PUBLIC_PREFIXES):
         return True
+    if "/$" in path:
+        return False
     return request.method == "GET" and any(path == p or path.startswith(p + "/") for p in PUBLIC_CONFORMANCE)
 
 
 def principal(request: Request) -> Principal:
-    p: Principal = request.state.principal
+    """The authenticated caller; 401 when a route that needs one is reached without (never a 500)."""
+    p: Principal | None = getattr(request.state, "principal", None)
+    if p is None:
+        raise _unauthorized("A bearer token is required (Authorization: Bearer ...)", "invalid_request")
     return p
 
 
@@ -75,7 +83,7 @@ def writer(request: Request) -> Store:
         access(request),
         path=f"{request.method} {request.url.path}",
         observer=c.settings.base_url,
-        address=request.client.host if request.client else None,
+        address=caller_address(request),
     )
     return c.store.acting_for(actor)
 
@@ -160,7 +168,7 @@ def _audit(request: Request, status: int) -> None:
         principal=request.state.principal,
         outcome=outcome,
         outcome_text=text,
-        address=request.client.host if request.client else None,
+        address=caller_address(request),
         path=f"{request.method} {request.url.path}",
         observer=c.settings.base_url,
     )
@@ -182,6 +190,16 @@ def require(request: Request, resource_type: str, permission: str) -> Principal:
             code="forbidden",
         )
     return p
+
+
+def may_call(request: Request, operation: str) -> None:
+    """403 unless the caller's role may take this workflow step (access-policy.yaml `operations`)."""
+    role, allowed = principal(request).role, operation_roles().get(operation, [])
+    if role not in allowed:
+        only = ", ".join(allowed) or "no role"
+        raise FhirError.one(
+            403, f"The role {role!r} may not do this ({operation}: {only} only)", code="forbidden"
+        )
 
 
 def viewer(request: Request) -> Viewer:

@@ -43,6 +43,7 @@ _clients_lock = threading.Lock()
 async def notification(request: Request) -> FhirResponse:
     who = require(request, "Task", CREATE)
     require(request, "ServiceRequest", CREATE)  # it ends in a referral, as POST [base] does
+    Sender.of(who).sends()
     c = ctx(request)
     body = await read_fhir_body(request)
     check_structure(body)

@@ -24,6 +24,7 @@ router = APIRouter(dependencies=[Depends(check_accept)])
 async def transaction(request: Request) -> FhirResponse:
     """Intake: the referral transaction Bundle, stored whole or not at all."""
     who = require(request, "ServiceRequest", CREATE)
+    Sender.of(who).sends()
     bundle = await read_fhir_body(request)
     referral = await run_in_threadpool(read_referral, bundle)
     # Database work runs in the thread pool: the event loop keeps serving other requests meanwhile.

@@ -1,4 +1,5 @@
-"""The client's sharing consents: record one (`POST /Consent`), change or withdraw it (`PUT`)."""
+"""The client's sharing consents: record one (`POST /Consent`), change or withdraw it (`PUT`) — the JGZ's
+step only (access-policy.yaml `sharing-consent`): any other role gets 403, before anything is read."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from adapter.api.context import check_accept, ctx, if_match_version, read_fhir_body
-from adapter.api.guard import access, require, viewer, writer
+from adapter.api.guard import access, may_call, require, viewer, writer
 from adapter.api.responses import FhirResponse, resource_response
 from adapter.security.scopes import CREATE, UPDATE
 from adapter.workflows.sharing import ConsentRecorded, record_consent, update_consent
@@ -16,6 +17,7 @@ router = APIRouter(dependencies=[Depends(check_accept)])
 
 @router.post("/Consent")
 async def create_consent(request: Request) -> FhirResponse:
+    may_call(request, "sharing-consent")
     require(request, "Consent", CREATE)
     body = await read_fhir_body(request)
     recorded = await run_in_threadpool(record_consent, writer(request), viewer(request), body)
@@ -24,6 +26,7 @@ async def create_consent(request: Request) -> FhirResponse:
 
 @router.put("/Consent/{consent_id}")
 async def change_consent(consent_id: str, request: Request) -> FhirResponse:
+    may_call(request, "sharing-consent")
     require(request, "Consent", UPDATE)
     body = await read_fhir_body(request)
     expected = if_match_version(request)

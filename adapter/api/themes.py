@@ -43,7 +43,9 @@ def _nurse(request: Request, resource_type: str, permission: str) -> None:
 @router.post("/Observation")
 async def create_observation(request: Request) -> FhirResponse:
     """A birth report re-times the care plan; a theme assessment is stored (201, or 200 on a resend)."""
-    require(request, "Observation", CREATE)
+    who = require(request, "Observation", CREATE)
+    if not (who.may("CarePlan", UPDATE) or who.data_scope == "all"):  # neither a report nor the nurse's
+        raise FhirError.one(403, f"The role {who.role!r} records no Observations", code="forbidden")
     body = await read_fhir_body(request)
     check_structure(body)
     if body.get("resourceType") == "Observation" and is_delivery_date(body):

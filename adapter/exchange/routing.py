@@ -163,7 +163,9 @@ def _to_fixed_peer(session: Session, flow: Flow, latest: list[Stored]) -> list[P
     by_client: dict[str, list[Stored]] = {}
     for stored in latest:
         client = client_of(stored.content)
-        if client and flow.carries(stored.content):
+        # a Patient travels only as the client herself: a referrer's copy of her stays here
+        herself = stored.res_type != "Patient" or stored.reference == client
+        if client and herself and flow.carries(stored.content):
             by_client.setdefault(client, []).append(stored)
     out = []
     for client, carried in by_client.items():

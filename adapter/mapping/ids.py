@@ -62,6 +62,11 @@ def child_id(referral_id: str, born: str, key: str) -> str:
     return _derived(referral_id, f"child/{born}/{key}")
 
 
+def patient_as_sent_id(referral_id: str) -> str:
+    """The referrer's own copy of her Patient, kept with the referral (the client record is the JGZ's)."""
+    return _derived(referral_id, "Patient/as-sent")
+
+
 def referral_part_id(referral_id: str, role: str) -> str:
     """Another resource of the referral (an Observation, a Consent, ...), by its role in the referral."""
     return _derived(referral_id, role)

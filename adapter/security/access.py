@@ -65,6 +65,15 @@ class Viewer:
         note_read(s, stored)
         return stored
 
+    @property
+    def versions_of(self) -> str | None:
+        """Whose versions history and vread show besides the JGZ's: the caller's own organisation's, when it
+        sees only its part (never another referrer's); None: every version (the JGZ)."""
+        return None if self.scope == "all" else (self.principal.organization or "")
+
+    def sees_version(self, version: Stored) -> bool:
+        return self.versions_of is None or version.author in (None, self.versions_of)
+
     def limits(self, resource_type: str) -> list[Match]:
         """Extra search criteria that keep a search inside what the caller may see."""
         if self.scope == "all":

@@ -77,6 +77,13 @@ class Actor:
     observer: str  # the adapter's base URL
     address: str | None = None  # the caller's network address, when there is one
 
+    @property
+    def writes_for(self) -> str | None:
+        """The referring organisation whose versions this actor writes (history and vread show them to
+        it and the JGZ only); None for the JGZ and the adapter itself, whose versions all may see."""
+        p = self.principal
+        return p.organization if p is not None and p.data_scope != "all" else None
+
 
 _DCM = "http://dicom.nema.org/resources/ontology/DCM"
 _ENTITY_TYPE = "http://terminology.hl7.org/CodeSystem/audit-entity-type"

@@ -134,8 +134,10 @@ class TokenVerifier:
         key: IssuerKey,
         external: dict[str, str],
         jwks_cache_seconds: float = 60.0,
+        max_lifetime: int = 3600,
     ) -> None:
         self.audience = audience
+        self.max_lifetime = max_lifetime
         self.embedded_issuer = embedded_issuer
         self.key = key
         self.external = {iss: _jwks_client(url, jwks_cache_seconds) for iss, url in external.items()}
@@ -171,15 +173,8 @@ class TokenVerifier:
             raise AuthError(_why(e)) from None
         except (TypeError, ValueError) as e:  # TypeError: an RSA alg named for an EC key
             raise AuthError(f"the token is not valid: {type(e).__name__}") from None
-        act = claims.get("act")
-        return Principal(
-            client_id=str(claims.get("client_id") or claims.get("sub") or ""),
-            role=str(claims.get("voorzorg_role", "")),
-            organization=claims.get("organization"),
-            scopes=parse_scopes(str(claims.get("scope", ""))),
-            user=str(act["sub"]) if isinstance(act, dict) and "sub" in act else None,
-            issuer=str(issuer),
-        )
+        _check_lifetime(claims, self.max_lifetime)
+        return _principal(claims, str(issuer))
 
     def _signing_key(self, token: str, issuer: Any) -> Any:
         if issuer == self.embedded_issuer:
@@ -212,3 +207,49 @@ def _why(e: jwt.PyJWTError) -> str:
     if isinstance(e, jwt.ImmatureSignatureError):
         return "the token is not valid yet"
     return f"the token is not valid: {type(e).__name__}"
+
+
+def _check_lifetime(claims: dict[str, Any], max_lifetime: int) -> None:
+    """A token living longer than the server accepts is refused, whoever signed it: a leaked one would
+    otherwise open the data for as long as its issuer chose."""
+    iat = claims.get("iat")
+    if iat is not None and not _is_number(iat):
+        raise AuthError("the token's iat is not a time")
+    start = iat if iat is not None else time.time()
+    if not _is_number(claims["exp"]) or claims["exp"] - start > max_lifetime + LEEWAY_SECONDS:
+        raise AuthError(f"the token lives longer than this server accepts ({max_lifetime} s)")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _principal(claims: dict[str, Any], issuer: str) -> Principal:
+    """The caller as the claims say, each claim of the type it must have (else 401, never a 500 later):
+    strings for the client, role and scope, `system|value` for the organisation, `act.sub` a string."""
+    texts = {name: claims.get(name) for name in ("client_id", "sub", "voorzorg_role", "scope")}
+    wrong = sorted(name for name, value in texts.items() if value is not None and not isinstance(value, str))
+    organization = claims.get("organization")
+    if organization is not None and not _is_organization(organization):
+        wrong.append("organization")
+    act = claims.get("act")
+    if act is not None and not (isinstance(act, dict) and isinstance(act.get("sub"), str)):
+        wrong.append("act")
+    if wrong:
+        raise AuthError(f"the token's claims are malformed: {', '.join(wrong)}")
+    return Principal(
+        client_id=str(texts["client_id"] or texts["sub"] or ""),
+        role=str(texts["voorzorg_role"] or ""),
+        organization=organization,
+        scopes=parse_scopes(str(texts["scope"] or "")),
+        user=act["sub"] if act is not None else None,
+        issuer=issuer,
+    )
+
+
+def _is_organization(value: object) -> bool:
+    """`system|value`: an identifier system (a URI) and a value, both present."""
+    if not isinstance(value, str):
+        return False
+    system, sep, code = value.partition("|")
+    return bool(sep and system.strip() and code.strip() and "|" not in code)

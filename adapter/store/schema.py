@@ -30,6 +30,8 @@ resource_version = Table(
     Column("last_updated", String(32), nullable=False),
     Column("method", String(8), nullable=False),
     Column("content", Text, nullable=False),
+    # The referring organisation that wrote this version ("system|value"); NULL: the JGZ or the adapter.
+    Column("author", String(255)),
 )
 
 #: One row per indexed search value of the current version.
@@ -48,13 +50,16 @@ search_index = Table(
 )
 
 #: Business identifiers that must stay unique (client BSN, referral number): the database itself
-#: refuses a second row, which is what keeps concurrent identical referrals from duplicating.
+#: refuses a second row, which is what keeps concurrent identical referrals from duplicating. `owner`
+#: is the organisation whose numbering the key is in (a practice's referral numbers and the records it
+#: sends); '' is the key space all share (the client's BSN).
 business_key = Table(
     "business_key",
     metadata,
     Column("res_type", String(64), primary_key=True),
     Column("system", String(255), primary_key=True),
     Column("value", String(255), primary_key=True),
+    Column("owner", String(255), primary_key=True, default=""),
     Column("res_id", String(64), nullable=False),
 )
 

@@ -40,6 +40,8 @@ class Stored:
     last_updated: str
     deleted: bool
     content: dict[str, Any]
+    #: Of a version (vread, history): the referring organisation that wrote it; None: the JGZ or the adapter.
+    author: str | None = None
 
     @property
     def etag(self) -> str:
@@ -144,8 +146,17 @@ class Session(Protocol):
     def get_version(self, res_type: str, res_id: str, version_id: int) -> Stored | None: ...
 
     def history(
-        self, res_type: str | None, res_id: str | None, since: str | None, count: int, offset: int
-    ) -> tuple[int, list[Stored]]: ...
+        self,
+        res_type: str | None,
+        res_id: str | None,
+        since: str | None,
+        count: int,
+        offset: int,
+        *,
+        author_in: str | None = None,
+    ) -> tuple[int, list[Stored]]:
+        """Versions, newest first; with `author_in`, only those the JGZ or that organisation wrote."""
+        ...
 
     def search(
         self, res_type: str, matches: list[Match], count: int, offset: int, newest_first: bool = False
@@ -175,10 +186,10 @@ class Session(Protocol):
 
     def organizations_with_access(self, res_type: str, res_id: str) -> list[str]: ...
 
-    # --- business keys ---
-    def find_key(self, res_type: str, system: str, value: str) -> str | None: ...
+    # --- business keys (`owner`: the organisation whose numbering it is; '' = the key space all share) ---
+    def find_key(self, res_type: str, system: str, value: str, owner: str = "") -> str | None: ...
 
-    def claim_key(self, res_type: str, system: str, value: str, proposed_id: str) -> str: ...
+    def claim_key(self, res_type: str, system: str, value: str, proposed_id: str, owner: str = "") -> str: ...
 
     # --- token endpoint ---
     def use_assertion(self, jti: str, expires: int, now: int) -> bool:

@@ -85,19 +85,17 @@ class SqlSession:
                 v.res_type == res_type, v.res_id == res_id, v.version_id == version_id
             )
         ).first()
-        if row is None:
-            return None
-        return Stored(
-            res_type,
-            res_id,
-            row.version_id,
-            row.last_updated,
-            row.method == "DELETE",
-            json.loads(row.content),
-        )
+        return _version(row) if row is not None else None
 
     def history(
-        self, res_type: str | None, res_id: str | None, since: str | None, count: int, offset: int
+        self,
+        res_type: str | None,
+        res_id: str | None,
+        since: str | None,
+        count: int,
+        offset: int,
+        *,
+        author_in: str | None = None,
     ) -> tuple[int, list[Stored]]:
         v = resource_version.c
         where: list[ColumnElement[bool]] = []
@@ -107,6 +105,8 @@ class SqlSession:
             where.append(v.res_id == res_id)
         if since:
             where.append(v.last_updated >= since)
+        if author_in is not None:
+            where.append(or_(v.author.is_(None), v.author == author_in))
         total = self.conn.execute(
             select(func.count()).select_from(resource_version).where(*where)
         ).scalar_one()
@@ -117,17 +117,7 @@ class SqlSession:
             .limit(count)
             .offset(offset)
         ).all()
-        return total, [
-            Stored(
-                r.res_type,
-                r.res_id,
-                r.version_id,
-                r.last_updated,
-                r.method == "DELETE",
-                json.loads(r.content),
-            )
-            for r in rows
-        ]
+        return total, [_version(r) for r in rows]
 
     def search(
         self, res_type: str, matches: list[Match], count: int, offset: int, newest_first: bool = False
@@ -247,6 +237,12 @@ class SqlSession:
         self.written.append(Write(gone, created=False, changed=True))
         return gone
 
+    @property
+    def author(self) -> str | None:
+        """The referring organisation this unit of work writes for (the actor's `writes_for`), if any."""
+        author = getattr(self.actor, "writes_for", None)
+        return author if isinstance(author, str) else None
+
     def _record_version(
         self, res_type: str, res_id: str, version: int, stamp: str, method: str, text: str
     ) -> None:
@@ -258,6 +254,7 @@ class SqlSession:
                 last_updated=stamp,
                 method=method,
                 content=text,
+                author=self.author,
             )
         )
 
@@ -305,23 +302,27 @@ class SqlSession:
         return sorted(str(r.organization) for r in rows)
 
     # --- business keys -----------------------------------------------------------------------
-    def find_key(self, res_type: str, system: str, value: str) -> str | None:
+    def find_key(self, res_type: str, system: str, value: str, owner: str = "") -> str | None:
         k = business_key.c
         return self.conn.execute(
-            select(k.res_id).where(k.res_type == res_type, k.system == system, k.value == value)
+            select(k.res_id).where(
+                k.res_type == res_type, k.system == system, k.value == value, k.owner == owner
+            )
         ).scalar_one_or_none()
 
-    def claim_key(self, res_type: str, system: str, value: str, proposed_id: str) -> str:
+    def claim_key(self, res_type: str, system: str, value: str, proposed_id: str, owner: str = "") -> str:
         """The id already holding this business key, or `proposed_id` now holding it.
 
         A concurrent claim of the same key waits for the other transaction and then fails on the
         primary key; `Store.write` re-runs the unit of work, which then finds the winner's id.
         """
-        existing = self.find_key(res_type, system, value)
+        existing = self.find_key(res_type, system, value, owner)
         if existing is not None:
             return existing
         self.conn.execute(
-            insert(business_key).values(res_type=res_type, system=system, value=value, res_id=proposed_id)
+            insert(business_key).values(
+                res_type=res_type, system=system, value=value, owner=owner, res_id=proposed_id
+            )
         )
         return proposed_id
 
@@ -353,6 +354,19 @@ def _compare(
     if a.compare == "ne":
         return or_(low_col > hi, high_col < lo)
     return and_(low_col >= lo, high_col <= hi)
+
+
+def _version(row: Any) -> Stored:
+    """A row of `resource_version` as a Stored version (a deletion when its method says so)."""
+    return Stored(
+        row.res_type,
+        row.res_id,
+        row.version_id,
+        row.last_updated,
+        row.method == "DELETE",
+        json.loads(row.content),
+        row.author,
+    )
 
 
 def _stored(row: Any) -> Stored:

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from adapter.fhir.search import IDENTIFIER_LINKS, Include
+from adapter.fhir.subject import record_of
 from adapter.security.access import Viewer
 from adapter.security.scopes import READ
 from adapter.store.indexing import index_rows
@@ -93,9 +94,19 @@ def _pointed_at(
             _left_out(notes, res_type)
             continue
         stored = s.live(ref)
-        if stored is not None and viewer.sees(s, stored):
-            out.append(stored)
+        if stored is not None:
+            out += _as_known(s, viewer, stored)
     return out
+
+
+def _as_known(s: Session, viewer: Viewer, stored: Stored) -> list[Stored]:
+    """The resource as the caller knows it: itself when it may see it; for a client record it may not
+    see, the copies of her its organisation sent (a referrer's Patient refers to the record)."""
+    if viewer.sees(s, stored):
+        return [stored]
+    if stored.res_type != "Patient":
+        return []
+    return [c for c in s.find("Patient", link=stored.reference) if record_of(c.content) and viewer.sees(s, c)]
 
 
 def _references(sources: Iterable[Stored], param: str) -> Iterable[str]:
@@ -123,4 +134,6 @@ def _alternatives(rule: Include, targets: list[Stored]) -> list[Alternative]:
             for i in t.content.get("identifier", [])
             if isinstance(i, dict) and i.get("system") and i.get("value")
         ]
-    return [Alternative(value=t.reference) for t in targets]
+    # A referrer's copy of her stands for the client record it refers to: what points at the record counts.
+    refs = dict.fromkeys(r for t in targets for r in (t.reference, record_of(t.content)) if r)
+    return [Alternative(value=r) for r in refs]

@@ -5,7 +5,9 @@ notified pull (`POST /Task`, the referral fetched from the sender) — and owns 
 the same transaction as the intake, so a check and the write it guards cannot be split by another writer.
 
 Resending the same referral (same ServiceRequest identifier) re-decides and updates in place: the
-client is found by BSN and the referral by its identifier (unique business keys in the store), and
+client is found by BSN and the referral by its identifier within the sender's numbering (unique business
+keys in the store; a sender's data stays the sender's: its Patient is kept as its own copy, referring to
+the client record, which the first referral makes and then only the JGZ changes), and
 every other resource of the referral gets an id derived from the referral and its role
 (`adapter.mapping.ids`), so nothing is ever stored twice. Resources the earlier submission had and this
 one lacks are deleted.
@@ -14,18 +16,25 @@ one lacks are deleted.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from adapter.config import CANONICAL_BASE
-from adapter.data import eligibility_rules, referral_codes, task_transitions
+from adapter.data import (
+    eligibility_rules,
+    referral_codes,
+    task_default_kind,
+    task_kind,
+    task_kinds,
+    task_transitions,
+)
 from adapter.domain.eligibility import Decision, decide
 from adapter.domain.facts import Deployment
 from adapter.fhir.dates import now_instant
-from adapter.fhir.outcome import FhirError
+from adapter.fhir.outcome import FhirError, Issue
 from adapter.fhir.references import retarget
 from adapter.mapping.decision_out import apply_to_task, concept, to_guidance_response
-from adapter.mapping.ids import guidance_id, referral_part_id, referral_task_id
+from adapter.mapping.ids import guidance_id, patient_as_sent_id, referral_part_id, referral_task_id
 from adapter.mapping.referral_in import Entry, Referral, read_referral
 from adapter.security.senders import Sender
 from adapter.store.engine import Store
@@ -50,6 +59,8 @@ class IntakeResult:
     careplan: Write | None = None
     #: The consult request made, updated or cancelled (not in the transaction response: the JGZ's question)
     consult: tuple[Write, ...] = ()
+    #: The JGZ's record of her, when a referrer's referral made it (not the referrer's: never granted)
+    client: Write | None = None
 
     @property
     def shared_with_sender(self) -> list[Write]:
@@ -59,7 +70,7 @@ class IntakeResult:
     @property
     def touched(self) -> list[Write]:
         """Everything intake wrote, for its AuditEvent (NEN 7513 lists every resource a request touched)."""
-        return [*self.shared_with_sender, *self.consult]
+        return [*self.shared_with_sender, *self.consult, *([self.client] if self.client else [])]
 
 
 def check_eligibility(bundle: dict[str, Any], deployment: Deployment) -> Decision:
@@ -89,11 +100,11 @@ def receive_referral(
     """A referral that passed the contract, from `sender`: checked against the sender's rights, decided,
     and stored, in one transaction."""
     sender.may_send(referral.requester_organizations)
+    sender.may_send_consents(referral)
     decision = decide(referral.facts, eligibility_rules(), deployment)
 
     def work(s: Session) -> IntakeResult:
-        sender.may_use_number(s, referral.referral_identifier)
-        return _store(s, referral, decision, deployment)
+        return _store(s, referral, decision, deployment, sender)
 
     return store.write(work)
 
@@ -103,15 +114,50 @@ def intake(store: Store, bundle: dict[str, Any], deployment: Deployment) -> Inta
     return receive_referral(store, read_referral(bundle), Sender.trusted(), deployment)
 
 
+def check_sent_task(referral: Referral, current: Stored | None) -> None:
+    """422 naming each element of the sender's own Task that is not the sender's to set: a referral
+    comes in asking (task-transitions.yaml `sent`), as a referral Task (no other kind's code); where it
+    goes from there is the receiver's move, made by the decision. A resend may carry the status the
+    receiver already gave the Task (a notified-pull sender's Task mirrors ours)."""
+    if referral.task is None:
+        return
+    task, path = referral.task.resource, referral.task.path
+    default = task_default_kind()
+    sent = task_kinds()[default].get("sent", {})
+    now = current.content if current is not None and not current.deleted else {}
+    issues = [
+        Issue(
+            f"A referral's Task is sent with {element} {', '.join(allowed)}; "
+            f"{task.get(element)!r} is the receiver's to set",
+            (f"{path}.{element}",),
+            "business-rule",
+        )
+        for element, allowed in sent.items()
+        if task.get(element) not in allowed and (not now or task.get(element) != now.get(element))
+    ]
+    if task_kind(task) != default:
+        issues.append(
+            Issue(
+                f"A referral's Task is a {default} Task; this code makes it a {task_kind(task)} Task",
+                (f"{path}.code",),
+                "business-rule",
+            )
+        )
+    if issues:
+        raise FhirError(422, issues)
+
+
 # --- the unit of work ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Ids:
     """Where each entry of the referral goes: its id, and the references that must follow it."""
 
-    patient: str
+    patient: str  # the client record (her BSN's)
     referral: str
     by_entry: dict[int, tuple[str, str]]  # entry index -> (type, id)
     references: dict[str, str]  # fullUrl or Type/id in the Bundle -> Type/id stored
+    #: Entry index -> the record it is the sender's copy of (a referrer's Patient: `keeps_own_copy`)
+    copies: dict[int, str] = field(default_factory=dict)
 
     @property
     def patient_ref(self) -> str:
@@ -122,14 +168,18 @@ class _Ids:
         return {"/".join(v) for v in self.by_entry.values()}
 
 
-def _store(s: Session, referral: Referral, decision: Decision, deployment: Deployment | None) -> IntakeResult:
-    ids = _claim_ids(s, referral)
+def _store(
+    s: Session, referral: Referral, decision: Decision, deployment: Deployment | None, sender: Sender
+) -> IntakeResult:
+    ids = _claim_ids(s, referral, sender)
+    check_sent_task(referral, s.get("Task", referral_task_id(ids.referral)))
     earlier = _referral_resources(s, s.get("ServiceRequest", ids.referral))
     decision = consult.decision_at_intake(
         s, ids.referral, referral.facts, decision
     )  # an accepted advice holds
     when = now_instant()
     writes = [s.put(_as_stored(en, ids), method="PUT") for en in referral.entries if en is not referral.task]
+    client = _client_record(s, referral, ids)
     guidance = _write_decision(s, referral, decision, ids, when)
     task = _write_task(s, referral, decision, ids, when)
     if referral.task is not None:
@@ -157,6 +207,7 @@ def _store(s: Session, referral: Referral, decision: Decision, deployment: Deplo
         ids.patient_ref,
         careplan,
         tuple(asked),
+        client,
     )
     for w in result.shared_with_sender:
         for organization in referral.requester_organizations:
@@ -164,22 +215,26 @@ def _store(s: Session, referral: Referral, decision: Decision, deployment: Deplo
     return result
 
 
-def _claim_ids(s: Session, referral: Referral) -> _Ids:
-    """The client by her BSN and the referral by its number (business keys); the rest by their role."""
+def _claim_ids(s: Session, referral: Referral, sender: Sender) -> _Ids:
+    """The client by her BSN (one key space for all); the referral by its number, and the records the
+    sender sends (Organization, Practitioner) by theirs, within the sender's numbering; the rest by
+    their role in the referral. A referrer's Patient is its own copy, referring to the client record."""
     bsn_system = referral_codes()["systems"]["bsn"]
+    owner = sender.numbering(referral)
     patient_id = s.claim_key("Patient", bsn_system, referral.bsn, new_id())
-    referral_id = s.claim_key("ServiceRequest", *referral.referral_identifier, new_id())
+    referral_id = s.claim_key("ServiceRequest", *referral.referral_identifier, new_id(), owner)
+    fixed = {referral.service_request.index: referral_id}
+    if referral.task is not None:
+        fixed[referral.task.index] = referral_task_id(referral_id)
+    copies = {referral.patient.index: patient_id} if sender.keeps_own_copy else {}
+    fixed[referral.patient.index] = patient_as_sent_id(referral_id) if copies else patient_id
     by_entry: dict[int, tuple[str, str]] = {}
     seen: dict[str, int] = {}
     for en in referral.entries:
-        if en is referral.patient:
-            rid = patient_id
-        elif en is referral.service_request:
-            rid = referral_id
-        elif en is referral.task:
-            rid = referral_task_id(referral_id)
+        if en.index in fixed:
+            rid = fixed[en.index]
         elif en.type in _SHARED_KEYS and (ident := _first_identifier(en)):
-            rid = s.claim_key(en.type, *ident, new_id())
+            rid = s.claim_key(en.type, *ident, new_id(), owner)
         else:
             role = f"{en.type}/{referral.items.get(en.index) or _code_key(en)}"
             seen[role] = seen.get(role, 0) + 1
@@ -187,19 +242,35 @@ def _claim_ids(s: Session, referral: Referral) -> _Ids:
         by_entry[en.index] = (en.type, rid)
     references: dict[str, str] = {}
     for en in referral.entries:
-        target = "/".join(by_entry[en.index])
+        target = f"Patient/{copies[en.index]}" if en.index in copies else "/".join(by_entry[en.index])
         if en.full_url:
             references[en.full_url] = target
         if en.resource.get("id"):
             references[f"{en.type}/{en.resource['id']}"] = target
-    return _Ids(patient_id, referral_id, by_entry, references)
+    return _Ids(patient_id, referral_id, by_entry, references, copies)
 
 
 def _as_stored(en: Entry, ids: _Ids) -> dict[str, Any]:
-    """An entry as it is stored: its id, and its references pointing at what they point at here."""
+    """An entry as it is stored: its id, and its references pointing at what they point at here; a
+    sender's copy refers to the record it is a copy of (Patient.link type `refer`)."""
     body: dict[str, Any] = retarget(copy.deepcopy(en.resource), ids.references)
     body["id"] = ids.by_entry[en.index][1]
+    if en.index in ids.copies:
+        record = {"other": {"reference": f"Patient/{ids.copies[en.index]}"}, "type": "refer"}
+        body["link"] = [*(x for x in body.get("link", []) if x != record), record]
     return body
+
+
+def _client_record(s: Session, referral: Referral, ids: _Ids) -> Write | None:
+    """The JGZ's record of her, made from the first referral that names her (it takes over what that
+    referrer sent, then); after that only the JGZ changes it: what a referrer sends stays in its copy."""
+    if referral.patient.index not in ids.copies:
+        return None
+    current = s.get("Patient", ids.patient)
+    if current is not None and not current.deleted:
+        return None
+    body: dict[str, Any] = retarget(copy.deepcopy(referral.patient.resource), ids.references)
+    return s.put({**body, "id": ids.patient})
 
 
 def _write_decision(s: Session, referral: Referral, decision: Decision, ids: _Ids, when: str) -> Write:

@@ -1,5 +1,6 @@
 """The FHIR read interactions on stored resources — read, vread, history, search — as far as the caller
-may see (`Viewer`): what it may not see answers as what does not exist (404), never 403."""
+may see (`Viewer`): what it may not see answers as what does not exist (404), never 403. A referrer's
+history and vread show the versions it and the JGZ wrote, never one another referrer wrote."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ def vread(store: Store, viewer: Viewer, res_type: str, res_id: str, version: str
     with store.reading() as s:
         current = viewer.visible(s, s.get(res_type, res_id))
         stored = s.get_version(res_type, res_id, int(version)) if current else None
-    if stored is None:
+    if stored is None or not viewer.sees_version(stored):  # another referrer's version: as if none
         raise missing
     if stored.deleted:
         raise FhirError.one(410, f"Version {version} of {res_type}/{res_id} is a deletion", code="deleted")
@@ -62,7 +63,7 @@ def history(
         )
     with store.reading() as s:
         current = _visible(s, viewer, res_type, res_id) if res_id is not None else None
-        total, versions = s.history(res_type, res_id, since, count, 0)
+        total, versions = s.history(res_type, res_id, since, count, 0, author_in=viewer.versions_of)
     return Page(total, versions), current
 
 

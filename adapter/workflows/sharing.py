@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from adapter.data import sharing_rules
+from adapter.data import own_system, sharing_rules
 from adapter.domain.consent import may_share
 from adapter.fhir.models import check_structure
 from adapter.fhir.outcome import FhirError
@@ -139,7 +139,15 @@ def refresh_ozks_summary(s: Session, patient: str, organization: tuple[str, str]
 
 def _summary(s: Session, patient: str, sid: str, organization: tuple[str, str]) -> dict[str, Any] | None:
     mother = s.get(*patient.split("/", 1))
-    _, referrals = s.search("ServiceRequest", [Match("patient", (Alternative(value=patient),))], 1, 0, True)
+    # her newest referral (not a consult request filed for it: that is a ServiceRequest about her too)
+    referral_code = Alternative(value="voorzorg-referral", system=own_system("voorzorg-referral-item"))
+    _, referrals = s.search(
+        "ServiceRequest",
+        [Match("patient", (Alternative(value=patient),)), Match("code", (referral_code,))],
+        1,
+        0,
+        True,
+    )
     if mother is None or mother.deleted or not referrals:
         return None
     referral = referrals[0].res_id

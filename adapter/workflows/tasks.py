@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from adapter.data import task_kind, task_kinds, task_transitions
+from adapter.data import TaskKind, task_fixed, task_kind, task_kinds, task_transitions
 from adapter.fhir.outcome import FhirError, Issue
 from adapter.security.access import Viewer
 from adapter.store.engine import Store
@@ -58,7 +58,7 @@ def update_task(
 
 def check_task_update(current: dict[str, Any], proposed: dict[str, Any], role: str) -> None:
     """Refuse an update the Task's kind does not allow: 409 (transition, final), 403 (not this role's
-    move), 422 (an element that may not change)."""
+    move, or a role that updates nothing of this kind), 422 (an element that may not change)."""
     kind = task_kind(current)
     rules = task_kinds()[kind]
     old, new = current.get("status"), proposed.get("status")
@@ -78,34 +78,55 @@ def check_task_update(current: dict[str, Any], proposed: dict[str, Any], role: s
                 "Task.status",
                 code="business-rule",
             )
-        limited = rules.get("moved_by", {}).get(role)
-        if limited is not None and new not in limited:
-            raise FhirError.one(
-                403,
-                f"The role {role!r} may not move a {kind} Task to {new!r} (only to: {', '.join(limited)})",
-                "Task.status",
-                code="forbidden",
-            )
-    changeable = rules.get("changeable")
-    if changeable is None:
-        return
-    fixed = sorted((set(current) | set(proposed)) - set(changeable) - {"meta", "resourceType", "id"})
-    changed = [k for k in fixed if current.get(k) != proposed.get(k)]
+    _check_mover(kind, rules, role, old, new)
+    _check_elements(kind, rules, role, current, proposed)
+
+
+def _check_mover(kind: str, rules: TaskKind, role: str, old: object, new: object) -> None:
+    """403 unless `role` may update a Task of this kind and, when it moves it, to `new`."""
+    moves = rules.get("moved_by", {})
+    if role not in moves:
+        raise FhirError.one(
+            403, f"The role {role!r} does not update a {kind} Task", "Task.status", code="forbidden"
+        )
+    if old != new and new not in moves[role]:
+        raise FhirError.one(
+            403,
+            f"The role {role!r} may not move a {kind} Task to {new!r} "
+            f"(only to: {', '.join(moves[role]) or 'none'})",
+            "Task.status",
+            code="forbidden",
+        )
+
+
+def _check_elements(
+    kind: str, rules: TaskKind, role: str, current: dict[str, Any], proposed: dict[str, Any]
+) -> None:
+    """422 naming each element the update changes that is fixed, or not this role's (or anyone's) to
+    change."""
+    changeable = rules.get("changes_by", {}).get(role, rules.get("changeable"))
+    elements = sorted((set(current) | set(proposed)) - {"meta", "resourceType", "id"})
+    changed = [k for k in elements if current.get(k) != proposed.get(k)]
     if current.get("meta", {}).get("profile") != proposed.get("meta", {}).get("profile"):
         changed.insert(0, "meta.profile")
-    if changed:
+    issues = [
+        Issue(f"Task.{k} never changes once the Task is made", (f"Task.{k}",), "business-rule")
+        for k in changed
+        if k in task_fixed()
+    ]
+    if changeable is not None:
         may = ", ".join(changeable)
-        raise FhirError(
-            422,
-            [
-                Issue(
-                    f"Task.{k} of a {kind} Task cannot change; an update may change only {may}",
-                    (f"Task.{k}",),
-                    "business-rule",
-                )
-                for k in changed
-            ],
-        )
+        issues += [
+            Issue(
+                f"Task.{k} of a {kind} Task cannot change by the role {role!r}; it may change only {may}",
+                (f"Task.{k}",),
+                "business-rule",
+            )
+            for k in changed
+            if k not in changeable and k not in task_fixed()
+        ]
+    if issues:
+        raise FhirError(422, issues)
 
 
 def _without_meta(task: dict[str, Any]) -> dict[str, Any]:

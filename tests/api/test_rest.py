@@ -430,7 +430,16 @@ def test_put_task_that_is_not_a_task_is_400(client: TestClient, referral: dict[s
 def test_put_unknown_task_is_404(client: TestClient, referral: dict[str, Any]) -> None:
     task = bare(one(intake(client, referral), "Task"))
     task["id"] = "no-such-task"
-    outcome(put_task(client, task), 404)
+    outcome(put_task(client, task, 'W/"1"'), 404)
+
+
+def test_put_without_if_match_is_428(client: TestClient, referral: dict[str, Any]) -> None:
+    """A lost update cannot happen: an update names the version it changes (no PUT here creates)."""
+    task = bare(one(intake(client, referral), "Task"))
+    for path, body in ((f"/Task/{task['id']}", task), ("/Task/no-such-task", {**task, "id": "no-such-task"})):
+        r = client.put(path, content=json.dumps({**body, "status": "in-progress"}), headers=FHIR_JSON_HEADERS)
+        assert outcome(r, 428)["issue"][0]["code"] == "required"
+    assert client.get(f"/Task/{task['id']}").json()["meta"]["versionId"] == "1"
 
 
 def test_if_match_that_is_no_version_is_400(client: TestClient, referral: dict[str, Any]) -> None:

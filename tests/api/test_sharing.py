@@ -158,7 +158,11 @@ def test_consents_that_do_not_fit_are_refused_naming_the_element_and_change_noth
     consent = _post(client, "/Consent", _consent(patient)).json()
     other = client.post("/", content=_other_client(referral), headers=FHIR_JSON_HEADERS)
     moved = {**consent, "patient": {"reference": f"Patient/{other.json()['entry'][0]['resource']['id']}"}}
-    r = client.put(f"/Consent/{consent['id']}", content=json.dumps(moved), headers=FHIR_JSON_HEADERS)
+    r = client.put(
+        f"/Consent/{consent['id']}",
+        content=json.dumps(moved),
+        headers={**FHIR_JSON_HEADERS, "If-Match": 'W/"1"'},
+    )
     assert r.status_code == 422 and r.json()["issue"][0]["expression"] == ["Consent.patient"]
     stale = client.put(
         f"/Consent/{consent['id']}",
@@ -181,3 +185,26 @@ def _other_client(referral: dict[str, Any]) -> str:
             res["identifier"][0]["value"] = "OTHER-1"
             e.get("request", {}).pop("ifNoneExist", None)
     return json.dumps(body)
+
+
+def test_a_consult_request_filed_by_hand_keeps_her_summary(
+    client: TestClient, referral: dict[str, Any]
+) -> None:
+    """The consult request is a ServiceRequest about her too; her summary follows her referral, not it."""
+    out = _intake(client, referral)
+    patient = f"Patient/{out['Patient']['id']}"
+    assert _post(client, "/Consent", _consent(patient)).status_code == 201
+    reason = {
+        "system": "https://fhir.voorzorg.nl/CodeSystem/voorzorg-decision-reason",
+        "code": "forced-framework",
+    }
+    question = {
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": "question", "valueString": "Past het?"},
+            {"name": "reason", "valueCoding": reason},
+        ],
+    }
+    asked = _post(client, f"/ServiceRequest/{out['ServiceRequest']['id']}/$request-consult", question)
+    assert asked.status_code == 201, asked.text
+    assert client.get(f"/EpisodeOfCare/{summary_id(patient)}").status_code == 200

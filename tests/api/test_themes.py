@@ -411,7 +411,8 @@ def test_a_goal_keeps_its_client_and_theme_and_takes_no_unknown_status(
     body = {k: v for k, v in goal.items() if k != "meta"}
 
     def put(changed: dict[str, Any]) -> Response:
-        return client.put(f"/Goal/{goal['id']}", content=json.dumps(changed), headers=FHIR_JSON_HEADERS)
+        headers = {**FHIR_JSON_HEADERS, "If-Match": 'W/"1"'}
+        return client.put(f"/Goal/{goal['id']}", content=json.dumps(changed), headers=headers)
 
     moved = put({**body, "subject": {"reference": "Patient/someone-else"}})
     assert moved.status_code == 422 and moved.json()["issue"][0]["expression"] == ["Goal.subject"]
@@ -424,7 +425,9 @@ def test_a_goal_keeps_its_client_and_theme_and_takes_no_unknown_status(
     assert put({**body, "id": "another"}).status_code == 400
     assert (
         client.put(
-            "/Goal/unknown", content=json.dumps({**body, "id": "unknown"}), headers=FHIR_JSON_HEADERS
+            "/Goal/unknown",
+            content=json.dumps({**body, "id": "unknown"}),
+            headers={**FHIR_JSON_HEADERS, "If-Match": 'W/"1"'},
         ).status_code
         == 404
     )
@@ -435,7 +438,9 @@ def test_a_task_update_still_runs_its_state_machine(client: TestClient, referral
     out = _intake(client, referral)
     task = {k: v for k, v in out["Task"].items() if k != "meta"}
     r = client.put(
-        f"/Task/{task['id']}", content=json.dumps({**task, "status": "draft"}), headers=FHIR_JSON_HEADERS
+        f"/Task/{task['id']}",
+        content=json.dumps({**task, "status": "draft"}),
+        headers={**FHIR_JSON_HEADERS, "If-Match": f'W/"{out["Task"]["meta"]["versionId"]}"'},
     )
     out = refusal(r, 409)
     assert [i["expression"] for i in out["issue"]] == [["Task.status"]], out
@@ -619,7 +624,7 @@ def test_recording_and_viewing_themes_is_audited_with_the_client(
         content=json.dumps(
             {**{k: v for k, v in goal.items() if k != "meta"}, "lifecycleStatus": "completed"}
         ),
-        headers=FHIR_JSON_HEADERS,
+        headers={**FHIR_JSON_HEADERS, "If-Match": 'W/"1"'},
     )
     updated = last_at(store, f"PUT /Goal/{goal['id']}")
     assert (interaction(updated), updated["outcome"], patients(updated)) == ("update", SUCCESS, [mother])

@@ -50,9 +50,10 @@ def _sender_app(store: Store, tmp_path: Path, base: str) -> tuple[TestClient, Te
 
 
 def _move(jgz: TestClient, task: dict[str, Any], status: str) -> dict[str, Any]:
-    current = jgz.get(f"/Task/{task['id']}").json()
-    body = {**current, "status": status}
-    r = jgz.put(f"/Task/{task['id']}", content=json.dumps(body), headers=FHIR_JSON_HEADERS)
+    read = jgz.get(f"/Task/{task['id']}")
+    body = {**read.json(), "status": status}
+    headers = {**FHIR_JSON_HEADERS, "If-Match": read.headers["etag"]}
+    r = jgz.put(f"/Task/{task['id']}", content=json.dumps(body), headers=headers)
     assert r.status_code == 200, r.text
     out: dict[str, Any] = r.json()
     return out

@@ -26,6 +26,7 @@ from adapter.exchange.feedback import URI
 from adapter.exchange.notified_pull import PARAMETER_SYSTEM, PULL_NOTIFICATION, TASK_CODE_SYSTEM
 from adapter.exchange.outbox import Outbox
 from adapter.exchange.peers import load_peers
+from adapter.fhir.subject import client_of
 from adapter.security.audit import AuditLog
 from adapter.store.engine import Store
 from tests.conftest import FHIR_JSON_HEADERS, JGZ_ORGANIZATION, bearer
@@ -168,7 +169,7 @@ def test_notified_pull_end_to_end(
     assert gate.tokens == 1 and all(h.get("Authorization") == f"Bearer {TOKEN}" for _, _, h in gate.seen)
     jgz = TestClient(app, headers=bearer(settings))
     patients = jgz.get("/Patient", params={"identifier": f"{BSN_SYSTEM}|{bsn}"}).json()
-    assert patients["total"] == 1
+    assert _records(patients) == [ours["for"]["reference"]]  # one client; the sender's copy refers to her
     # the sender reads our Task as any referral's: it is its referral
     assert obstetric(app, settings).get(f"/Task/{ours['id']}").status_code == 200
     events = AuditLog(store).search(ours["for"]["reference"], 100, 0)[1]
@@ -193,7 +194,7 @@ def test_notified_pull_end_to_end(
     r = jgz.put(
         f"/Task/{ours['id']}",
         content=json.dumps({**ours, "status": "in-progress"}),
-        headers=FHIR_JSON_HEADERS,
+        headers={**FHIR_JSON_HEADERS, "If-Match": f'W/"{ours["meta"]["versionId"]}"'},
     )
     assert r.status_code == 200, r.text
     for _ in range(3):
@@ -208,7 +209,13 @@ def test_notified_pull_end_to_end(
     again = _notify(obstetric(app, settings), notification(ids))
     assert again.status_code == 200, again.text
     assert again.json()["id"] == ours["id"] and again.json()["status"] == "in-progress"
-    assert jgz.get("/Patient", params={"identifier": f"{BSN_SYSTEM}|{bsn}"}).json()["total"] == 1
+    patients = jgz.get("/Patient", params={"identifier": f"{BSN_SYSTEM}|{bsn}"}).json()
+    assert patients["total"] == 2 and _records(patients) == [ours["for"]["reference"]]
+
+
+def _records(found: dict[str, Any]) -> list[str]:
+    """The client records among the Patients found: each sender's copy of her refers to one of them."""
+    return sorted({client_of(e["resource"]) or "" for e in found.get("entry", [])})
 
 
 def test_references_to_other_servers_are_not_followed(

@@ -112,6 +112,11 @@ def referral_of(referral: dict[str, Any], org: str, number: str) -> dict[str, An
     return mine
 
 
+def versioned(resource: dict[str, Any]) -> dict[str, str]:
+    """The headers of an update of `resource` as read: If-Match with its version."""
+    return {**FHIR_JSON_HEADERS, "If-Match": f'W/"{resource["meta"]["versionId"]}"'}
+
+
 def move(jgz: TestClient, task_id: str, status: str) -> None:
     task = jgz.get(f"/Task/{task_id}").json()
     version = task["meta"]["versionId"]
@@ -252,7 +257,7 @@ def test_failed_deliveries_put_it_in_error_and_a_restart_loses_nothing(
 
     answer["status"] = 200
     current["status"] = "requested"
-    r = a.put(f"/Subscription/{sub['id']}", content=json.dumps(current), headers=FHIR_JSON_HEADERS)
+    r = a.put(f"/Subscription/{sub['id']}", content=json.dumps(current), headers=versioned(current))
     assert r.status_code == 200, r.text
     drain(notifier)
     kinds = [parameters(n)["type"] for n in got[-2:]]
@@ -279,7 +284,7 @@ def test_off_stops_the_notifications(
     current["status"] = "off"
     assert (
         a.put(
-            f"/Subscription/{sub['id']}", content=json.dumps(current), headers=FHIR_JSON_HEADERS
+            f"/Subscription/{sub['id']}", content=json.dumps(current), headers=versioned(current)
         ).status_code
         == 200
     )

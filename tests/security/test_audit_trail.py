@@ -164,7 +164,8 @@ def test_update_of_a_task_is_audited(jgz: TestClient, store: Store, sent: dict[s
     pid = of_type(sent, "Patient")["id"]
     task = jgz.get(f"/Task/{of_type(sent, 'Task')['id']}").json()
     task["status"] = "in-progress" if task["status"] in ("accepted", "ready") else "cancelled"
-    r = jgz.put(f"/Task/{task['id']}", content=json.dumps(task), headers=FHIR_JSON_HEADERS)
+    headers = {**FHIR_JSON_HEADERS, "If-Match": f'W/"{task["meta"]["versionId"]}"'}
+    r = jgz.put(f"/Task/{task['id']}", content=json.dumps(task), headers=headers)
     assert r.status_code == 200, r.text
     event = last_at(store, f"PUT /Task/{task['id']}")
     _assert_names(event, "update", f"Patient/{pid}")
@@ -174,7 +175,8 @@ def test_update_of_a_task_is_audited(jgz: TestClient, store: Store, sent: dict[s
 def test_a_refused_update_is_audited_as_refused(jgz: TestClient, store: Store, sent: dict[str, Any]) -> None:
     task = jgz.get(f"/Task/{of_type(sent, 'Task')['id']}").json()
     task["status"] = "draft"  # no transition back to draft
-    r = jgz.put(f"/Task/{task['id']}", content=json.dumps(task), headers=FHIR_JSON_HEADERS)
+    headers = {**FHIR_JSON_HEADERS, "If-Match": f'W/"{task["meta"]["versionId"]}"'}
+    r = jgz.put(f"/Task/{task['id']}", content=json.dumps(task), headers=headers)
     assert r.status_code == 409, r.text
     event = last_at(store, f"PUT /Task/{task['id']}")
     assert interaction(event) == "update"
@@ -197,7 +199,8 @@ def test_the_obstetric_sender_is_named_with_its_organisation(
     event = last_at(store, "POST /")
     assert client_id(event) == "obstetric-09012345"
     assert on_behalf_of(event) == ORG_A
-    assert patients(event) == [f"Patient/{of_type(r.json(), 'Patient')['id']}"]
+    # the client herself (the record her referral is about), not the practice's copy of her Patient
+    assert patients(event) == [of_type(r.json(), "ServiceRequest")["subject"]["reference"]]
     assert event["agent"][0]["policy"] == ["obstetric"]
 
 

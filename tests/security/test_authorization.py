@@ -188,7 +188,9 @@ def test_another_practice_cannot_change_the_task(
     task = copy.deepcopy(of_type(sent, "Task"))
     task["status"] = "cancelled"
     r = obstetric(app, settings, ORG_B).put(
-        f"/Task/{task['id']}", json=task, headers={"Content-Type": "application/fhir+json"}
+        f"/Task/{task['id']}",
+        json=task,
+        headers={"Content-Type": "application/fhir+json", "If-Match": f'W/"{task["meta"]["versionId"]}"'},
     )
     assert r.status_code == 404, r.text
     jgz = client_as(app, settings)

@@ -88,15 +88,35 @@ def test_a_sender_refused_stores_nothing_and_queues_nothing(
     receive_referral(_as(adapter, ORG_A), parsed, Sender("own", ORG_A), adapter.deployment)
     before, queued = _counts(store), adapter.outbox.counts()
     records = len(_audit_sites(adapter))
-    taken = copy.deepcopy(referral)  # B names itself as requester, with A's referral number
+    moved = copy.deepcopy(referral)  # A's resend claims a move that is the receiver's: refused inside
+    for e in moved["entry"]:
+        if e["resource"]["resourceType"] == "Task":
+            e["resource"]["status"] = "completed"
+    with pytest.raises(FhirError) as refused_inside:
+        receive_referral(_as(adapter, ORG_A), read_referral(moved), Sender("own", ORG_A), adapter.deployment)
+    assert refused_inside.value.status == 422
+    assert _counts(store) == before and adapter.outbox.counts() == queued
+    assert len(_audit_sites(adapter)) == records  # a unit of work rolled back leaves no record either
+
+
+def test_a_referral_number_is_the_senders_own(
+    adapter: Adapter, store: Store, referral: dict[str, Any]
+) -> None:
+    """B naming itself as requester with A's referral number sends a referral of its own: A's stays A's."""
+    a = receive_referral(
+        _as(adapter, ORG_A), read_referral(referral), Sender("own", ORG_A), adapter.deployment
+    )
+    taken = copy.deepcopy(referral)
     for e in taken["entry"]:
         if e["resource"]["resourceType"] == "Organization":
             e["resource"]["identifier"][0]["value"] = ORG_B.split("|")[1]
-    with pytest.raises(FhirError) as conflict:
-        receive_referral(_as(adapter, ORG_B), read_referral(taken), Sender("own", ORG_B), adapter.deployment)
-    assert conflict.value.status == 409
-    assert _counts(store) == before and adapter.outbox.counts() == queued
-    assert len(_audit_sites(adapter)) == records  # a unit of work rolled back leaves no record either
+    b = receive_referral(_as(adapter, ORG_B), read_referral(taken), Sender("own", ORG_B), adapter.deployment)
+    a_sr, b_sr = (next(w.stored for w in r.writes if w.stored.res_type == "ServiceRequest") for r in (a, b))
+    assert a_sr.res_id != b_sr.res_id and a.patient_reference == b.patient_reference  # the same client
+    with store.reading() as s:
+        assert s.get("ServiceRequest", a_sr.res_id) == a_sr  # untouched
+        assert not s.has_access("ServiceRequest", a_sr.res_id, ORG_B)
+        assert s.organizations_with_access("ServiceRequest", b_sr.res_id) == [ORG_B]
 
 
 def test_a_store_composed_without_effects_changes_data_and_nothing_else(
