@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -27,7 +27,7 @@ from adapter.api import (
     themes,
     validation,
 )
-from adapter.api.context import AppContext
+from adapter.api.context import AppContext, check_text
 from adapter.api.guard import gate
 from adapter.api.responses import SECURITY_HEADERS, error_response, internal_error
 from adapter.composition import Adapter, compose
@@ -77,7 +77,12 @@ def api(adapter: Adapter) -> FastAPI:
                 worker.stop()
 
     app = FastAPI(
-        title="VoorZorg FHIR adapter", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
+        title="VoorZorg FHIR adapter",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+        dependencies=[Depends(check_text)],  # every route: no NUL or lone surrogate in path or query
     )
     app.state.ctx = AppContext(adapter)
     app.state.worker = worker

@@ -15,6 +15,7 @@ from typing import Any
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
+from adapter.fhir.limits import nodes, refused, unreadable
 from adapter.fhir.outcome import FhirError, Issue
 
 FHIR_VERSION = "4.0.1"
@@ -50,7 +51,9 @@ def fhirpath(root: str, loc: tuple[int | str, ...]) -> str:
 
 
 def check_structure(resource: Any, root: str | None = None) -> None:
-    """Raise 400 with every structural problem (unknown elements, wrong types, bad formats) at once."""
+    """Raise 400 with every structural problem (unknown elements, wrong types, bad formats, NUL
+    characters and lone surrogates) at once; then 422 with everything this server does not take from
+    valid FHIR (`adapter.fhir.limits.refused`: an unknown modifierExtension, over-long identifiers, ...)."""
     if not isinstance(resource, dict):
         raise FhirError.one(400, "The body must be a JSON object holding a FHIR resource", code="structure")
     rtype = resource.get("resourceType")
@@ -61,10 +64,35 @@ def check_structure(resource: Any, root: str | None = None) -> None:
             "resourceType",
             code="structure",
         )
+    base = root or str(rtype)
+    unstorable = unreadable(resource, base) + _unknown_resource_types(resource, base)
+    if unstorable:
+        raise FhirError(400, unstorable)
+    _check_model(resource, str(rtype), base)
+    not_taken = refused(resource, base)
+    if not_taken:
+        raise FhirError(422, not_taken)
+
+
+def _unknown_resource_types(resource: dict[str, Any], base: str) -> list[Issue]:
+    """Every nested resource (Bundle entries, contained, Parameters) names a known type: the models
+    fail on one that does not, rather than report it."""
+    return [
+        Issue(f"{value!r} is not a FHIR R4 resource type", (path,), code="structure")
+        for path, name, value in nodes(resource, base)
+        if name == "resourceType" and not is_resource_type(value)
+    ]
+
+
+def _check_model(resource: dict[str, Any], rtype: str, base: str) -> None:
+    """400 with every problem the R4 model finds, and every JSON type the sender got wrong."""
     try:
         model = _model(rtype).model_validate(resource)
+    except (KeyError, TypeError, AttributeError) as e:  # the model library failing on odd input
+        raise FhirError.one(
+            400, f"{rtype} cannot be read as FHIR R4 ({type(e).__name__})", base, code="structure"
+        ) from None
     except ValidationError as e:
-        base = root or str(rtype)
         issues = [
             Issue(f"{err['msg']}", (fhirpath(base, tuple(err["loc"])),), code="structure")
             for err in e.errors(include_url=False)
@@ -72,7 +100,7 @@ def check_structure(resource: Any, root: str | None = None) -> None:
         raise FhirError(400, issues) from None
     # The models parse leniently ("yes" -> true, "2" -> 2); FHIR JSON does not: compare the JSON types.
     parsed = json.loads(model.model_dump_json(by_alias=True, exclude_none=True))
-    wrong = list(_type_mismatches(resource, parsed, root or str(rtype)))
+    wrong = list(_type_mismatches(resource, parsed, base))
     if wrong:
         raise FhirError(
             400,
