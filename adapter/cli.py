@@ -67,7 +67,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     app = api(compose(settings))
     backend = "SQLite" if settings.effective_database_url.startswith("sqlite") else "PostgreSQL"
     log.info("serving FHIR R4 on http://%s:%d (store: %s)", args.host, args.port, backend)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", timeout_keep_alive=5)
+    # No uvicorn access log: it prints query strings (identifiers); the app logs each request without.
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", timeout_keep_alive=5, access_log=False)
     return 0
 
 

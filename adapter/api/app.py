@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -32,10 +33,12 @@ from adapter.api.guard import gate
 from adapter.api.responses import SECURITY_HEADERS, error_response, internal_error
 from adapter.composition import Adapter, compose
 from adapter.config import Settings
+from adapter.fhir.models import is_resource_type
 from adapter.fhir.outcome import FhirError
 from adapter.store.engine import Store
 
 log = logging.getLogger("voorzorg.api")
+access_log = logging.getLogger("voorzorg.access")
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
@@ -88,6 +91,7 @@ def api(adapter: Adapter) -> FastAPI:
     app.state.worker = worker
     _answer_errors_as_operation_outcomes(app)
     _wrap(app, settings)
+    _log_access(app)
     for router in ROUTERS:
         app.include_router(router)
     return app
@@ -147,3 +151,40 @@ def _wrap(app: FastAPI, settings: Settings) -> None:
             allow_methods=["GET", "POST", "PUT"],
             allow_headers=["Authorization", "Content-Type", "If-Match", "Prefer"],
         )
+
+
+class _NotHere(logging.Filter):
+    """Drops uvicorn's own access log, which prints each request's query string (BSNs in searches)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return False
+
+
+def _log_access(app: FastAPI) -> None:
+    """The access log, outermost: method, the route as declared (`/Patient/{resource_id}`, never the
+    path or query string the client sent: those carry identifiers), status and duration. It replaces
+    uvicorn's, however uvicorn is started."""
+    uvicorn_access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, _NotHere) for f in uvicorn_access.filters):
+        uvicorn_access.addFilter(_NotHere())
+
+    @app.middleware("http")
+    async def log_access(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started, status = time.monotonic(), 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            client = request.client.host if request.client else "-"
+            took = (time.monotonic() - started) * 1000
+            access_log.info('%s "%s %s" %d %.0f ms', client, request.method, _route(request), status, took)
+
+
+def _route(request: Request) -> str:
+    """The route a request took, with its resource type filled in when it is one: `/Patient/{resource_id}`."""
+    template: str | None = getattr(request.scope.get("route"), "path", None)
+    if template is None:
+        return "(no route)"
+    rtype = request.path_params.get("resource_type")
+    return template.replace("{resource_type}", str(rtype)) if is_resource_type(rtype) else template
