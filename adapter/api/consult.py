@@ -16,6 +16,7 @@ from adapter.api.guard import access, patient_of, principal, require, viewer, wr
 from adapter.api.responses import FhirResponse, resource_response
 from adapter.config import CANONICAL_BASE
 from adapter.data import operation_roles
+from adapter.fhir.models import parameters
 from adapter.fhir.outcome import FhirError
 from adapter.security.scopes import CREATE, READ, UPDATE
 from adapter.store.session import Stored
@@ -49,7 +50,7 @@ def _parameters(body: dict[str, Any]) -> tuple[str, list[str]]:
         raise FhirError.one(400, "The body is a Parameters resource (question, reason*)", "resourceType")
     question: list[str] = []
     reasons: list[str] = []
-    for i, p in enumerate(body.get("parameter", [])):
+    for i, p in enumerate(parameters(body)):
         name = p.get("name")
         if name == "question" and isinstance(p.get("valueString"), str):
             question.append(p["valueString"])

@@ -6,6 +6,7 @@ no encoding holds a lone surrogate; the store keeps identifiers, codes and refer
 is refused here, on both, before anything is written, with the element named:
 
 - `unreadable`: NUL characters and lone surrogates in any key or string (400);
+- `nulls`: JSON null, which FHIR JSON does not have (400; workflows read a missing element, not a null);
 - `refused`: what this server does not take (422): a modifierExtension it does not understand (FHIR
   requires refusing one), strings over the length limits, a Period that ends before it starts (per-1).
 """
@@ -60,6 +61,39 @@ def unreadable(value: Any, root: str) -> list[Issue]:
             issues.append(
                 Issue(f"The element holds {bad}, which is not accepted", (printable(path),), "structure")
             )
+    return issues
+
+
+def nulls(value: Any, root: str) -> list[Issue]:
+    """An issue for every JSON null: FHIR JSON leaves an element out instead. The one exception is an
+    array of primitives with its `_name` companion array (or the other way round), where null keeps the
+    two aligned."""
+    issues: list[Issue] = []
+    stack: list[tuple[str, Any]] = [(root, value)]
+    while stack:
+        path, v = stack.pop()
+        items = v.items() if isinstance(v, dict) else ()
+        for key, child in items:
+            where = f"{path}.{key}" if path else str(key)
+            if child is None:
+                issues.append(
+                    Issue("null is no FHIR JSON value: leave the element out", (where,), "structure")
+                )
+            elif isinstance(child, list):
+                companion = isinstance(v.get(key[1:] if key.startswith("_") else f"_{key}"), list)
+                for i, item in enumerate(child):
+                    if item is None and not companion:
+                        issues.append(
+                            Issue(
+                                "null is no FHIR JSON value: leave the element out",
+                                (f"{where}[{i}]",),
+                                "structure",
+                            )
+                        )
+                    elif item is not None:
+                        stack.append((f"{where}[{i}]", item))
+            else:
+                stack.append((where, child))
     return issues
 
 

@@ -8,6 +8,7 @@ Parsing answers errors as `Issue`s whose expression is the FHIRPath of the eleme
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from functools import cache
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
-from adapter.fhir.limits import nodes, refused, unreadable
+from adapter.fhir.limits import nodes, nulls, refused, unreadable
 from adapter.fhir.outcome import FhirError, Issue
 
 FHIR_VERSION = "4.0.1"
@@ -65,7 +66,7 @@ def check_structure(resource: Any, root: str | None = None) -> None:
             code="structure",
         )
     base = root or str(rtype)
-    unstorable = unreadable(resource, base) + _unknown_resource_types(resource, base)
+    unstorable = unreadable(resource, base) + nulls(resource, base) + _unknown_resource_types(resource, base)
     if unstorable:
         raise FhirError(400, unstorable)
     _check_model(resource, str(rtype), base)
@@ -74,14 +75,22 @@ def check_structure(resource: Any, root: str | None = None) -> None:
         raise FhirError(422, not_taken)
 
 
+#: Where a resource sits inside another: Bundle.entry.resource, Parameters.parameter.resource, contained.
+_NESTED = re.compile(r"\.(entry|parameter)\[\d+\]\.resource$|\.contained\[\d+\]$")
+
+
 def _unknown_resource_types(resource: dict[str, Any], base: str) -> list[Issue]:
     """Every nested resource (Bundle entries, contained, Parameters) names a known type: the models
-    fail on one that does not, rather than report it."""
-    return [
-        Issue(f"{value!r} is not a FHIR R4 resource type", (path,), code="structure")
-        for path, name, value in nodes(resource, base)
-        if name == "resourceType" and not is_resource_type(value)
-    ]
+    fail on one that does not, or take one without resourceType as a bare Resource."""
+    issues = []
+    for path, name, value in nodes(resource, base):
+        if name == "resourceType" and not is_resource_type(value):
+            issues.append(Issue(f"{value!r} is not a FHIR R4 resource type", (path,), code="structure"))
+        elif isinstance(value, dict) and "resourceType" not in value and _NESTED.search(path):
+            issues.append(
+                Issue("A resource needs its resourceType", (f"{path}.resourceType",), code="structure")
+            )
+    return issues
 
 
 def _check_model(resource: dict[str, Any], rtype: str, base: str) -> None:
@@ -111,6 +120,24 @@ def _check_model(resource: dict[str, Any], rtype: str, base: str) -> None:
         )
 
 
+def parameters(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """`Parameters.parameter` of an operation's body: JSON objects with a name each, or 400 naming
+    those that are not (operations read their parameters by name)."""
+    found = body.get("parameter", [])
+    if not isinstance(found, list):
+        raise FhirError.one(
+            400, "Parameters.parameter is a list of parameters", "Parameters.parameter", code="structure"
+        )
+    issues = [
+        Issue("A parameter is a JSON object with a name", (f"Parameters.parameter[{i}]",), code="structure")
+        for i, p in enumerate(found)
+        if not isinstance(p, dict) or not isinstance(p.get("name"), str)
+    ]
+    if issues:
+        raise FhirError(400, issues)
+    return found
+
+
 def _json_type(value: Any) -> str:
     if isinstance(value, bool):
         return "boolean"
@@ -120,7 +147,8 @@ def _json_type(value: Any) -> str:
 
 
 def _type_mismatches(sent: Any, parsed: Any, path: str) -> Iterator[tuple[str, Any, str]]:
-    """Primitive values whose JSON type the sender got wrong (a string for a boolean or a number)."""
+    """Primitive values whose JSON type the sender got wrong (a string for a boolean or a number, a
+    number for a string or a date)."""
     if isinstance(sent, dict) and isinstance(parsed, dict):
         for key, value in sent.items():
             if key in parsed:
@@ -128,5 +156,5 @@ def _type_mismatches(sent: Any, parsed: Any, path: str) -> Iterator[tuple[str, A
     elif isinstance(sent, list) and isinstance(parsed, list):
         for i, (a, b) in enumerate(zip(sent, parsed, strict=False)):
             yield from _type_mismatches(a, b, f"{path}[{i}]")
-    elif isinstance(parsed, bool | int | float) and _json_type(sent) != _json_type(parsed):
+    elif isinstance(parsed, bool | int | float | str) and _json_type(sent) != _json_type(parsed):
         yield path, sent, _json_type(parsed)

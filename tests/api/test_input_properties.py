@@ -1,10 +1,11 @@
 """No input makes a 500 (issue #16): valid writes, mutated at random, on SQLite and PostgreSQL.
 
-Hypothesis takes the example referral, a home visit, the referral's Task and a sharing consent, and
-changes one to three of their elements — another JSON type, numbers at and beyond every range, unicode
-(NUL, lone surrogates, right-to-left marks, astral characters), over-long strings, dates at the edges of
-the calendar, elements removed or added, objects turned into lists, duplicate keys — and sends them, as
-well as random query strings. Whatever it sends:
+Hypothesis takes the example referral (as intake, `$check-eligibility` and its Parameters form), a
+home visit, the referral's Task, a sharing consent and the Parameters of `$request-consult`, `$apply`
+and `$validate`, and changes one to three of their elements — another JSON type, numbers at and beyond
+every range, unicode (NUL, lone surrogates, right-to-left marks, astral characters), over-long strings,
+dates at the edges of the calendar, elements removed or added, objects turned into lists, duplicate
+keys — and sends them, as well as random query strings. Whatever it sends:
 
 - the answer is never a 5xx;
 - every 4xx is an OperationOutcome in which every issue says what is wrong and names where
@@ -94,7 +95,9 @@ def mutated(draw: st.DrawFn, doc: dict[str, Any]) -> str:
     """`doc` with one to three elements changed, as the JSON text sent (NaN and Infinity included)."""
     doc = copy.deepcopy(doc)
     for _ in range(draw(st.integers(1, 3))):
-        paths = [p for p in _paths(doc) if p != ("resourceType",)] or [("resourceType",)]
+        paths = [p for p in _paths(doc) if p != ("resourceType",)]
+        if not paths:
+            break
         path = draw(st.sampled_from(paths))
         holder, key = _holder(doc, path), path[-1]
         kind = draw(st.sampled_from(MUTATIONS))
@@ -139,6 +142,32 @@ def _check(r: Any, store: Store, before: tuple[int, ...], sent: str) -> None:
     assert _stored(store) == before, (r.status_code, out, sent[:2000])
 
 
+def _parameters(**named: Any) -> dict[str, Any]:
+    """Parameters of an operation: a string as valueString, a resource as resource."""
+    return {
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": k, "resource": v} if isinstance(v, dict) else {"name": k, "valueString": v}
+            for k, v in named.items()
+        ],
+    }
+
+
+QUESTION = {
+    "resourceType": "Parameters",
+    "parameter": [
+        {"name": "question", "valueString": "Graag advies over de start."},
+        {
+            "name": "reason",
+            "valueCoding": {
+                "system": "https://fhir.voorzorg.nl/CodeSystem/voorzorg-decision-reason",
+                "code": "forced-framework",
+            },
+        },
+    ],
+}
+
+
 @pytest.fixture
 def made(client: TestClient, referral: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """A referral taken in: what the other writes refer to (kept across the examples of one test)."""
@@ -150,8 +179,12 @@ def made(client: TestClient, referral: dict[str, Any]) -> dict[str, dict[str, An
 def test_mutated_referrals_never_make_a_5xx_and_a_4xx_stores_nothing(
     client: TestClient, store: Store, referral: dict[str, Any], data: st.DataObject
 ) -> None:
-    body = data.draw(mutated(referral), label="body")
-    path = data.draw(st.sampled_from(["/", "/$check-eligibility"]), label="path")
+    path = data.draw(
+        st.sampled_from(["/", "/$check-eligibility", "/$check-eligibility (Parameters)"]), label="path"
+    )
+    wrapped = path.endswith("(Parameters)")
+    body = data.draw(mutated(_parameters(referral=referral) if wrapped else referral), label="body")
+    path = path.split(" ")[0]
     before = _stored(store)
     _check(send(client, "POST", path, body), store, before, body)
 
@@ -166,6 +199,9 @@ def test_mutated_writes_never_make_a_5xx_and_a_4xx_stores_nothing(
         "visit": ("POST", "/Encounter", visit(made["CarePlan"])),
         "task": ("PUT", f"/Task/{made['Task']['id']}", {**made["Task"], "status": "in-progress"}),
         "consent": ("POST", "/Consent", sharing_consent(patient)),
+        "consult": ("POST", f"/ServiceRequest/{made['ServiceRequest']['id']}/$request-consult", QUESTION),
+        "apply": ("POST", "/PlanDefinition/voorzorg-plan-voorzorg/$apply", _parameters(subject=patient)),
+        "validate": ("POST", "/Patient/$validate", _parameters(resource=made["Patient"])),
     }
     method, path, valid = writes[data.draw(st.sampled_from(sorted(writes)), label="write")]
     body = data.draw(mutated(valid), label="body")

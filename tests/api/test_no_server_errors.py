@@ -246,3 +246,96 @@ def test_the_store_refuses_what_does_not_fit_its_columns_on_both_backends(
         store.write(lambda s: s.claim_key("Patient", "urn:x", "v" * 256, "p1"))
     with store.reading() as s:
         assert s.get("Task", "t1") is None and s.find_key("Patient", "urn:x", "v" * 256) is None
+
+
+# --- found by tests/api/test_input_properties.py --------------------------------------------------------
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(
+    ("where", "value", "expression"),
+    [
+        ("resourceType", 7, "Bundle.entry[0].resource.resourceType"),
+        ("resourceType", "Referral", "Bundle.entry[0].resource.resourceType"),
+        ("resourceType", None, "Bundle.entry[0].resource.resourceType"),
+        ("name", None, "Bundle.entry[0].resource.name"),
+        ("birthDate", 0, "Bundle.entry[0].resource.birthDate"),
+        ("birthDate", 1e-308, "Bundle.entry[0].resource.birthDate"),
+        ("gender", 1, "Bundle.entry[0].resource.gender"),
+    ],
+    ids=[
+        "type-a-number",
+        "type-unknown",
+        "type-missing",
+        "null",
+        "zero-for-a-date",
+        "tiny-for-a-date",
+        "number-for-a-code",
+    ],
+)
+def test_odd_json_in_a_nested_resource_is_400_naming_it(
+    client: TestClient, referral: dict[str, Any], path: str, where: str, value: Any, expression: str
+) -> None:
+    """The models failed (KeyError, TypeError) on these, or took a number for a date (as a Unix time)."""
+    patient = resource(referral, PATIENT)
+    if value is None and where == "resourceType":
+        del patient["resourceType"]
+    else:
+        patient[where] = value
+    out = outcome_of(post(client, referral, path), 400)
+    assert expression in expressions(out), out
+    nothing_stored(client)
+
+
+def test_nulls_are_400_and_aligned_primitive_arrays_are_fine(
+    client: TestClient, referral: dict[str, Any]
+) -> None:
+    made = intake(client, referral)
+    mother = f"Patient/{made['Patient']['id']}"
+    child = {"resourceType": "Patient", "name": [{"given": None}], "birthDate": "2026-08-10"}
+    child["link"] = [{"other": {"reference": mother}, "type": "seealso"}]
+    out = outcome_of(send(client, "POST", "/Patient", child), 400)
+    assert expressions(out) == ["Patient.name[0].given"]
+    child["name"] = [
+        {"given": ["Noor", None], "_given": [None, {"extension": [{"url": "urn:x", "valueString": "x"}]}]}
+    ]
+    assert send(client, "POST", "/Patient", child).status_code in (200, 201)
+
+
+@pytest.mark.parametrize(
+    ("operation", "body"),
+    [
+        ("consult", {"resourceType": "Parameters", "parameter": "question"}),
+        ("consult", {"resourceType": "Parameters", "parameter": ["question"]}),
+        (
+            "apply",
+            {"resourceType": "Parameters", "parameter": [{"name": "subject", "valueReference": "Patient/x"}]},
+        ),
+        ("apply", {"resourceType": "Parameters", "parameter": [{"valueString": "Patient/x"}]}),
+        ("eligibility", {"resourceType": "Parameters", "parameter": [None]}),
+        (
+            "eligibility",
+            {
+                "resourceType": "Parameters",
+                "parameter": [{"name": "referral", "resource": {"type": "transaction"}}],
+            },
+        ),
+        (
+            "validate",
+            {"resourceType": "Parameters", "parameter": [{"name": "resource", "resource": "Patient"}]},
+        ),
+        ("validate", {"resourceType": "Parameters", "parameter": [{"name": "profile", "valueUri": 7}]}),
+    ],
+)
+def test_odd_parameters_of_an_operation_are_4xx(
+    client: TestClient, referral: dict[str, Any], operation: str, body: dict[str, Any]
+) -> None:
+    """Each was a 500 (a parameter that is no object, a reference that is a string, ...)."""
+    made = intake(client, referral)
+    path = {
+        "consult": f"/ServiceRequest/{made['ServiceRequest']['id']}/$request-consult",
+        "apply": "/PlanDefinition/voorzorg-plan-voorzorg/$apply",
+        "eligibility": "/$check-eligibility",
+        "validate": "/Patient/$validate",
+    }[operation]
+    r = send(client, "POST", path, body)
+    assert 400 <= r.status_code < 500, r.text
+    assert r.json()["resourceType"] == "OperationOutcome"
