@@ -81,7 +81,13 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     # proxy_headers off: uvicorn would believe X-Forwarded-For from 127.0.0.1; the gate reads it only from
     # the proxies an operator lists (VOORZORG_TRUSTED_PROXIES, adapter/security/proxies.py).
     uvicorn.run(
-        app, host=args.host, port=args.port, log_level="info", timeout_keep_alive=5, proxy_headers=False
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        timeout_keep_alive=5,
+        proxy_headers=False,
+        access_log=False,  # it prints query strings (identifiers); the app logs each request without
     )
     return 0
 

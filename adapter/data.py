@@ -7,6 +7,7 @@ loader per file, cached: each file is read once per process (none is read on the
 | --- | --- |
 | eligibility.yaml | `eligibility_rules()` (the one `full_term_days`, which the visit schedule uses too) |
 | referral-codes.yaml | `referral_codes()` |
+| input-limits.yaml | `input_limits()` |
 | search-parameters.yaml | `search_parameters()` |
 | task-transitions.yaml | `task_kinds()`, `task_kind()`, `task_transitions()`, `task_fixed()` |
 | task-status.yaml | `task_status_rules()` |
@@ -58,8 +59,24 @@ class ReferralCodes(TypedDict):
     accepted_types: list[str]
     requester_identifier_systems: list[str]
     plausible_gestational_age_days: list[int]
+    plausible_parity: list[int]
+    plausible_gravidity: list[int]
+    plausible_mother_age_years: list[int]
+    earliest_date: str
+    referral_date_max_days_ahead: int
+    request_methods: list[str]
     profiles: dict[str, str]
     item_profiles: dict[str, str]
+
+
+class InputLimits(TypedDict):
+    """input-limits.yaml: what every request is held to before anything is computed or stored."""
+
+    max_integer_digits: int
+    max_query_integer: int
+    max_length: dict[str, int]
+    max_organization_length: int
+    understood_modifier_extensions: list[str]
 
 
 class SearchParameter(TypedDict, total=False):
@@ -123,6 +140,12 @@ def own_system(codesystem_id: str) -> str:
 def referral_codes() -> ReferralCodes:
     codes: ReferralCodes = _mapping("referral-codes.yaml")  # type: ignore[assignment]
     return codes
+
+
+@cache
+def input_limits() -> InputLimits:
+    limits: InputLimits = _mapping("input-limits.yaml")  # type: ignore[assignment]
+    return limits
 
 
 @cache

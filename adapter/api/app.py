@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -28,15 +29,17 @@ from adapter.api import (
     themes,
     validation,
 )
-from adapter.api.context import AppContext
+from adapter.api.context import AppContext, check_text
 from adapter.api.guard import gate
 from adapter.api.responses import SECURITY_HEADERS, error_response, internal_error
 from adapter.composition import Adapter, compose
 from adapter.config import Settings
+from adapter.fhir.models import is_resource_type
 from adapter.fhir.outcome import FhirError
 from adapter.store.engine import Store
 
 log = logging.getLogger("voorzorg.api")
+access_log = logging.getLogger("voorzorg.access")
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
@@ -84,7 +87,12 @@ def api(adapter: Adapter) -> FastAPI:
                     running.stop()
 
     app = FastAPI(
-        title="VoorZorg FHIR adapter", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
+        title="VoorZorg FHIR adapter",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+        dependencies=[Depends(check_text)],  # every route: no NUL or lone surrogate in path or query
     )
     app.state.ctx = AppContext(adapter)
     _ = app.state.ctx.issuer_key.kid  # the embedded issuer key exists once the app does (for `token`)
@@ -92,6 +100,7 @@ def api(adapter: Adapter) -> FastAPI:
     app.state.notifier = notifier
     _answer_errors_as_operation_outcomes(app)
     _wrap(app, settings)
+    _log_access(app)
     for router in ROUTERS:
         app.include_router(router)
     return app
@@ -151,3 +160,40 @@ def _wrap(app: FastAPI, settings: Settings) -> None:
             allow_methods=["GET", "POST", "PUT"],
             allow_headers=["Authorization", "Content-Type", "If-Match", "Prefer"],
         )
+
+
+class _NotHere(logging.Filter):
+    """Drops uvicorn's own access log, which prints each request's query string (BSNs in searches)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return False
+
+
+def _log_access(app: FastAPI) -> None:
+    """The access log, outermost: method, the route as declared (`/Patient/{resource_id}`, never the
+    path or query string the client sent: those carry identifiers), status and duration. It replaces
+    uvicorn's, however uvicorn is started."""
+    uvicorn_access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, _NotHere) for f in uvicorn_access.filters):
+        uvicorn_access.addFilter(_NotHere())
+
+    @app.middleware("http")
+    async def log_access(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started, status = time.monotonic(), 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            client = request.client.host if request.client else "-"
+            took = (time.monotonic() - started) * 1000
+            access_log.info('%s "%s %s" %d %.0f ms', client, request.method, _route(request), status, took)
+
+
+def _route(request: Request) -> str:
+    """The route a request took, with its resource type filled in when it is one: `/Patient/{resource_id}`."""
+    template: str | None = getattr(request.scope.get("route"), "path", None)
+    if template is None:
+        return "(no route)"
+    rtype = request.path_params.get("resource_type")
+    return template.replace("{resource_type}", str(rtype)) if is_resource_type(rtype) else template

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
@@ -10,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from adapter.api.context import check_accept, ctx, read_fhir_body
 from adapter.api.guard import access, patient_of, require, viewer, writer
 from adapter.api.responses import FhirResponse, resource_response
+from adapter.fhir.models import parameters
 from adapter.fhir.outcome import FhirError
 from adapter.security.scopes import CREATE, READ
 from adapter.workflows.birth import BirthRecorded, record_child
@@ -68,6 +70,12 @@ def careplan_progress(careplan_id: str, request: Request) -> FhirResponse:
     return FhirResponse(progress_parameters(progress))
 
 
+def _subject(parameter: dict[str, Any]) -> str:
+    """The subject an $apply parameter names: valueString, or valueReference.reference."""
+    ref = parameter.get("valueReference")
+    return str(parameter.get("valueString") or (ref.get("reference", "") if isinstance(ref, dict) else ""))
+
+
 @router.post("/PlanDefinition/{plan_definition_id}/$apply")
 async def apply(plan_definition_id: str, request: Request) -> FhirResponse:
     """The client's CarePlan of this track (R4 $apply; `subject` = Patient/[id], in Parameters or URL)."""
@@ -78,11 +86,7 @@ async def apply(plan_definition_id: str, request: Request) -> FhirResponse:
         body = await read_fhir_body(request)
         if body.get("resourceType") != "Parameters":
             raise FhirError.one(400, "$apply takes a Parameters resource", "resourceType")
-        subjects += [
-            str(p.get("valueString") or p.get("valueReference", {}).get("reference", ""))
-            for p in body.get("parameter", [])
-            if p.get("name") == "subject"
-        ]
+        subjects += [_subject(p) for p in parameters(body) if p["name"] == "subject"]
     if len(subjects) != 1:
         raise FhirError.one(
             400,

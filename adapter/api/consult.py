@@ -15,6 +15,7 @@ from adapter.api.context import check_accept, ctx, read_fhir_body
 from adapter.api.guard import access, may_call, patient_of, require, viewer, writer
 from adapter.api.responses import FhirResponse, resource_response
 from adapter.config import CANONICAL_BASE
+from adapter.fhir.models import parameters
 from adapter.fhir.outcome import FhirError
 from adapter.security.scopes import CREATE, READ, UPDATE
 from adapter.store.session import Stored
@@ -42,7 +43,7 @@ def _parameters(body: dict[str, Any]) -> tuple[str, list[str]]:
         raise FhirError.one(400, "The body is a Parameters resource (question, reason*)", "resourceType")
     question: list[str] = []
     reasons: list[str] = []
-    for i, p in enumerate(body.get("parameter", [])):
+    for i, p in enumerate(parameters(body)):
         name = p.get("name")
         if name == "question" and isinstance(p.get("valueString"), str):
             question.append(p["valueString"])

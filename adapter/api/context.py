@@ -14,6 +14,7 @@ from adapter.config import Settings
 from adapter.domain.facts import Deployment
 from adapter.exchange.runtime import Exchange
 from adapter.fhir.jsonbody import parse_json
+from adapter.fhir.limits import refuse_unreadable, text_problem, whole_number
 from adapter.fhir.models import FHIR_JSON
 from adapter.fhir.outcome import FhirError
 from adapter.security.audit import AuditLog
@@ -89,6 +90,15 @@ def caller_address(request: Request) -> str | None:
     return proxies.address(peer, request.headers.getlist("x-forwarded-for"))
 
 
+def check_text(request: Request) -> None:
+    """400 naming the query parameter (or the path) holding a NUL character or a lone surrogate, on
+    every route: no database takes them as sent (`adapter.fhir.limits`)."""
+    bad = text_problem(request.url.path)
+    if bad:
+        raise FhirError.one(400, f"The request path holds {bad}, which is not accepted", code="value")
+    refuse_unreadable(request.query_params.multi_items())
+
+
 def check_accept(request: Request) -> None:
     """406 unless the client accepts FHIR JSON (`Accept` header or the `_format` parameter)."""
     fmt = request.query_params.get("_format")
@@ -138,9 +148,19 @@ async def read_fhir_body(request: Request) -> dict[str, Any]:
 def page(request: Request) -> tuple[int, int]:
     """(`_count`, `_offset`) of a request: the configured default page, never above the maximum."""
     q, settings = request.query_params, ctx(request).settings
-    raw_count, raw_offset = q.get("_count", ""), q.get("_offset", "")
-    count = min(int(raw_count), settings.max_page_size) if raw_count.isdigit() else settings.default_page_size
-    return count, int(raw_offset) if raw_offset.isdigit() else 0
+    raw_count, raw_offset = q.get("_count"), q.get("_offset")
+    count = min(query_integer("_count", raw_count), settings.max_page_size) if raw_count else None
+    offset = query_integer("_offset", raw_offset) if raw_offset else 0
+    return (settings.default_page_size if count is None else count), offset
+
+
+def query_integer(name: str, raw: str) -> int:
+    """A whole number from a query string; 400 naming the parameter when it is none, or beyond the
+    largest both databases page with (`mappings/input-limits.yaml`)."""
+    try:
+        return whole_number(raw)
+    except ValueError as e:
+        raise FhirError.one(400, f"{name}: {e}", name, code="value") from None
 
 
 def if_match_version(request: Request, *, creates: bool = False) -> int | None:

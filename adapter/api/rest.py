@@ -14,6 +14,7 @@ from adapter.api.responses import FhirResponse, history_bundle, resource_respons
 from adapter.api.search_results import search_bundle
 from adapter.data import stored_types
 from adapter.fhir.dates import date_range
+from adapter.fhir.limits import refuse_unreadable
 from adapter.fhir.models import check_structure
 from adapter.fhir.outcome import FhirError
 from adapter.fhir.search import parse_search
@@ -52,6 +53,7 @@ async def search_post(resource_type: str, request: Request) -> FhirResponse:
         raise FhirError.one(415, "POST _search takes application/x-www-form-urlencoded", code="not-supported")
     form = await request.form()
     items = [(k, str(v)) for k, v in form.multi_items()] + list(request.query_params.multi_items())
+    refuse_unreadable(items)
     return _search(resource_type, request, items)
 
 

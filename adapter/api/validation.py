@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from adapter.api.context import check_accept, ctx, read_fhir_body
 from adapter.api.guard import require, viewer
 from adapter.api.responses import FhirResponse
-from adapter.fhir.models import check_structure
+from adapter.fhir.models import check_structure, parameters
 from adapter.fhir.outcome import FhirError, Issue, information, operation_outcome
 from adapter.fhir.validator import known_profiles, validate
 from adapter.security.scopes import READ
@@ -37,13 +37,11 @@ async def validate_type(resource_type: str, request: Request) -> FhirResponse:
     body = await read_fhir_body(request)
     profile = request.query_params.get("profile")
     if body.get("resourceType") == "Parameters":
-        params = {p.get("name"): p for p in body.get("parameter", [])}
-        profile = (
-            params.get("profile", {}).get("valueUri")
-            or params.get("profile", {}).get("valueCanonical")
-            or profile
-        )
-        body = params.get("resource", {}).get("resource") or {}
+        params = {p["name"]: p for p in parameters(body)}
+        named = params.get("profile", {}).get("valueUri") or params.get("profile", {}).get("valueCanonical")
+        profile = named if isinstance(named, str) else profile
+        inner = params.get("resource", {}).get("resource")
+        body = inner if isinstance(inner, dict) else {}
     if body.get("resourceType") != resource_type:
         raise FhirError.one(400, f"The resource to validate must be a {resource_type}", "resourceType")
     return await run_in_threadpool(_answer, body, profile)

@@ -14,9 +14,17 @@ _PARTIAL = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 _FMT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
+#: The first and last instant a FHIR dateTime can name: a time zone offset can carry a dateTime of the
+#: first or last day past them in UTC; such an instant is taken as the edge.
+_FIRST, _LAST = "0001-01-01T00:00:00.000000Z", "9999-12-31T23:59:59.999999Z"
+
+
 def instant(dt: datetime) -> str:
     """A timezone-aware datetime as a fixed-width FHIR instant in UTC (microseconds, `Z`)."""
-    return dt.astimezone(UTC).strftime(_FMT)
+    try:
+        return dt.astimezone(UTC).strftime(_FMT)
+    except OverflowError:  # e.g. 0001-01-01T00:30:00+01:00: before the first instant in UTC
+        return _FIRST if dt.year == 1 else _LAST
 
 
 def now_instant() -> str:

@@ -8,6 +8,7 @@ Parsing answers errors as `Issue`s whose expression is the FHIRPath of the eleme
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from functools import cache
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
+from adapter.fhir.limits import nodes, nulls, refused, unreadable
 from adapter.fhir.outcome import FhirError, Issue
 
 FHIR_VERSION = "4.0.1"
@@ -50,7 +52,9 @@ def fhirpath(root: str, loc: tuple[int | str, ...]) -> str:
 
 
 def check_structure(resource: Any, root: str | None = None) -> None:
-    """Raise 400 with every structural problem (unknown elements, wrong types, bad formats) at once."""
+    """Raise 400 with every structural problem (unknown elements, wrong types, bad formats, NUL
+    characters and lone surrogates) at once; then 422 with everything this server does not take from
+    valid FHIR (`adapter.fhir.limits.refused`: an unknown modifierExtension, over-long identifiers, ...)."""
     if not isinstance(resource, dict):
         raise FhirError.one(400, "The body must be a JSON object holding a FHIR resource", code="structure")
     rtype = resource.get("resourceType")
@@ -61,10 +65,43 @@ def check_structure(resource: Any, root: str | None = None) -> None:
             "resourceType",
             code="structure",
         )
+    base = root or str(rtype)
+    unstorable = unreadable(resource, base) + nulls(resource, base) + _unknown_resource_types(resource, base)
+    if unstorable:
+        raise FhirError(400, unstorable)
+    _check_model(resource, str(rtype), base)
+    not_taken = refused(resource, base)
+    if not_taken:
+        raise FhirError(422, not_taken)
+
+
+#: Where a resource sits inside another: Bundle.entry.resource, Parameters.parameter.resource, contained.
+_NESTED = re.compile(r"\.(entry|parameter)\[\d+\]\.resource$|\.contained\[\d+\]$")
+
+
+def _unknown_resource_types(resource: dict[str, Any], base: str) -> list[Issue]:
+    """Every nested resource (Bundle entries, contained, Parameters) names a known type: the models
+    fail on one that does not, or take one without resourceType as a bare Resource."""
+    issues = []
+    for path, name, value in nodes(resource, base):
+        if name == "resourceType" and not is_resource_type(value):
+            issues.append(Issue(f"{value!r} is not a FHIR R4 resource type", (path,), code="structure"))
+        elif isinstance(value, dict) and "resourceType" not in value and _NESTED.search(path):
+            issues.append(
+                Issue("A resource needs its resourceType", (f"{path}.resourceType",), code="structure")
+            )
+    return issues
+
+
+def _check_model(resource: dict[str, Any], rtype: str, base: str) -> None:
+    """400 with every problem the R4 model finds, and every JSON type the sender got wrong."""
     try:
         model = _model(rtype).model_validate(resource)
+    except (KeyError, TypeError, AttributeError) as e:  # the model library failing on odd input
+        raise FhirError.one(
+            400, f"{rtype} cannot be read as FHIR R4 ({type(e).__name__})", base, code="structure"
+        ) from None
     except ValidationError as e:
-        base = root or str(rtype)
         issues = [
             Issue(f"{err['msg']}", (fhirpath(base, tuple(err["loc"])),), code="structure")
             for err in e.errors(include_url=False)
@@ -72,7 +109,7 @@ def check_structure(resource: Any, root: str | None = None) -> None:
         raise FhirError(400, issues) from None
     # The models parse leniently ("yes" -> true, "2" -> 2); FHIR JSON does not: compare the JSON types.
     parsed = json.loads(model.model_dump_json(by_alias=True, exclude_none=True))
-    wrong = list(_type_mismatches(resource, parsed, root or str(rtype)))
+    wrong = list(_type_mismatches(resource, parsed, base))
     if wrong:
         raise FhirError(
             400,
@@ -81,6 +118,24 @@ def check_structure(resource: Any, root: str | None = None) -> None:
                 for path, got, want in wrong
             ],
         )
+
+
+def parameters(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """`Parameters.parameter` of an operation's body: JSON objects with a name each, or 400 naming
+    those that are not (operations read their parameters by name)."""
+    found = body.get("parameter", [])
+    if not isinstance(found, list):
+        raise FhirError.one(
+            400, "Parameters.parameter is a list of parameters", "Parameters.parameter", code="structure"
+        )
+    issues = [
+        Issue("A parameter is a JSON object with a name", (f"Parameters.parameter[{i}]",), code="structure")
+        for i, p in enumerate(found)
+        if not isinstance(p, dict) or not isinstance(p.get("name"), str)
+    ]
+    if issues:
+        raise FhirError(400, issues)
+    return found
 
 
 def _json_type(value: Any) -> str:
@@ -92,7 +147,8 @@ def _json_type(value: Any) -> str:
 
 
 def _type_mismatches(sent: Any, parsed: Any, path: str) -> Iterator[tuple[str, Any, str]]:
-    """Primitive values whose JSON type the sender got wrong (a string for a boolean or a number)."""
+    """Primitive values whose JSON type the sender got wrong (a string for a boolean or a number, a
+    number for a string or a date)."""
     if isinstance(sent, dict) and isinstance(parsed, dict):
         for key, value in sent.items():
             if key in parsed:
@@ -100,7 +156,7 @@ def _type_mismatches(sent: Any, parsed: Any, path: str) -> Iterator[tuple[str, A
     elif isinstance(sent, list) and isinstance(parsed, list):
         for i, (a, b) in enumerate(zip(sent, parsed, strict=False)):
             yield from _type_mismatches(a, b, f"{path}[{i}]")
-    elif isinstance(parsed, bool | int | float) and _json_type(sent) != _json_type(parsed):
+    elif isinstance(parsed, bool | int | float | str) and _json_type(sent) != _json_type(parsed):
         yield path, sent, _json_type(parsed)
 
 

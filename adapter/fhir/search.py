@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from adapter.data import SearchParameter, search_parameters
 from adapter.fhir.dates import date_range
+from adapter.fhir.limits import whole_number
 from adapter.fhir.outcome import FhirError, Issue
 from adapter.fhir.subsetting import SUMMARY_MODES
 from adapter.store.session import Alternative, Match
@@ -125,10 +126,10 @@ def refuse_unknown(resource_type: str, given: set[str], known: set[str]) -> None
 
 def _result_param(out: SearchQuery, name: str, value: str, max_count: int) -> None:
     if name == "_count":
-        n = _int(value)
+        n = whole_number(value)
         out.count = min(n, max_count)
     elif name == "_offset":
-        out.offset = _int(value)
+        out.offset = whole_number(value)
     elif name == "_sort":
         if value not in ("_lastUpdated", "-_lastUpdated"):
             raise ValueError("only _lastUpdated and -_lastUpdated are supported")
@@ -168,12 +169,6 @@ def _include(resource_type: str, reverse: bool, modifier: str, value: str) -> In
         raise ValueError(f"_include starts from {resource_type} here (or use _include:iterate)")
     default = definition.get("target") if definition else linked
     return Include(source, param, target or default, reverse, iterate)
-
-
-def _int(value: str) -> int:
-    if not value.isdigit():
-        raise ValueError("a whole number of 0 or more is expected")
-    return int(value)
 
 
 def _match(name: str, modifier: str, value: str, definition: SearchParameter) -> Match:

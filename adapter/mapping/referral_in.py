@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from adapter.config import CANONICAL_BASE
-from adapter.data import ReferralItem, codesystem_codes, eligibility_rules, own_system, referral_codes
+from adapter.data import (
+    ReferralItem,
+    codesystem_codes,
+    eligibility_rules,
+    input_limits,
+    own_system,
+    referral_codes,
+)
 from adapter.domain.facts import PregnancyDuration, ReferralFacts
 from adapter.domain.identifiers import is_valid_bsn
 from adapter.fhir.models import check_structure
@@ -90,7 +97,15 @@ class _Reader:
                 self._issue(
                     "A transaction entry needs a request (method and url)", f"Bundle.entry[{i}].request"
                 )
+            elif (method := e["request"].get("method")) not in (methods := self.codes["request_methods"]):
+                self._issue(
+                    f"A referral's entries are created or updated ({', '.join(methods)}); {method!r} has no "
+                    "place in it",
+                    f"Bundle.entry[{i}].request.method",
+                    code="not-supported",
+                )
             self.entries.append(Entry(i, res, e.get("fullUrl")))
+        self.earliest = date.fromisoformat(self.codes["earliest_date"])
         self.by_ref: dict[str, Entry] = {}
         for en in self.entries:
             if en.full_url:
@@ -123,6 +138,7 @@ class _Reader:
         mother_birth = self._date(patient, "birthDate", required=True)
         ident = self._referral_identifier(request)
         referral_date = self._date(request, "authoredOn", required=True)
+        self._not_ahead(request, referral_date)
         self._referral_code(request)
         self._subject(request, patient)
         requester = self._requester(request)
@@ -145,7 +161,7 @@ class _Reader:
             forced_framework=values.get("forced_framework"),
             voluntary=voluntary,
         )
-        self._plausible(facts, items)
+        self._plausible(facts, items, patient)
         self._conform(items)
         if self.issues:
             raise FhirError(422, self.issues)
@@ -261,9 +277,11 @@ class _Reader:
         found = [
             f"{i['system']}|{i['value']}" for i in idents if i.get("system") in systems and i.get("value")
         ]
-        if not found:
+        most = input_limits()["max_organization_length"]
+        if not found or any(len(f) > most for f in found):
             self._issue(
-                "The requester must carry an AGB (http://fhir.nl/fhir/NamingSystem/agb-z) or URA identifier",
+                "The requester must carry an AGB (http://fhir.nl/fhir/NamingSystem/agb-z) or URA identifier"
+                f" (system|value at most {most} characters)",
                 f"{request.path}.requester",
                 code="required",
             )
@@ -314,7 +332,7 @@ class _Reader:
                 if coded is None:
                     continue
                 value = self._value(obs, path, self.codes["items"][coded])
-                if value is None:
+                if value is None or not self._plausible_value(coded, value, path):
                     break
                 if coded in found and found[coded][1] != value:
                     label = coded.replace("_", " ")
@@ -339,17 +357,7 @@ class _Reader:
             if isinstance(v, str) and len(v) >= 10:
                 return date.fromisoformat(v[:10])
         elif kind == "Quantity":
-            q = obs.get("valueQuantity") or {}
-            units = self.codes["duration_units"]
-            if q.get("value") is not None and q.get("code") in units:
-                effective = obs.get("effectiveDateTime")
-                return (float(q["value"]) * units[q["code"]], effective[:10] if effective else None)
-            self._issue(
-                f"The {label} needs valueQuantity with a value and a UCUM code d or wk",
-                f"{path}.value",
-                code="value",
-            )
-            return None
+            return self._duration_value(obs, path, label)
         self._issue(
             f"The {label} needs value{kind[0].upper()}{kind[1:]}"
             + (" (0 or more)" if kind == "integer" else ""),
@@ -357,6 +365,62 @@ class _Reader:
             code="value",
         )
         return None
+
+    def _duration_value(self, obs: dict[str, Any], path: str, label: str) -> tuple[float, str | None] | None:
+        """(days, the day it was measured on) of a pregnancy duration; its range is checked before
+        anything is computed with it (1e308 weeks is a number, not a duration)."""
+        q = obs.get("valueQuantity") or {}
+        units = self.codes["duration_units"]
+        if q.get("value") is None or q.get("code") not in units:
+            self._issue(
+                f"The {label} needs valueQuantity with a value and a UCUM code d or wk",
+                f"{path}.value",
+                code="value",
+            )
+            return None
+        days = float(q["value"]) * units[q["code"]]
+        lo, hi = self.codes["plausible_gestational_age_days"]
+        if not lo <= days <= hi:  # also NaN and infinity
+            self._issue(
+                f"A {label} of {q['value']} {q['code']} is not plausible: {lo}-{hi} days",
+                f"{path}.value",
+                code="value",
+            )
+            return None
+        effective = obs.get("effectiveDateTime")
+        if effective is None:
+            return days, None
+        if len(effective) < 10 or date.fromisoformat(effective[:10]) < self.earliest:
+            self._issue(
+                f"The {label} is measured on a day (effectiveDateTime) on or after {self.earliest}",
+                f"{path}.effective",
+                code="value",
+            )
+            return None
+        return days, effective[:10]
+
+    def _plausible_value(self, name: str, value: Any, path: str) -> bool:
+        """Whether an item's value is plausible (`referral-codes.yaml`); else an issue naming it."""
+        label = self.codes["items"][name]["label"]
+        bounds = {"parity": self.codes["plausible_parity"], "gravidity": self.codes["plausible_gravidity"]}
+        if name in bounds and not bounds[name][0] <= value <= bounds[name][1]:
+            lo, hi = bounds[name]
+            self._issue(f"A {label} of {value} is not plausible: {lo}-{hi}", f"{path}.value", code="value")
+            return False
+        if isinstance(value, date) and value < self.earliest:
+            self._issue(f"The {label} lies before {self.earliest}", f"{path}.value", code="value")
+            return False
+        return True
+
+    def _not_ahead(self, request: Entry, referral_date: date | None) -> None:
+        """The referral date is not in the future (a day's grace for time zones)."""
+        ahead = self.codes["referral_date_max_days_ahead"]
+        if referral_date is not None and referral_date > date.today() + timedelta(days=ahead):
+            self._issue(
+                f"The referral date {referral_date} lies in the future",
+                f"{request.path}.authoredOn",
+                code="value",
+            )
 
     def _duration(
         self, found: tuple[Entry | None, Any] | None, referral_date: date
@@ -378,7 +442,9 @@ class _Reader:
             return None
         return answers.pop() if answers else None
 
-    def _plausible(self, facts: ReferralFacts, items: dict[str, tuple[Entry | None, Any]]) -> None:
+    def _plausible(
+        self, facts: ReferralFacts, items: dict[str, tuple[Entry | None, Any]], patient: Entry
+    ) -> None:
         lo, hi = self.codes["plausible_gestational_age_days"]
         ga = facts.gestational_age_days(eligibility_rules().full_term_days)
         if ga is not None and not lo <= ga <= hi:
@@ -390,9 +456,18 @@ class _Reader:
                 f"{entry.path}.value" if entry else "Bundle.entry",
                 code="value",
             )
+        age, (lo, hi) = facts.mother_age_years, self.codes["plausible_mother_age_years"]
         if facts.mother_birth_date and facts.mother_birth_date >= facts.referral_date:
             self._issue(
-                "The pregnant woman's birth date lies after the referral date", "Bundle.entry", code="value"
+                "The pregnant woman's birth date lies after the referral date",
+                f"{patient.path}.birthDate",
+                code="value",
+            )
+        elif age is not None and not lo <= age <= hi:
+            self._issue(
+                f"The pregnant woman is {age} years old at the referral date; plausible: {lo}-{hi}",
+                f"{patient.path}.birthDate",
+                code="value",
             )
 
     def _conform(self, items: dict[str, tuple[Entry | None, Any]]) -> None:
@@ -430,12 +505,18 @@ class _Reader:
             )
             return None
         try:
-            return datetime.fromisoformat(raw[:10]).date()
+            day = datetime.fromisoformat(raw[:10]).date()
         except ValueError:
             self._issue(
                 f"{entry.type}.{element} is not a valid date", f"{entry.path}.{element}", code="value"
             )
             return None
+        if day < self.earliest:
+            self._issue(
+                f"{entry.type}.{element} lies before {self.earliest}", f"{entry.path}.{element}", code="value"
+            )
+            return None
+        return day
 
 
 def _references(value: Any, path: str) -> list[tuple[str, str]]:

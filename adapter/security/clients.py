@@ -21,11 +21,14 @@ from typing import Any
 import jwt
 import yaml
 
+from adapter.fhir.limits import text_problem
 from adapter.security.tokens import ALLOWED_ALGORITHMS, AuthError
 from adapter.store.engine import Store
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 MAX_ASSERTION_LIFETIME = 300
+#: The longest client id + jti kept against replay (the column holds 255 characters).
+MAX_JTI_LENGTH = 255
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,8 @@ def verify_assertion(
     if int(claims["exp"]) > now + MAX_ASSERTION_LIFETIME:
         raise AuthError("client_assertion lives longer than 5 minutes")
     jti = f"{client.client_id}:{claims['jti']}"
+    if len(jti) > MAX_JTI_LENGTH or text_problem(jti):  # kept in a column of 255 on both databases
+        raise AuthError(f"client_assertion jti is not a string of at most {MAX_JTI_LENGTH} characters")
     if not store.write(lambda s: s.use_assertion(jti, int(claims["exp"]), now)):
         raise AuthError("client_assertion was used before (jti replay)")
     return client

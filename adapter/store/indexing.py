@@ -42,6 +42,13 @@ def _compiled(resource_type: str) -> tuple[_Compiled, ...]:
     )
 
 
+def element_of(resource_type: str, param: str) -> str:
+    """The element a search parameter indexes (its FHIRPath), e.g. `Task.status` for `status`."""
+    name, _, modifier = param.partition(":")
+    expression = search_parameters().get(resource_type, {}).get(name, {}).get("expression", resource_type)
+    return f"{expression}.{modifier}" if modifier else expression
+
+
 def index_rows(resource: dict[str, Any]) -> list[IndexRow]:
     rows: list[IndexRow] = []
     for p in _compiled(resource["resourceType"]):

@@ -19,8 +19,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
 from adapter.fhir.dates import now_instant
+from adapter.fhir.outcome import FhirError, Issue
 from adapter.store.audit_chain import AuditRows
-from adapter.store.indexing import index_rows
+from adapter.store.indexing import element_of, index_rows
 from adapter.store.queue import Queue
 from adapter.store.schema import (
     business_key,
@@ -262,6 +263,15 @@ class SqlSession:
         self.conn.execute(
             delete(search_index).where(search_index.c.res_type == res_type, search_index.c.res_id == res_id)
         )
+        indexed = index_rows(body)
+        _fits(
+            [
+                (element_of(res_type, r.param), x)
+                for r in indexed
+                for x in (r.system, r.value)
+                if x is not None
+            ]
+        )
         rows = [
             {
                 "res_type": res_type,
@@ -272,7 +282,7 @@ class SqlSession:
                 "low": r.low,
                 "high": r.high,
             }
-            for r in index_rows(body)
+            for r in indexed
         ]
         if rows:
             self.conn.execute(insert(search_index), rows)
@@ -280,6 +290,7 @@ class SqlSession:
     # --- who has a part in what ---------------------------------------------------------------
     def grant(self, res_type: str, res_id: str, organization: str) -> None:
         """Record that `organization` has a part in this resource (idempotent)."""
+        _fits([(f"{res_type} (the organisation with a part in it)", organization)])
         if not self.has_access(res_type, res_id, organization):
             self.conn.execute(
                 insert(resource_access).values(res_type=res_type, res_id=res_id, organization=organization)
@@ -319,6 +330,7 @@ class SqlSession:
         existing = self.find_key(res_type, system, value, owner)
         if existing is not None:
             return existing
+        _fits([(f"{res_type}.identifier.system", system), (f"{res_type}.identifier.value", value)])
         self.conn.execute(
             insert(business_key).values(
                 res_type=res_type, system=system, value=value, owner=owner, res_id=proposed_id
@@ -337,6 +349,23 @@ class SqlSession:
         except IntegrityError:  # a concurrent use of the same assertion got there first
             return False
         return True
+
+
+#: The width of the columns that keep identifiers, codes and references (search index, business keys,
+#: organisations): longer values are refused on both databases (PostgreSQL fails on them, SQLite
+#: would store them). The edge refuses them first, naming the element (`adapter.fhir.limits`).
+COLUMN_WIDTH = 255
+
+
+def _fits(values: list[tuple[str, str]]) -> None:
+    """422 naming each element whose value does not fit its column."""
+    issues = [
+        Issue(f"The value is {len(v)} characters; at most {COLUMN_WIDTH} are kept", (element,), "too-long")
+        for element, v in values
+        if len(v) > COLUMN_WIDTH
+    ]
+    if issues:
+        raise FhirError(422, issues)
 
 
 def _compare(

@@ -205,5 +205,5 @@ def _name_key(patient: dict[str, Any]) -> str:
     for ident in patient.get("identifier", []):
         if ident.get("value"):
             return f"{ident.get('system', '')}|{ident['value']}"
-    names = [g for n in patient.get("name", []) for g in n.get("given", [])]
+    names = [g for n in patient.get("name", []) for g in n.get("given", []) if isinstance(g, str)]
     return names[0] if names else "-"

@@ -31,6 +31,7 @@ from adapter.data import (
 from adapter.domain.eligibility import Decision, decide
 from adapter.domain.facts import Deployment
 from adapter.fhir.dates import now_instant
+from adapter.fhir.models import parameters
 from adapter.fhir.outcome import FhirError, Issue
 from adapter.fhir.references import retarget
 from adapter.mapping.decision_out import apply_to_task, concept, to_guidance_response
@@ -82,7 +83,7 @@ def referral_bundle(body: dict[str, Any]) -> dict[str, Any]:
     """The referral Bundle of a `$check-eligibility` body: the Bundle itself, or Parameters.referral."""
     if body.get("resourceType") != "Parameters":
         return body
-    found = [p for p in body.get("parameter", []) if p.get("name") == "referral"]
+    found = [p for p in parameters(body) if p["name"] == "referral"]
     if len(found) != 1 or not isinstance(found[0].get("resource"), dict):
         raise FhirError.one(
             400,

@@ -56,6 +56,13 @@ def record_visit(store: Store, encounter: dict[str, Any]) -> tuple[Write, Write 
         sr = s.get(*referral.split("/", 1))
         if sr is None or sr.deleted:
             raise FhirError.one(422, f"{referral} is not known", "Encounter.basedOn", code="not-found")
+        client = sr.content.get("subject", {}).get("reference")
+        if _local(encounter.get("subject", {}).get("reference")) != client:
+            raise FhirError.one(
+                422,
+                f"A home visit's subject is the client of its referral and plan ({client})",
+                "Encounter.subject",
+            )
         ident = next((i for i in encounter.get("identifier", []) if i.get("system") and i.get("value")), None)
         eid = s.claim_key("Encounter", ident["system"], ident["value"], new_id()) if ident else new_id()
         written = s.put({**encounter, "id": eid})
@@ -65,6 +72,14 @@ def record_visit(store: Store, encounter: dict[str, Any]) -> tuple[Write, Write 
         return written, s.put(_mark(plan, int(sequence), written.stored, encounter.get("status", "")))
 
     return store.write(work)
+
+
+def _local(reference: object) -> str | None:
+    """`Patient/x` of a reference to it, relative or absolute."""
+    if not isinstance(reference, str):
+        return None
+    parts = reference.rstrip("/").split("/")
+    return "/".join(parts[-2:]) if len(parts) >= 2 else reference
 
 
 def _mark(plan: Stored, sequence: int, encounter: Stored, status: str) -> dict[str, Any]:
