@@ -26,10 +26,15 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+from adapter.store.deadline import Deadline, lock_wait_ms
+from adapter.store.deadline import current as current_deadline
 from adapter.store.session import Session, VersionConflict
 from adapter.store.sql import SqlSession
 
 T = TypeVar("T")
+#: How long SQLite waits for the write lock outside a request (commands, the worker); a request waits
+#: no longer than its deadline leaves it.
+SQLITE_BUSY_MS = 30_000
 #: Something every unit of work also does, after its own changes, in its transaction.
 Effect = Callable[[Session], None]
 
@@ -64,7 +69,9 @@ def _engine(url: str) -> Engine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True
+            url,
+            connect_args={"timeout": SQLITE_BUSY_MS / 1000, "check_same_thread": False},
+            hide_parameters=True,
         )
         _sqlite_pragmas(engine)
         return engine
@@ -125,20 +132,39 @@ class Store:
 
     def write(self, work: Callable[[Session], T], attempts: int = 8) -> T:
         """Run `work` and then the effects in one transaction; re-run it all when a concurrent writer got
-        there first."""
+        there first. Under a request's deadline (`adapter.store.deadline`) locks are waited for no longer
+        than the time left, and the commit happens only if the client has not been told 503."""
+        deadline = current_deadline()
         for attempt in range(attempts):
+            if deadline is not None:
+                deadline.check()
             try:
-                with self.engine.begin() as conn:
-                    session = SqlSession(conn, self.is_sqlite, self.actor)
-                    result = work(session)
-                    for effect in self.effects:
-                        effect(session)
-                    return result
+                result = self._attempt(work, deadline)
             except (IntegrityError, VersionConflict, OperationalError, DBAPIError) as e:
+                if deadline is not None:
+                    deadline.settled(committed=False)
+                    if _lock_wait_ended(e):
+                        deadline.check()  # the wait ended because the time is up: TimedOut
                 if attempt == attempts - 1 or not _retryable(e):
                     raise
                 time.sleep(0.005 * (2**attempt))
+            else:
+                if deadline is not None:
+                    deadline.settled(committed=True)
+                return result
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _attempt(self, work: Callable[[Session], T], deadline: Deadline | None) -> T:
+        with self.engine.begin() as conn:
+            if deadline is not None and not self.is_sqlite:
+                _pg_limits(conn)
+            session = SqlSession(conn, self.is_sqlite, self.actor)
+            result = work(session)
+            for effect in self.effects:
+                effect(session)
+            if deadline is not None:
+                deadline.committing()  # TimedOut rolls back; else the commit follows at once
+        return result
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -151,6 +177,23 @@ def _retryable(e: Exception) -> bool:
     return code in ("40001", "40P01") or "database is locked" in str(e)
 
 
+#: PostgreSQL: lock_not_available (lock_timeout), query_canceled (statement_timeout).
+_LOCK_WAIT_ENDED = ("55P03", "57014")
+
+
+def _lock_wait_ended(e: Exception) -> bool:
+    """A wait for a lock (or a statement) stopped by the limit `lock_wait_ms` set."""
+    code = getattr(getattr(e, "orig", None), "sqlstate", None)
+    return code in _LOCK_WAIT_ENDED or "database is locked" in str(e)
+
+
+def _pg_limits(conn: Connection) -> None:
+    """No lock wait or statement longer than the time the request has left (this transaction only)."""
+    ms = lock_wait_ms(SQLITE_BUSY_MS)
+    conn.exec_driver_sql(f"SET LOCAL lock_timeout = {ms}")
+    conn.exec_driver_sql(f"SET LOCAL statement_timeout = {ms}")
+
+
 def _sqlite_pragmas(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:
@@ -158,10 +201,12 @@ def _sqlite_pragmas(engine: Engine) -> None:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
         cur.close()
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
         read_only = conn.get_execution_options().get("voorzorg_read_only", False)
+        # A request waits for the write lock no longer than the time it has left (adapter.store.deadline).
+        conn.exec_driver_sql(f"PRAGMA busy_timeout={lock_wait_ms(SQLITE_BUSY_MS)}")
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
