@@ -99,36 +99,56 @@ class Store:
         effects: Sequence[Effect] = (),
         actor: object | None = None,
         engine: Engine | None = None,
+        audit_keys: object | None = None,
     ) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self.engine: Engine = engine if engine is not None else _engine(url)
         self.effects: tuple[Effect, ...] = tuple(effects)
         self.actor = actor
+        #: The audit chain's key ring (adapter.security.audit_keys), kept outside the database.
+        self.audit_keys = audit_keys
+
+    def _like(self, **changes: Any) -> Store:
+        parts: dict[str, Any] = {"effects": self.effects, "actor": self.actor, "audit_keys": self.audit_keys}
+        return Store(self.url, engine=self.engine, **{**parts, **changes})
 
     def with_effects(self, effects: Sequence[Effect]) -> Store:
         """The same database, with these effects run by every unit of work (the composition root's)."""
-        return Store(self.url, effects=effects, actor=self.actor, engine=self.engine)
+        return self._like(effects=effects)
 
     def acting_for(self, actor: object) -> Store:
         """The same database and effects; units of work act for `actor` (whom the audit record names)."""
-        return Store(self.url, effects=self.effects, actor=actor, engine=self.engine)
+        return self._like(actor=actor)
 
-    def migrate(self) -> None:
-        """Bring the schema to the newest migration (Alembic), on this store's own connection."""
+    def keyed(self, audit_keys: object) -> Store:
+        """The same database; audit records are keyed with (and verified against) this key ring."""
+        return self._like(audit_keys=audit_keys)
+
+    def migrate(self, then: Callable[[Session, frozenset[str]], None] | None = None) -> None:
+        """Bring the schema to the newest migration (Alembic), on this store's own connection; `then`
+        runs in the same transaction with the revisions this run applied."""
         from alembic import command
         from alembic.config import Config
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
 
         cfg = Config()
         cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        script = ScriptDirectory.from_config(cfg)
         with self.engine.begin() as conn:
+            before = MigrationContext.configure(conn).get_current_heads()
+            applied = {r.revision for head in before for r in script.iterate_revisions(head, "base")}
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
+            if then is not None:
+                every = {r.revision for r in script.walk_revisions()}
+                then(SqlSession(conn, self.is_sqlite, None, self.audit_keys), frozenset(every - applied))
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
         with self.engine.connect().execution_options(voorzorg_read_only=True) as conn, conn.begin():
-            yield SqlSession(conn, self.is_sqlite, self.actor)
+            yield SqlSession(conn, self.is_sqlite, self.actor, self.audit_keys)
 
     def write(self, work: Callable[[Session], T], attempts: int = 8) -> T:
         """Run `work` and then the effects in one transaction; re-run it all when a concurrent writer got
@@ -158,7 +178,7 @@ class Store:
         with self.engine.begin() as conn:
             if deadline is not None and not self.is_sqlite:
                 _pg_limits(conn)
-            session = SqlSession(conn, self.is_sqlite, self.actor)
+            session = SqlSession(conn, self.is_sqlite, self.actor, self.audit_keys)
             result = work(session)
             for effect in self.effects:
                 effect(session)

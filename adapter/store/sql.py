@@ -46,10 +46,13 @@ from adapter.store.session import (
 class SqlSession:
     """A unit of work on one connection inside one transaction (see `adapter.store.session.Session`)."""
 
-    def __init__(self, conn: Connection, is_sqlite: bool, actor: object | None = None) -> None:
+    def __init__(
+        self, conn: Connection, is_sqlite: bool, actor: object | None = None, audit_keys: object | None = None
+    ) -> None:
         self.conn = conn
         self.is_sqlite = is_sqlite
         self.actor = actor
+        self.audit_keys = audit_keys
         self.written: list[Write] = []
 
     @cached_property
@@ -58,7 +61,7 @@ class SqlSession:
 
     @cached_property
     def audit(self) -> AuditRows:
-        return AuditRows(self.conn, self.is_sqlite)
+        return AuditRows(self.conn, self.is_sqlite, self.audit_keys)
 
     # --- reads -------------------------------------------------------------------------------
     def get(self, res_type: str, res_id: str) -> Stored | None:
