@@ -166,7 +166,10 @@ def _record(request: Request, status: int) -> None:
     c = ctx(request)
     a = access(request)
     if a.recorded_with_change and status < 400:
-        return  # the change was recorded in its own transaction (RecordChange)
+        rest = a.unrecorded()  # the change was recorded with it (RecordChange); what else it touched
+        if rest is None:
+            return
+        a = rest
     if a.query is None and request.url.query:
         a.query = request.url.query
     outcome = "success" if status < 400 else ("minor" if status < 500 else "serious")

@@ -66,14 +66,30 @@ class Access:
     entities: list[str] = field(default_factory=list)  # "Type/id" touched
     patients: list[str] = field(default_factory=list)  # "Patient/id" whose data was touched
     query: str | None = None
-    #: A unit of work wrote this request's record with its change (the gate then writes none on success).
+    #: A unit of work wrote this request's record with its change, and committed (the gate then records
+    #: on success only what the request touched besides: `unrecorded`).
     recorded_with_change: bool = False
+    #: The references and clients the committed change records name.
+    recorded: set[str] = field(default_factory=set)
 
     def touched(self, reference: str, patient: str | None) -> None:
         if reference not in self.entities:
             self.entities.append(reference)
         if patient and patient not in self.patients:
             self.patients.append(patient)
+
+    def committed(self, record: Access) -> None:
+        """The change's record (`record`) is committed: what it names needs no record of its own."""
+        self.recorded_with_change = True
+        self.recorded |= {*record.entities, *record.patients}
+
+    def unrecorded(self) -> Access | None:
+        """What the request touched that no committed change record names (read after the change), as
+        an access of its own; None when there is nothing left."""
+        rest = Access(interaction="read", resource_type=self.resource_type)
+        rest.entities = [e for e in self.entities if e not in self.recorded]
+        rest.patients = [p for p in self.patients if p not in self.recorded]
+        return rest if rest.entities or rest.patients else None
 
 
 @dataclass
@@ -308,8 +324,8 @@ class RecordChange:
             observer=actor.observer if actor else self.observer,
         )
         append_event(s, event)
-        if actor is not None:
-            actor.access.recorded_with_change = True
+        if actor is not None:  # once committed: an attempt rolled back and re-run may write nothing
+            s.on_commit.append(lambda: actor.access.committed(access))
 
 
 class AuditLog:

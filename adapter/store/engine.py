@@ -159,7 +159,7 @@ class Store:
             if deadline is not None:
                 deadline.check()
             try:
-                result = self._attempt(work, deadline)
+                result, session = self._attempt(work, deadline)
             except (IntegrityError, VersionConflict, OperationalError, DBAPIError) as e:
                 if deadline is not None:
                     deadline.settled(committed=False)
@@ -171,10 +171,12 @@ class Store:
             else:
                 if deadline is not None:
                     deadline.settled(committed=True)
+                for committed in session.on_commit:
+                    committed()
                 return result
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _attempt(self, work: Callable[[Session], T], deadline: Deadline | None) -> T:
+    def _attempt(self, work: Callable[[Session], T], deadline: Deadline | None) -> tuple[T, SqlSession]:
         with self.engine.begin() as conn:
             if deadline is not None and not self.is_sqlite:
                 _pg_limits(conn)
@@ -184,7 +186,7 @@ class Store:
                 effect(session)
             if deadline is not None:
                 deadline.committing()  # TimedOut rolls back; else the commit follows at once
-        return result
+        return result, session
 
     def dispose(self) -> None:
         self.engine.dispose()

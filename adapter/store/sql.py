@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
@@ -54,6 +55,7 @@ class SqlSession:
         self.actor = actor
         self.audit_keys = audit_keys
         self.written: list[Write] = []
+        self.on_commit: list[Callable[[], None]] = []
 
     @cached_property
     def queue(self) -> Queue:
