@@ -299,3 +299,18 @@ def test_records_made_before_the_key_still_verify_and_are_sealed(tmp_path: Path,
     _, problems = adapter.audit.verify()
     assert any("record 4 does not link" in p for p in problems), problems
     adapter.close()
+
+
+def test_a_checkpoint_can_go_to_a_peer(
+    settings: Settings, jgz: TestClient, store: Store, referral: dict[str, Any], httpserver: Any
+) -> None:
+    _traffic(jgz, referral)
+    httpserver.expect_oneshot_request("/checkpoints", method="POST").respond_with_data("", status=201)
+    sent = _cli(settings, store, "audit", "checkpoint", "--to", httpserver.url_for("/checkpoints"))
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    [(request, _)] = httpserver.log
+    received = json.loads(request.get_data())
+    assert received["seq"] == len(_rows(store)) and received["mac"]
+    httpserver.expect_oneshot_request("/checkpoints", method="POST").respond_with_data("", status=500)
+    refused = _cli(settings, store, "audit", "checkpoint", "--to", httpserver.url_for("/checkpoints"))
+    assert refused.returncode == 1 and "HTTP 500" in refused.stderr
