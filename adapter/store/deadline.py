@@ -47,6 +47,12 @@ class Deadline:
     def cancelled(self) -> bool:
         return self._state == _CANCELLED
 
+    @property
+    def binding(self) -> bool:
+        """Whether the deadline still limits the request: not once a change of it committed (the server
+        then waits for its end, so its later work runs without the deadline's limits)."""
+        return self._state != _COMMITTED
+
     def check(self) -> None:
         """TimedOut when the server answered 503 or the time is up (and nothing was committed yet)."""
         with self._lock:
@@ -88,7 +94,7 @@ def current() -> Deadline | None:
 def lock_wait_ms(default_ms: int) -> int:
     """How long a database lock may be waited for: the time left under a deadline, else `default_ms`."""
     deadline = DEADLINE.get()
-    if deadline is None:
+    if deadline is None or not deadline.binding:
         return default_ms
     return max(1, min(default_ms, int(deadline.remaining() * 1000)))
 

@@ -25,7 +25,7 @@ from starlette.responses import Response
 
 from adapter.api.app import create_app, within_deadline
 from adapter.config import Settings
-from adapter.store.deadline import DEADLINE, Deadline, TimedOut
+from adapter.store.deadline import DEADLINE, Deadline, TimedOut, lock_wait_ms
 from adapter.store.engine import Store
 from tests.api.helpers import post
 from tests.conftest import FHIR_JSON_HEADERS, bearer
@@ -194,3 +194,20 @@ def test_a_commit_and_the_503_exclude_each_other() -> None:
     expired = Deadline(0)
     with pytest.raises(TimedOut):
         expired.check()
+
+
+def test_lock_waits_follow_the_time_left_until_a_change_committed() -> None:
+    deadline = Deadline(2)
+    token = DEADLINE.set(deadline)
+    try:
+        assert 1000 < lock_wait_ms(30_000) <= 2000
+        deadline.at -= 5  # the time is up
+        assert lock_wait_ms(30_000) == 1
+        deadline.at += 5
+        deadline.committing()  # a commit claimed in time...
+        deadline.settled(committed=True)
+        deadline.at -= 5  # ...and the time up after it
+        assert lock_wait_ms(30_000) == 30_000  # its later work is waited for: no deadline limits
+    finally:
+        DEADLINE.reset(token)
+    assert lock_wait_ms(30_000) == 30_000  # outside a request
