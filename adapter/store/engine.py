@@ -161,11 +161,12 @@ class Store:
             try:
                 result, session = self._attempt(work, deadline)
             except (IntegrityError, VersionConflict, OperationalError, DBAPIError) as e:
+                stopped = deadline is not None and _lock_wait_ended(e)
                 if deadline is not None:
                     deadline.settled(committed=False)
-                    if _lock_wait_ended(e):
+                    if stopped:
                         deadline.check()  # the wait ended because the time is up: TimedOut
-                if attempt == attempts - 1 or not _retryable(e):
+                if attempt == attempts - 1 or not (stopped or _retryable(e)):
                     raise
                 time.sleep(0.005 * (2**attempt))
             else:
