@@ -165,18 +165,62 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
 
 # --- audit, migrate, careplans, check-eligibility ------------------------------------------------
 def _audit_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("action", choices=["verify"], help="verify: check the hash chain of every record")
+    p.add_argument(
+        "action",
+        choices=["verify", "checkpoint"],
+        help="verify: check the keyed chain of every record, and the checkpoints; "
+        "checkpoint: sign the chain's head, to keep outside the database",
+    )
+    p.add_argument(
+        "--checkpoint",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="verify: also check against this checkpoint (besides those in the data directory)",
+    )
+    p.add_argument(
+        "--out", metavar="FILE", help="checkpoint: write it here ('-': standard output) besides the data dir"
+    )
+    p.add_argument("--to", metavar="URL", help="checkpoint: also POST it (JSON) to this address")
 
 
-def _audit(settings: Settings, _: argparse.Namespace) -> int:
-    count, problems = compose(settings).audit.verify()
+def _audit(settings: Settings, args: argparse.Namespace) -> int:
+    from adapter.security.audit_verify import read_checkpoints
+
+    adapter = compose(settings)
+    if args.action == "checkpoint":
+        return _checkpoint(settings, adapter.audit.checkpoint(settings.base_url), args)
+    files = sorted(settings.audit_checkpoint_dir.glob("*.json")) + [Path(f) for f in args.checkpoint]
+    count, problems = adapter.audit.verify(read_checkpoints(files))
     for p in problems:
         print(f"BROKEN: {p}")
+    if files:
+        print(f"{len(files)} checkpoint(s) checked")
     print(
         f"{count} audit records checked: "
         + ("chain intact" if not problems else f"{len(problems)} problem(s)")
     )
     return 1 if problems else 0
+
+
+def _checkpoint(settings: Settings, checkpoint: dict[str, object], args: argparse.Namespace) -> int:
+    text = json.dumps(checkpoint, indent=2) + "\n"
+    settings.audit_checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    kept = settings.audit_checkpoint_dir / f"checkpoint-{checkpoint['seq']:0>10}.json"
+    kept.write_text(text, encoding="utf-8")
+    if args.out == "-":
+        sys.stdout.write(text)
+    elif args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+    if args.to:
+        import requests
+
+        r = requests.post(args.to, data=text, headers={"Content-Type": "application/json"}, timeout=30)
+        if r.status_code >= 300:
+            print(f"the checkpoint was not accepted by {args.to}: HTTP {r.status_code}", file=sys.stderr)
+            return 1
+    print(f"checkpoint of record {checkpoint['seq']} written to {kept}", file=sys.stderr)
+    return 0
 
 
 def _migrate(settings: Settings, _: argparse.Namespace) -> int:

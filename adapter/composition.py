@@ -21,7 +21,8 @@ from adapter.domain.facts import Deployment
 from adapter.exchange.outbox import Outbox
 from adapter.exchange.runtime import Exchange
 from adapter.exchange.worker import Worker
-from adapter.security.audit import Access, Actor, AuditLog
+from adapter.security.audit import Access, Actor, AuditLog, seal_unkeyed
+from adapter.security.audit_keys import load_audit_keys
 from adapter.security.principal import Principal
 from adapter.store.engine import Store
 from adapter.workflows.effects import every_change
@@ -64,8 +65,9 @@ class Adapter:
 
 def compose(settings: Settings, store: Store | None = None, *, migrate: bool = True) -> Adapter:
     """Build the adapter from `settings` (on `store`'s database when given: tests bring their own)."""
-    database = store if store is not None else Store(settings.effective_database_url)
+    keys = load_audit_keys(settings.audit_key, settings.effective_audit_key_file)
+    database = (store if store is not None else Store(settings.effective_database_url)).keyed(keys)
     if migrate and store is None:
-        database.migrate()
+        database.migrate(then=seal_unkeyed(settings.base_url, settings.organization))
     exchange = Exchange.from_settings(settings)
     return Adapter(settings, database.with_effects(every_change(settings, exchange)), exchange)

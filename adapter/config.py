@@ -88,6 +88,9 @@ class Settings:
     insecure_no_auth: bool = False  # only by `serve --insecure-dev-no-auth`, announced loudly
     cors_origins: tuple[str, ...] = ()  # CORS is closed unless origins are listed
     request_timeout: float = 30.0
+    # The audit chain's key (adapter/security/audit_keys.py): secrets from the environment, else a file.
+    audit_key: str = field(default="", repr=False)  # VOORZORG_AUDIT_KEY: secret(s), the last current
+    audit_key_file: Path | None = None  # VOORZORG_AUDIT_KEY_FILE; default: audit-key in the data dir
     # Exchange with peers (adapter/exchange): none configured = nothing is queued, the worker idles.
     peers_file: Path | None = None  # YAML of peers (JGZ dossier, ...); see the README section "Exchange"
     worker: str = "in-process"  # in-process: the API process delivers the outbox; off: run `worker`
@@ -126,6 +129,15 @@ class Settings:
         return self.data_dir / "issuer-key.pem"
 
     @property
+    def effective_audit_key_file(self) -> Path:
+        return self.audit_key_file or self.data_dir / "audit-key"
+
+    @property
+    def audit_checkpoint_dir(self) -> Path:
+        """Where `voorzorg-adapter audit checkpoint` keeps its copies, and `audit verify` looks."""
+        return self.data_dir / "audit-checkpoints"
+
+    @property
     def effective_clients_file(self) -> Path:
         return self.clients_file or self.data_dir / "clients.yaml"
 
@@ -157,6 +169,8 @@ class Settings:
             trusted_proxies=_networks(e.get("VOORZORG_TRUSTED_PROXIES", "")),
             cors_origins=tuple(o.strip() for o in e.get("VOORZORG_CORS_ORIGINS", "").split(",") if o.strip()),
             request_timeout=float(e.get("VOORZORG_REQUEST_TIMEOUT", "30")),
+            audit_key=e.get("VOORZORG_AUDIT_KEY", ""),
+            audit_key_file=Path(e["VOORZORG_AUDIT_KEY_FILE"]) if e.get("VOORZORG_AUDIT_KEY_FILE") else None,
             peers_file=Path(e["VOORZORG_PEERS_FILE"]) if e.get("VOORZORG_PEERS_FILE") else None,
             worker=_worker_mode(e.get("VOORZORG_WORKER", "in-process")),
             outbox_poll_interval=float(e.get("VOORZORG_OUTBOX_POLL_INTERVAL", "1")),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -36,6 +37,7 @@ from adapter.composition import Adapter, compose
 from adapter.config import Settings
 from adapter.fhir.models import is_resource_type
 from adapter.fhir.outcome import FhirError
+from adapter.store.deadline import DEADLINE, Deadline, TimedOut
 from adapter.store.engine import Store
 
 log = logging.getLogger("voorzorg.api")
@@ -121,6 +123,10 @@ def _answer_errors_as_operation_outcomes(app: FastAPI) -> None:
         err.headers.update(e.headers or {})
         return error_response(err)
 
+    @app.exception_handler(TimedOut)
+    async def too_late(_: Request, e: TimedOut) -> Response:
+        return error_response(timed_out())
+
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, e: RequestValidationError) -> Response:
         return error_response(FhirError.one(400, "The request is malformed", code="invalid"))
@@ -130,6 +136,42 @@ def _answer_errors_as_operation_outcomes(app: FastAPI) -> None:
         return internal_error(e)
 
 
+#: Requests answered 503 whose work is still winding down (kept so the task is not collected).
+_ABANDONED: set[asyncio.Task[Response]] = set()
+
+
+async def within_deadline(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]], seconds: float
+) -> Response:
+    """Run the request under a deadline (adapter.store.deadline): when the time is up, answer 503 only
+    if no change was or is being committed — the work is then rolled back, never committed later —
+    else wait for the request and answer what really happened."""
+    deadline = Deadline(seconds)
+    context = contextvars.copy_context()
+    context.run(DEADLINE.set, deadline)
+    task: asyncio.Task[Response] = asyncio.create_task(_answer(call_next, request), context=context)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=seconds)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if task in done or not deadline.cancel():
+        return await task
+    task.cancel()  # stops waiting for the answer; the work stops at its next database step (TimedOut)
+    _ABANDONED.add(task)
+    task.add_done_callback(_ABANDONED.discard)
+    return error_response(timed_out())
+
+
+async def _answer(call_next: Callable[[Request], Awaitable[Response]], request: Request) -> Response:
+    return await call_next(request)
+
+
+def timed_out() -> FhirError:
+    text = "The request took too long and was stopped; nothing was changed"
+    return FhirError.one(503, text, code="timeout")
+
+
 def _wrap(app: FastAPI, settings: Settings) -> None:
     """The middleware, innermost first: the gate (authentication + audit) wraps the routes; the timeout
     wraps the gate, and the security headers go on every response, errors included."""
@@ -137,12 +179,7 @@ def _wrap(app: FastAPI, settings: Settings) -> None:
 
     @app.middleware("http")
     async def timeout(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        try:
-            return await asyncio.wait_for(call_next(request), settings.request_timeout)
-        except TimeoutError:
-            return error_response(
-                FhirError.one(503, "The request took too long and was stopped", code="timeout")
-            )
+        return await within_deadline(request, call_next, settings.request_timeout)
 
     @app.middleware("http")
     async def security_headers(

@@ -24,6 +24,8 @@ from adapter.security.audit import Access, Actor, build_event
 from adapter.security.principal import Principal
 from adapter.security.scopes import parse_scopes
 from adapter.security.tokens import AuthError
+from adapter.store.deadline import TimedOut, outside_deadline
+from adapter.store.deadline import current as current_deadline
 from adapter.store.engine import Store
 from adapter.store.session import Match, Session, Stored
 
@@ -155,10 +157,27 @@ def _read_interaction(parts: list[str]) -> str:
 
 
 def _audit(request: Request, status: int) -> None:
+    """The request's record, naming the status the client was sent: when the server answered 503 at the
+    request's deadline (adapter.api.app.within_deadline), that 503 — whatever the handler made of it."""
+    deadline = current_deadline()
+    if deadline is not None and not deadline.cancelled:
+        try:
+            _record(request, status)  # under the deadline: a 503 sent meanwhile refuses this commit
+            return
+        except TimedOut:
+            pass
+    with outside_deadline():
+        _record(request, status if deadline is None else 503)
+
+
+def _record(request: Request, status: int) -> None:
     c = ctx(request)
     a = access(request)
     if a.recorded_with_change and status < 400:
-        return  # the change was recorded in its own transaction (RecordChange)
+        rest = a.unrecorded()  # the change was recorded with it (RecordChange); what else it touched
+        if rest is None:
+            return
+        a = rest
     if a.query is None and request.url.query:
         a.query = request.url.query
     outcome = "success" if status < 400 else ("minor" if status < 500 else "serious")
@@ -174,6 +193,8 @@ def _audit(request: Request, status: int) -> None:
     )
     try:
         c.audit.append(event)
+    except TimedOut:
+        raise
     except Exception as e:  # the response stands; the failure to log is itself logged (no client data)
         log.error("could not write the audit record: %s", type(e).__name__)
 

@@ -67,6 +67,11 @@ __all__ = [
 ]
 
 
+#: What else settling a try writes, in its transaction (the worker: the transfer's audit record), given
+#: the message's new status.
+Settled = Callable[[Session, str], None]
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -156,13 +161,22 @@ class Outbox:
             )
         )
 
-    def delivered(self, message: Message, worker_id: str, versions: Iterable[PeerVersion] = ()) -> bool:
-        """Mark delivered and remember the peer's versions, in one transaction. False when the lease was
-        lost (another worker has it now; the peer's idempotency makes that harmless)."""
+    def delivered(
+        self,
+        message: Message,
+        worker_id: str,
+        versions: Iterable[PeerVersion] = (),
+        also: Settled | None = None,
+    ) -> bool:
+        """Mark delivered and remember the peer's versions, in one transaction (with `also`: the
+        transfer's audit record). False when the lease was lost (another worker has it now; the peer's
+        idempotency makes that harmless)."""
 
         def work(s: Session) -> bool:
             done = s.queue.settle(message.id, worker_id, status=DELIVERED, delivered=now_instant())
             s.queue.remember(message.peer, versions)
+            if also is not None:
+                also(s, DELIVERED)
             return done
 
         return self.store.write(work)
@@ -179,8 +193,10 @@ class Outbox:
         backoff_max: float,
         not_before: float | None = None,
         versions: Iterable[PeerVersion] = (),
+        also: Settled | None = None,
     ) -> str:
-        """Record a failed try: back to pending after a backoff with jitter, or dead. The new status."""
+        """Record a failed try: back to pending after a backoff with jitter, or dead (with `also`, in the
+        same transaction: the try's audit record). The new status."""
         dead = not transient or message.attempts >= max_attempts
         wait = random.uniform(0.5, 1.0) * min(backoff_max, backoff * 2 ** max(0, message.attempts - 1))
         if not_before is not None:
@@ -196,6 +212,8 @@ class Outbox:
                 next_attempt=self._ms() + int(wait * 1000),
             )
             s.queue.remember(message.peer, versions)
+            if also is not None:
+                also(s, status)
 
         self.store.write(work)
         return status

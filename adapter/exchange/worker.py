@@ -6,7 +6,8 @@
     worker.run(stop_event)                            # the loop `voorzorg-adapter worker` runs
 
 Every try is written to the NEN 7513 audit log as a transfer (AuditEvent type DCM 110106 "Export",
-subtype `transfer-out`): the client, the peer as destination, the resources sent, the outcome.
+subtype `transfer-out`): the client, the peer as destination, the resources sent, the outcome — in the
+same transaction that marks the message delivered or failed.
 """
 
 from __future__ import annotations
@@ -18,17 +19,19 @@ import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import requests
 
 from adapter.config import Settings
 from adapter.exchange.client import FhirClient, PeerError, RetryPolicy
 from adapter.exchange.delivery import Deliveries, DeliveryContext, delivery_for
-from adapter.exchange.outbox import DEAD, Message, Outbox
+from adapter.exchange.outbox import DEAD, DELIVERED, Message, Outbox, Settled
 from adapter.exchange.peers import Peer, as_transfer
-from adapter.security.audit import Access, AuditLog, build_event
+from adapter.security.audit import Access, AuditLog, append_event, build_event
 from adapter.security.principal import Principal
 from adapter.store.engine import Store
+from adapter.store.session import Session
 
 log = logging.getLogger("voorzorg.exchange")
 
@@ -112,6 +115,7 @@ class Worker:
                 backoff=self.settings.backoff,
                 backoff_max=self.settings.backoff_max,
                 not_before=e.retry_after,
+                also=self._record(message, peer, _safe(e), []),
             )
             log.warning(
                 "outbox message %d to %s: try %d failed (%s)%s",
@@ -121,17 +125,35 @@ class Worker:
                 f"HTTP {e.status}" if e.status else "no answer",
                 ", parked as dead" if status == DEAD else "",
             )
-            self._audit(message, peer, "serious" if status == DEAD else "minor", _safe(e), [])
             return status
         except Exception as e:  # a bug or a database hiccup: the lease runs out and the message is retried
             log.exception("outbox message %d: delivery crashed (%s)", message.id, type(e).__name__)
             self._audit(message, peer, "serious", f"delivery failed: {type(e).__name__}", [])
             return "pending"
-        self.outbox.delivered(message, self.worker_id, done.versions)
-        self._audit(message, peer, "success", done.note or "delivered", done.touched)
+        record = self._record(message, peer, done.note or "delivered", done.touched)
+        self.outbox.delivered(message, self.worker_id, done.versions, also=record)
         return "delivered"
 
+    def _record(self, message: Message, peer: Peer, text: str, touched: list[str]) -> Settled:
+        """The try's transfer record, written in the transaction that settles the message (a worker that
+        dies after that commit leaves both, before it neither)."""
+
+        def record(s: Session, status: str) -> None:
+            outcome = {DELIVERED: "success", DEAD: "serious"}.get(status, "minor")
+            append_event(s, self._event(message, peer, outcome, text, touched))
+
+        return record
+
     def _audit(self, message: Message, peer: Peer, outcome: str, text: str, touched: list[str]) -> None:
+        """A try that settled nothing (the delivery crashed), recorded in a transaction of its own."""
+        try:
+            self.audit.append(self._event(message, peer, outcome, text, touched))
+        except Exception as e:  # the delivery stands; the failure to log is itself logged
+            log.error("could not write the audit record of a transfer: %s", type(e).__name__)
+
+    def _event(
+        self, message: Message, peer: Peer, outcome: str, text: str, touched: list[str]
+    ) -> dict[str, Any]:
         access = Access(interaction="transfer-out", resource_type=None)
         access.touched(message.client, message.client)
         for ref in touched:
@@ -147,10 +169,7 @@ class Worker:
             observer=self.observer,
         )
         as_transfer(event, peer, "export")
-        try:
-            self.audit.append(event)
-        except Exception as e:  # the delivery stands; the failure to log is itself logged
-            log.error("could not write the audit record of a transfer: %s", type(e).__name__)
+        return event
 
     # --- the loop -------------------------------------------------------------------------------
     def run(self, stop: threading.Event | None = None) -> None:

@@ -1,7 +1,11 @@
-"""NEN 7513 access logging as FHIR AuditEvents in an append-only, hash-chained log.
+"""NEN 7513 access logging as FHIR AuditEvents in an append-only, keyed hash chain.
 
-Each record holds the hash of its predecessor, so changing or removing a record breaks the chain
-(`voorzorg-adapter audit verify`).
+Each record holds the digest of its predecessor, and its own digest is an HMAC over both with a key kept
+outside the database (`adapter.security.audit_keys`): changing or removing a record breaks the chain,
+and someone who can write the database but lacks the key cannot recompute it (`voorzorg-adapter audit
+verify`, `adapter.security.audit_verify`). Signed checkpoints of the head, kept elsewhere, pin the log
+against whoever holds the key too (`voorzorg-adapter audit checkpoint`). Records made before the chain
+was keyed keep their plain SHA-256 digests, sealed by a keyed record when the key came (`seal_unkeyed`).
 
 A change is recorded in the same transaction as the change itself: `RecordChange` is one of the effects
 every unit of work runs before commit (`adapter.workflows.effects`), for the `Actor` the unit of work acts
@@ -16,15 +20,20 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adapter.config import CANONICAL_BASE
 from adapter.fhir.dates import now_instant
 from adapter.fhir.subject import client_of
+from adapter.security.audit_keys import AuditKeys
 from adapter.security.principal import Principal
 from adapter.store.engine import Store
 from adapter.store.session import Session, Stored
+
+if TYPE_CHECKING:
+    from adapter.security.audit_verify import Checkpoint
 
 GENESIS = "0" * 64
 _EVENT_TYPE = "http://terminology.hl7.org/CodeSystem/audit-event-type"
@@ -57,14 +66,30 @@ class Access:
     entities: list[str] = field(default_factory=list)  # "Type/id" touched
     patients: list[str] = field(default_factory=list)  # "Patient/id" whose data was touched
     query: str | None = None
-    #: A unit of work wrote this request's record with its change (the gate then writes none on success).
+    #: A unit of work wrote this request's record with its change, and committed (the gate then records
+    #: on success only what the request touched besides: `unrecorded`).
     recorded_with_change: bool = False
+    #: The references and clients the committed change records name.
+    recorded: set[str] = field(default_factory=set)
 
     def touched(self, reference: str, patient: str | None) -> None:
         if reference not in self.entities:
             self.entities.append(reference)
         if patient and patient not in self.patients:
             self.patients.append(patient)
+
+    def committed(self, record: Access) -> None:
+        """The change's record (`record`) is committed: what it names needs no record of its own."""
+        self.recorded_with_change = True
+        self.recorded |= {*record.entities, *record.patients}
+
+    def unrecorded(self) -> Access | None:
+        """What the request touched that no committed change record names (read after the change), as
+        an access of its own; None when there is nothing left."""
+        rest = Access(interaction="read", resource_type=self.resource_type)
+        rest.entities = [e for e in self.entities if e not in self.recorded]
+        rest.patients = [p for p in self.patients if p not in self.recorded]
+        return rest if rest.entities or rest.patients else None
 
 
 @dataclass
@@ -180,7 +205,22 @@ def _patients(event: dict[str, Any]) -> list[str]:
 
 
 def _hash(prev: str, content: str) -> str:
+    """The digest of a record made before the chain was keyed (no key id)."""
     return hashlib.sha256((prev + content).encode("utf-8")).hexdigest()
+
+
+def keys_of(s: Session) -> AuditKeys | None:
+    """The key ring the session's store was given (None: a bare store, which writes and checks the
+    unkeyed digests only)."""
+    keys = s.audit.keys
+    return keys if isinstance(keys, AuditKeys) else None
+
+
+def digest(keys: AuditKeys | None, prev: str, content: str) -> tuple[str | None, str]:
+    """(key id, digest) of a new record: keyed with the current key when there is a ring."""
+    if keys is None:
+        return None, _hash(prev, content)
+    return keys.sign(prev + content)
 
 
 def note_read(s: Session, stored: Stored) -> None:
@@ -196,16 +236,64 @@ def append_event(s: Session, event: dict[str, Any]) -> dict[str, Any]:
     head = s.audit.head()
     seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
     content = json.dumps(event, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    key_id, record_digest = digest(keys_of(s), prev, content)
     s.audit.append(
         seq=seq,
         event_id=event["id"],
         recorded=event["recorded"],
         content=content,
         prev_hash=prev,
-        digest=_hash(prev, content),
+        digest=record_digest,
         patients=_patients(event),
+        key_id=key_id,
     )
     return event
+
+
+#: The migration that keyed the chain: the records before it are sealed in its transaction.
+KEYED_REVISION = "0005_relcore"
+#: AuditEvent.entity.detail.type of the seal: how many unkeyed records it vouches for.
+SEAL = "voorzorg-audit-seal"
+
+
+def seal_unkeyed(observer: str, organization: str | None) -> Callable[[Session, frozenset[str]], None]:
+    """After the migration that keys the chain (`Store.migrate(then=...)`): a keyed record that links to
+    the last unkeyed one, so the records made before the key can no longer be rewritten unnoticed."""
+
+    def seal(s: Session, applied: frozenset[str]) -> None:
+        head = s.audit.recorded_head()
+        if KEYED_REVISION not in applied or keys_of(s) is None or head is None:
+            return
+        me = Principal(client_id="voorzorg-adapter", role="jgz", organization=organization)
+        event = build_event(
+            Access(interaction="operation"),
+            principal=me,
+            outcome="success",
+            outcome_text=f"audit log keyed: records 1-{head[0]}, made before, keep their unkeyed digests",
+            address=None,
+            path=f"migration {KEYED_REVISION}",
+            observer=observer,
+        )
+        event["type"] = {"system": _DCM, "code": "110100", "display": "Application Activity"}
+        event["entity"] = [
+            {
+                "type": {"system": _ENTITY_TYPE, "code": "2", "display": "System Object"},
+                "description": "the audit log itself",
+                "detail": [{"type": SEAL, "valueString": str(head[0])}],
+            }
+        ]
+        append_event(s, event)
+
+    return seal
+
+
+def sealed_count(event: dict[str, Any]) -> int | None:
+    """How many unkeyed records a seal vouches for; None for any other record."""
+    for entity in event.get("entity", []):
+        for detail in entity.get("detail", []):
+            if detail.get("type") == SEAL and str(detail.get("valueString", "")).isdigit():
+                return int(detail["valueString"])
+    return None
 
 
 class RecordChange:
@@ -243,8 +331,8 @@ class RecordChange:
             observer=actor.observer if actor else self.observer,
         )
         append_event(s, event)
-        if actor is not None:
-            actor.access.recorded_with_change = True
+        if actor is not None:  # once committed: an attempt rolled back and re-run may write nothing
+            s.on_commit.append(lambda: actor.access.committed(access))
 
 
 class AuditLog:
@@ -255,12 +343,22 @@ class AuditLog:
         """Write one record at the head of the chain, in a transaction of its own."""
         return self.store.write(lambda s: append_event(s, event))
 
-    def verify(self) -> tuple[int, list[str]]:
-        """(records checked, problems): a record whose link or content does not match, a head that does
-        not point at the last record (records removed from the end), or a per-client index row that
-        does not match the record it indexes (hiding accesses from the privacy officer)."""
+    def verify(self, checkpoints: Sequence[Checkpoint] = ()) -> tuple[int, list[str]]:
+        """(records checked, problems): a record whose link or keyed digest does not match, a head that
+        does not point at the last record (records removed from the end), a per-client index row that
+        does not match the record it indexes (hiding accesses from the privacy officer), a checkpoint
+        the log no longer agrees with (adapter.security.audit_verify)."""
+        from adapter.security.audit_verify import verify_chain
+
         with self.store.reading() as s:
-            return _verify(s)
+            return verify_chain(s, checkpoints)
+
+    def checkpoint(self, observer: str) -> dict[str, Any]:
+        """A signed statement of the chain's head, to keep outside the database."""
+        from adapter.security.audit_verify import make_checkpoint
+
+        with self.store.reading() as s:
+            return make_checkpoint(s, observer)
 
     def search(self, patient: str | None, count: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
         with self.store.reading() as s:
@@ -269,29 +367,3 @@ class AuditLog:
     def read(self, event_id: str) -> dict[str, Any] | None:
         with self.store.reading() as s:
             return s.audit.read(event_id)
-
-
-def _verify(s: Session) -> tuple[int, list[str]]:
-    problems: list[str] = []
-    prev, expected_seq, count = GENESIS, 1, 0
-    indexed = s.audit.patient_index()
-    for row in s.audit.rows():
-        count += 1
-        if row.seq != expected_seq:
-            problems.append(f"record {expected_seq} is missing (next is {row.seq})")
-        if row.prev_hash != prev:
-            problems.append(f"record {row.seq} does not link to its predecessor")
-        if _hash(row.prev_hash, row.content) != row.hash:
-            problems.append(f"record {row.seq} was changed after it was written")
-        if indexed.pop(row.seq, set()) != set(_patients(json.loads(row.content))):
-            problems.append(f"the client index of record {row.seq} does not match the record")
-        prev, expected_seq = row.hash, row.seq + 1
-    problems += [f"the client index names record {seq}, which does not exist" for seq in sorted(indexed)]
-    head = s.audit.recorded_head()
-    if head is not None and (head[0] != expected_seq - 1 or head[1] != prev):
-        problems.append(
-            f"the chain's head is record {head[0]}, but the log ends at record {expected_seq - 1}"
-        )
-    if head is None and count:
-        problems.append("the chain's head is missing")
-    return count, problems

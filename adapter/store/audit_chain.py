@@ -27,12 +27,15 @@ class ChainRow:
     content: str
     prev_hash: str
     hash: str
+    key_id: str | None = None  # None: a plain digest, from before the chain was keyed
 
 
 class AuditRows:
-    def __init__(self, conn: Connection, is_sqlite: bool) -> None:
+    def __init__(self, conn: Connection, is_sqlite: bool, keys: object | None = None) -> None:
         self.conn = conn
         self.is_sqlite = is_sqlite
+        #: The key ring of the chain (adapter.security.audit_keys.AuditKeys), or None (a bare store).
+        self.keys = keys
 
     def head(self) -> tuple[int, str] | None:
         """(seq, hash) of the newest record, taking the append lock first: the caller appends next."""
@@ -53,6 +56,7 @@ class AuditRows:
         prev_hash: str,
         digest: str,
         patients: list[str],
+        key_id: str | None = None,
     ) -> None:
         self.conn.execute(
             insert(audit_event).values(
@@ -63,6 +67,7 @@ class AuditRows:
                 content=content,
                 prev_hash=prev_hash,
                 hash=digest,
+                key_id=key_id,
             )
         )
         if patients:
@@ -74,7 +79,12 @@ class AuditRows:
     def rows(self) -> Iterator[ChainRow]:
         result = self.conn.execute(select(audit_event).order_by(audit_event.c.seq)).yield_per(1000)
         for r in result:
-            yield ChainRow(int(r.seq), str(r.content), str(r.prev_hash), str(r.hash))
+            yield ChainRow(int(r.seq), str(r.content), str(r.prev_hash), str(r.hash), r.key_id)
+
+    def digest_at(self, seq: int) -> str | None:
+        """The digest of record `seq` (a checkpoint names one)."""
+        row = self.conn.execute(select(audit_event.c.hash).where(audit_event.c.seq == seq)).first()
+        return str(row.hash) if row else None
 
     def recorded_head(self) -> tuple[int, str] | None:
         """The head as recorded in its own table (removing the newest records shows as a mismatch)."""

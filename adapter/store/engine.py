@@ -26,10 +26,15 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+from adapter.store.deadline import Deadline, lock_wait_ms
+from adapter.store.deadline import current as current_deadline
 from adapter.store.session import Session, VersionConflict
 from adapter.store.sql import SqlSession
 
 T = TypeVar("T")
+#: How long SQLite waits for the write lock outside a request (commands, the worker); a request waits
+#: no longer than its deadline leaves it.
+SQLITE_BUSY_MS = 30_000
 #: Something every unit of work also does, after its own changes, in its transaction.
 Effect = Callable[[Session], None]
 
@@ -64,7 +69,9 @@ def _engine(url: str) -> Engine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True
+            url,
+            connect_args={"timeout": SQLITE_BUSY_MS / 1000, "check_same_thread": False},
+            hide_parameters=True,
         )
         _sqlite_pragmas(engine)
         return engine
@@ -92,53 +99,95 @@ class Store:
         effects: Sequence[Effect] = (),
         actor: object | None = None,
         engine: Engine | None = None,
+        audit_keys: object | None = None,
     ) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self.engine: Engine = engine if engine is not None else _engine(url)
         self.effects: tuple[Effect, ...] = tuple(effects)
         self.actor = actor
+        #: The audit chain's key ring (adapter.security.audit_keys), kept outside the database.
+        self.audit_keys = audit_keys
+
+    def _like(self, **changes: Any) -> Store:
+        parts: dict[str, Any] = {"effects": self.effects, "actor": self.actor, "audit_keys": self.audit_keys}
+        return Store(self.url, engine=self.engine, **{**parts, **changes})
 
     def with_effects(self, effects: Sequence[Effect]) -> Store:
         """The same database, with these effects run by every unit of work (the composition root's)."""
-        return Store(self.url, effects=effects, actor=self.actor, engine=self.engine)
+        return self._like(effects=effects)
 
     def acting_for(self, actor: object) -> Store:
         """The same database and effects; units of work act for `actor` (whom the audit record names)."""
-        return Store(self.url, effects=self.effects, actor=actor, engine=self.engine)
+        return self._like(actor=actor)
 
-    def migrate(self) -> None:
-        """Bring the schema to the newest migration (Alembic), on this store's own connection."""
+    def keyed(self, audit_keys: object) -> Store:
+        """The same database; audit records are keyed with (and verified against) this key ring."""
+        return self._like(audit_keys=audit_keys)
+
+    def migrate(self, then: Callable[[Session, frozenset[str]], None] | None = None) -> None:
+        """Bring the schema to the newest migration (Alembic), on this store's own connection; `then`
+        runs in the same transaction with the revisions this run applied."""
         from alembic import command
         from alembic.config import Config
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
 
         cfg = Config()
         cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        script = ScriptDirectory.from_config(cfg)
         with self.engine.begin() as conn:
+            before = MigrationContext.configure(conn).get_current_heads()
+            applied = {r.revision for head in before for r in script.iterate_revisions(head, "base")}
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
+            if then is not None:
+                every = {r.revision for r in script.walk_revisions()}
+                then(SqlSession(conn, self.is_sqlite, None, self.audit_keys), frozenset(every - applied))
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
         with self.engine.connect().execution_options(voorzorg_read_only=True) as conn, conn.begin():
-            yield SqlSession(conn, self.is_sqlite, self.actor)
+            yield SqlSession(conn, self.is_sqlite, self.actor, self.audit_keys)
 
     def write(self, work: Callable[[Session], T], attempts: int = 8) -> T:
         """Run `work` and then the effects in one transaction; re-run it all when a concurrent writer got
-        there first."""
+        there first. Under a request's deadline (`adapter.store.deadline`) locks are waited for no longer
+        than the time left, and the commit happens only if the client has not been told 503."""
+        deadline = current_deadline()
         for attempt in range(attempts):
+            if deadline is not None:
+                deadline.check()
             try:
-                with self.engine.begin() as conn:
-                    session = SqlSession(conn, self.is_sqlite, self.actor)
-                    result = work(session)
-                    for effect in self.effects:
-                        effect(session)
-                    return result
+                result, session = self._attempt(work, deadline)
             except (IntegrityError, VersionConflict, OperationalError, DBAPIError) as e:
-                if attempt == attempts - 1 or not _retryable(e):
+                stopped = deadline is not None and _lock_wait_ended(e)
+                if deadline is not None:
+                    deadline.settled(committed=False)
+                    if stopped:
+                        deadline.check()  # the wait ended because the time is up: TimedOut
+                if attempt == attempts - 1 or not (stopped or _retryable(e)):
                     raise
                 time.sleep(0.005 * (2**attempt))
+            else:
+                if deadline is not None:
+                    deadline.settled(committed=True)
+                for committed in session.on_commit:
+                    committed()
+                return result
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _attempt(self, work: Callable[[Session], T], deadline: Deadline | None) -> tuple[T, SqlSession]:
+        with self.engine.begin() as conn:
+            if deadline is not None and not self.is_sqlite:
+                _pg_limits(conn)
+            session = SqlSession(conn, self.is_sqlite, self.actor, self.audit_keys)
+            result = work(session)
+            for effect in self.effects:
+                effect(session)
+            if deadline is not None:
+                deadline.committing()  # TimedOut rolls back; else the commit follows at once
+        return result, session
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -151,6 +200,23 @@ def _retryable(e: Exception) -> bool:
     return code in ("40001", "40P01") or "database is locked" in str(e)
 
 
+#: PostgreSQL: lock_not_available (lock_timeout), query_canceled (statement_timeout).
+_LOCK_WAIT_ENDED = ("55P03", "57014")
+
+
+def _lock_wait_ended(e: Exception) -> bool:
+    """A wait for a lock (or a statement) stopped by the limit `lock_wait_ms` set."""
+    code = getattr(getattr(e, "orig", None), "sqlstate", None)
+    return code in _LOCK_WAIT_ENDED or "database is locked" in str(e)
+
+
+def _pg_limits(conn: Connection) -> None:
+    """No lock wait or statement longer than the time the request has left (this transaction only)."""
+    ms = lock_wait_ms(SQLITE_BUSY_MS)
+    conn.exec_driver_sql(f"SET LOCAL lock_timeout = {ms}")
+    conn.exec_driver_sql(f"SET LOCAL statement_timeout = {ms}")
+
+
 def _sqlite_pragmas(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:
@@ -158,10 +224,12 @@ def _sqlite_pragmas(engine: Engine) -> None:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
         cur.close()
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
         read_only = conn.get_execution_options().get("voorzorg_read_only", False)
+        # A request waits for the write lock no longer than the time it has left (adapter.store.deadline).
+        conn.exec_driver_sql(f"PRAGMA busy_timeout={lock_wait_ms(SQLITE_BUSY_MS)}")
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

@@ -86,6 +86,9 @@ audit_event = Table(
     Column("content", Text, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    # The key of the keyed digest (adapter/security/audit_keys.py); NULL: a plain SHA-256 digest, made
+    # before the chain was keyed (migration 0005_relcore seals those).
+    Column("key_id", String(32)),
     Index("ix_audit_patient", "patient"),
     Index("ix_audit_recorded", "recorded"),
 )

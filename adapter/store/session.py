@@ -14,7 +14,7 @@ Four parts sit behind one session, all in the same database transaction:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -126,6 +126,8 @@ class Session(Protocol):
     written: list[Write]
     actor: object | None
     is_sqlite: bool
+    #: Run after the transaction committed (not after a rolled-back attempt that is re-run).
+    on_commit: list[Callable[[], None]]
 
     @property
     def queue(self) -> Queue: ...

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
@@ -48,11 +49,15 @@ from adapter.store.subscription_state import SubscriptionRows
 class SqlSession:
     """A unit of work on one connection inside one transaction (see `adapter.store.session.Session`)."""
 
-    def __init__(self, conn: Connection, is_sqlite: bool, actor: object | None = None) -> None:
+    def __init__(
+        self, conn: Connection, is_sqlite: bool, actor: object | None = None, audit_keys: object | None = None
+    ) -> None:
         self.conn = conn
         self.is_sqlite = is_sqlite
         self.actor = actor
+        self.audit_keys = audit_keys
         self.written: list[Write] = []
+        self.on_commit: list[Callable[[], None]] = []
 
     @cached_property
     def queue(self) -> Queue:
@@ -60,7 +65,7 @@ class SqlSession:
 
     @cached_property
     def audit(self) -> AuditRows:
-        return AuditRows(self.conn, self.is_sqlite)
+        return AuditRows(self.conn, self.is_sqlite, self.audit_keys)
 
     @cached_property
     def subscriptions(self) -> SubscriptionRows:

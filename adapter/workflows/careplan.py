@@ -28,6 +28,12 @@ from adapter.mapping.ids import careplan_id, guidance_id
 from adapter.mapping.referral_in import read_referral
 from adapter.store.session import Session, Write
 
+#: Referral Task statuses past acceptance: the nurse has started. They count as accepted, and a resend
+#: moves neither the Task nor its plan back (on hold) from there.
+STARTED = ("ready", "in-progress", "completed")
+#: CarePlan statuses intake does not reopen or hold: the plan has run its course (or was withdrawn).
+_FINISHED = ("completed", "revoked", "entered-in-error")
+
 
 def stored_facts(s: Session, referral_id: str) -> ReferralFacts:
     """The facts of a stored referral, read again from what intake stored (the one source of truth).
@@ -73,14 +79,18 @@ def plan_at_intake(
     """Store the CarePlan of an accepted referral; None when there is (still) nothing to plan.
 
     A plan made earlier follows a later decision that no longer accepts: on hold while the referral
-    waits (consult, missing data), revoked when she turns out not to be eligible.
+    waits (consult, missing data), revoked when she turns out not to be eligible. A resend never moves
+    it back: a started Task (`STARTED`) counts as accepted, and a finished plan stays as it is.
     """
     cid = careplan_id(referral_id)
     current = s.get("CarePlan", cid)
-    if task_status != "accepted" or not decision.is_voorzorg_track:
+    if task_status in STARTED:
+        if not decision.is_voorzorg_track:
+            return None  # the Task keeps its progress (intake._respect_progress), and so does the plan
+    elif task_status != "accepted" or not decision.is_voorzorg_track:
         return _hold(s, cid, task_status)
     kept = current.content if current is not None and not current.deleted else None
-    if kept is not None and _has_records(kept):
+    if kept is not None and (_has_records(kept) or kept.get("status") in _FINISHED):
         return None
     return _new_plan(
         s,
@@ -173,7 +183,7 @@ def careplan_body(
 def _hold(s: Session, cid: str, task_status: str) -> Write | None:
     """A plan made earlier follows a decision that no longer accepts: on hold, or revoked."""
     current = s.get("CarePlan", cid)
-    if current is None or current.deleted:
+    if current is None or current.deleted or current.content.get("status") in _FINISHED:
         return None
     return s.put({**current.content, "status": "revoked" if task_status == "rejected" else "on-hold"})
 

@@ -41,7 +41,7 @@ from adapter.security.senders import Sender
 from adapter.store.engine import Store
 from adapter.store.session import Session, Stored, Write, new_id, same_content
 from adapter.workflows import consult
-from adapter.workflows.careplan import plan_at_intake
+from adapter.workflows.careplan import STARTED, plan_at_intake
 
 #: Identifier systems whose holders are shared between referrals (the same practice, the same person).
 _SHARED_KEYS = {"Organization", "Practitioner", "PractitionerRole"}
@@ -351,12 +351,12 @@ def _referral_resources(s: Session, previous: Stored | None) -> set[str]:
 def _respect_progress(current: dict[str, Any], proposed: dict[str, Any]) -> dict[str, Any]:
     """A resend re-decides, but does not take the Task back from where the recipient moved it.
 
-    When the state machine does not allow the move from the current status to the decided one (the
-    nurse already started: in-progress -> accepted), the Task keeps its status; the new decision is
-    still kept in the GuidanceResponse the Task points to.
+    When the state machine does not allow the move from the current status to the decided one, or the
+    nurse already started (`STARTED`: a resend never takes in-progress back to on-hold), the Task keeps
+    its status; the new decision is still kept in the GuidanceResponse the Task points to.
     """
     old, new = current.get("status"), proposed.get("status")
-    if old == new or new in task_transitions().get(str(old), []):
+    if old == new or (old not in STARTED and new in task_transitions().get(str(old), [])):
         return proposed
     kept = {k: v for k, v in current.items() if k != "meta"}
     kept["output"] = proposed["output"]

@@ -65,7 +65,8 @@ def test_complete_due_from_the_command_line_reaches_every_peer_as_an_http_change
     settings = exchange_settings(tmp_path, peers)
     app = create_app(settings, store)
     jgz = TestClient(app, headers=bearer(settings))
-    worker = deliverer(store, load_peers(peers), settings=FAST)
+    # the worker on the composed store: its transfer records are keyed like every other record
+    worker = deliverer(app.state.ctx.adapter.store, load_peers(peers), settings=FAST)
     made = intake(obstetric(app, settings), fresh(referral)[0])
     plan, task = made["CarePlan"], made["Task"]
     patient = plan["subject"]["reference"]
