@@ -90,8 +90,9 @@ __all__ = ["can_validate", "has_errors", "known_profiles", "validate", "validate
 _YEAR = r"([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)"
 _TZ = r"(Z|(\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))"
 _TIME = r"([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?"
+#: ASCII: `\s` is what the spec's (Java) regexes mean by whitespace, so a no-break space is content.
 _PRIMITIVE_RE: dict[str, re.Pattern[str]] = {
-    k: re.compile(v)
+    k: re.compile(v, re.ASCII)
     for k, v in {
         "string": r"[ \r\n\t\S]+",
         "markdown": r"[ \r\n\t\S]+",
@@ -538,11 +539,13 @@ def _validate_inside(
 
 def _validate_nested_resource(node: Node, value: dict[str, Any], expr: str, ctx: _Ctx) -> None:
     """A contained resource (its container is %rootResource), or a Bundle entry's or a Parameters'
-    resource (a resource of its own), against its own definitions."""
-    contained = node.name == "contained"
-    _validate_resource(
-        value, None, expr, ctx.bundle, ctx.issues, container=ctx.env.resource if contained else None
-    )
+    resource (a resource of its own): against the profile the element demands of it, else its own."""
+    demanded: list[str | None] = [
+        p for t in node.types for p in node.type_profiles.get(t, ()) if can_validate(p)
+    ]
+    container = ctx.env.resource if node.name == "contained" else None
+    for profile in demanded or [None]:
+        _validate_resource(value, profile, expr, ctx.bundle, ctx.issues, container=container)
 
 
 def _check_count(node: Node, count: int, expr: str, ctx: _Ctx, what: str) -> None:
