@@ -240,8 +240,17 @@ def _index_keys(node: Node) -> None:
         _index_keys(s)
 
 
+#: Where R4 itself uses a core extension outside the context its definition gives: R4's own snapshots
+#: (and SUSHI's, after them) put structuredefinition-fhir-type on ElementDefinition.type, its definition
+#: says ElementDefinition.type.code (later versions of FHIR say ElementDefinition.type).
+CONTEXT_ERRATA: dict[str, tuple[tuple[str, str], ...]] = {
+    CORE_SD + "structuredefinition-fhir-type": (("element", "ElementDefinition.type"),),
+}
+
+
 def _context(sd: dict[str, Any]) -> tuple[tuple[str, str], ...]:
-    return tuple((str(c.get("type")), str(c.get("expression"))) for c in sd.get("context", []))
+    declared = tuple((str(c.get("type")), str(c.get("expression"))) for c in sd.get("context", []))
+    return declared + CONTEXT_ERRATA.get(sd["url"], ())
 
 
 @cache
