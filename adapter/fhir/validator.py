@@ -165,7 +165,7 @@ class _Host:
 
     def child(self, node: Node, tcode: str, value: Any) -> _Host:
         url = value.get("url") if tcode == "Extension" and isinstance(value, dict) else None
-        return _Host(node.name, node.path, tcode, self, url if isinstance(url, str) else None)
+        return _Host(node.name, node.content.path, tcode, self, url if isinstance(url, str) else None)
 
 
 # ---- values ---------------------------------------------------------------------------------------

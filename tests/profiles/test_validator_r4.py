@@ -403,6 +403,17 @@ def test_extension_context_inside_a_datatype() -> None:
     )
 
 
+def test_extension_context_on_a_recursive_element() -> None:
+    """minLength is for Questionnaire.item: a nested item (item.item, a contentReference) is one too."""
+    ext = [{"url": "http://hl7.org/fhir/StructureDefinition/minLength", "valueInteger": 2}]
+    nested = {"linkId": "1.1", "type": "string", "extension": ext}
+    questionnaire = {"resourceType": "Questionnaire", "status": "active"}
+    passes({**questionnaire, "item": [{"linkId": "1", "type": "group", "item": [nested]}]})
+    fails_at(
+        {**questionnaire, "extension": ext}, "Questionnaire.extension[0]", "not allowed on Questionnaire"
+    )
+
+
 def test_modifier_extensions() -> None:
     order = {
         "resourceType": "NutritionOrder",
