@@ -81,6 +81,7 @@ class _Leaf:
     names: frozenset[str] | None  # the elements it reads (None: it reads more than elements)
     presence: tuple[str, bool] | None  # (element, whether "there" is true)
     comparison: tuple[str, str, str | float | bool] | None = None  # (element, operator, literal)
+    reads: re.Pattern[str] = field(default_factory=lambda: re.compile("(?!)"))  # the JSON keys of `names`
     _fn: Callable[..., Any] | None = None
     _on_empty: bool | None = None
     _on_empty_known: bool = False
@@ -161,7 +162,8 @@ def _plan(tree: dict[str, Any]) -> _Part:
         return _plan(children[0]["children"][0])
     m = _PRESENCE.fullmatch(str(tree.get("text", "")))
     presence = (m.group(1), m.group(2) == "exists()") if m else None
-    return _Part("leaf", leaf=_Leaf(tree, _names_of(tree), presence, _comparison(tree)))
+    names = _names_of(tree)
+    return _Part("leaf", leaf=_Leaf(tree, names, presence, _comparison(tree), _reading(names or frozenset())))
 
 
 def _comparison(tree: dict[str, Any]) -> tuple[str, str, str | float | bool] | None:
@@ -242,12 +244,14 @@ def _truth(part: _Part, value: Any, type_path: str, env: Env) -> bool | None:
 def _leaf_truth(leaf: _Leaf, value: Any, type_path: str, env: Env) -> bool | None:
     if isinstance(value, dict) and leaf.presence is not None:
         name, exists = leaf.presence
-        return _reads_any(frozenset({name}), value) == exists
+        there = _present(name, value, type_path)
+        if there is not None:
+            return there == exists
     if isinstance(value, dict) and leaf.comparison is not None:
         compared = _compared(leaf.comparison, value)
         if compared != "?":
             return compared  # type: ignore[return-value]
-    if leaf.names is not None and isinstance(value, dict) and not _reads_any(leaf.names, value):
+    if leaf.names is not None and isinstance(value, dict) and not _reads_any(leaf.reads, value):
         if not leaf._on_empty_known:
             leaf._on_empty = _as_truth(_evaluate(leaf, {}, type_path, env))
             leaf._on_empty_known = True
@@ -275,14 +279,32 @@ def holds(c: Constraint, value: Any, type_path: str, env: Env) -> bool:
     return _truth(c.plan(), value, type_path, env) is not False
 
 
-def _reads_any(names: frozenset[str], value: dict[str, Any]) -> bool:
-    """Whether the object has any of the elements (`value` also as `valueQuantity`, `_start` as `start`)."""
-    for key in value:
-        name = key[1:] if key.startswith("_") else key
-        if name in names:
-            return True
-        if any(name.startswith(n) and name[len(n) : len(n) + 1].isupper() for n in names):
-            return True
+def _reads_any(reads: re.Pattern[str], value: dict[str, Any]) -> bool:
+    """Whether the object may have any of the elements: a key that is one (`_start` for `start`) or starts
+    with one and goes on in upper case (`valueQuantity` for `value`; `dataAbsentReason` for `data` too,
+    which only means the invariant is evaluated)."""
+    return any(reads.match(key) for key in value)
+
+
+def _reading(names: frozenset[str]) -> re.Pattern[str]:
+    alternatives = "|".join(sorted(re.escape(n) for n in names)) or "(?!)"
+    return re.compile(rf"_?(?:{alternatives})(?![a-z0-9_])")
+
+
+_CHOICES: dict[str, list[str]] = _fhirpath_models["r4"]["choiceTypePaths"]
+
+
+def _present(name: str, value: dict[str, Any], type_path: str) -> bool | None:
+    """Whether the element is in the object (a choice element by any of its types); None: cannot tell."""
+    if name in value or "_" + name in value:
+        return True
+    types = _CHOICES.get(f"{type_path}.{name}")
+    if types:
+        return any(
+            name + t[0].upper() + t[1:] in value or "_" + name + t[0].upper() + t[1:] in value for t in types
+        )
+    if any(key.startswith(name) and key[len(name) : len(name) + 1].isupper() for key in value):
+        return None  # perhaps a choice element the model does not know here: let fhirpathpy say
     return False
 
 

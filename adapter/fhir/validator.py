@@ -574,38 +574,41 @@ _Item = tuple[str, str, Any]
 
 def _walk_object(node: Node, obj: dict[str, Any], expr: str, ctx: _Ctx, host: _Host) -> None:
     node = node.content
-    found = _values_by_child(node, obj, expr, ctx)
-    order = node.order
-    for name in sorted(found.keys() | node.required, key=order.__getitem__):
+    found, extras = _values_by_child(node, obj, expr, ctx)
+    names = found.keys() | node.required
+    for name in sorted(names, key=node.order.__getitem__) if len(names) > 1 else names:
         child = node.children[name]
         entries = found.get(name, [])
         items = _items_of(child, entries, expr, ctx)
         label = entries[0][0] if len(entries) == 1 else child.label
-        _check_count(child, len(items), f"{expr}.{label}", ctx, child.path)
+        if len(items) < child.min or (child.max is not None and len(items) > child.max):
+            _check_count(child, len(items), f"{expr}.{label}", ctx, child.path)
         if child.slices:
             _validate_sliced(child, items, f"{expr}.{label}", ctx, host)
         else:
             for item_expr, tcode, value in items:
                 _validate_item(child, tcode, value, item_expr, ctx, host)
-    for key, value in obj.items():
-        if key.startswith("_") and _is_primitive_extension(node, key):
-            _validate_primitive_extras(node.keys[key[1:]], value, f"{expr}.{key[1:]}", ctx, host)
+    for key, value in extras:
+        _validate_primitive_extras(node.keys[key[1:]], value, f"{expr}.{key[1:]}", ctx, host)
 
 
-def _values_by_child(node: Node, obj: dict[str, Any], expr: str, ctx: _Ctx) -> dict[str, list[_Item]]:
-    """child name -> [(JSON key, type code, value)] of the object's keys; unknown keys are reported."""
+def _values_by_child(
+    node: Node, obj: dict[str, Any], expr: str, ctx: _Ctx
+) -> tuple[dict[str, list[_Item]], list[tuple[str, Any]]]:
+    """child name -> [(JSON key, type code, value)] of the object's keys, and the primitives' `_key`s;
+    unknown keys are reported."""
     found: dict[str, list[_Item]] = {}
+    extras: list[tuple[str, Any]] = []
+    keys = node.keys
     for key, value in obj.items():
-        if key == "resourceType" and "." not in node.path:
-            continue
-        hit = node.keys.get(key)
-        if hit is None and _is_primitive_extension(node, key):
-            continue
-        if hit is None:
+        hit = keys.get(key)
+        if hit is not None:
+            found.setdefault(hit[0].name, []).append((key, hit[1], value))
+        elif _is_primitive_extension(node, key):
+            extras.append((key, value))
+        elif key != "resourceType" or "." in node.path:
             ctx.add(_unknown_key(node, key), f"{expr}.{key}", "structure")
-            continue
-        found.setdefault(hit[0].name, []).append((key, hit[1], value))
-    return found
+    return found, extras
 
 
 def _is_primitive_extension(node: Node, key: str) -> bool:

@@ -19,7 +19,16 @@ from hypothesis import strategies as st
 
 from adapter.data import core_definitions
 from adapter.fhir.definitions import compile_definition, structure_definitions
-from adapter.fhir.invariants import NATIVE, Env, _evaluate, _fhirpath_parse, _Leaf, _names_of
+from adapter.fhir.invariants import (
+    NATIVE,
+    Env,
+    _evaluate,
+    _fhirpath_parse,
+    _Leaf,
+    _leaf_truth,
+    _names_of,
+    constraint,
+)
 from adapter.fhir.outcome import Issue
 from adapter.fhir.validator import has_errors, validate
 from tests.profiles.examples import CANONICAL, example
@@ -147,6 +156,30 @@ def test_a_choice_element_is_visible_to_fhirpath_below_the_resource() -> None:
 
     passes(questionnaire({"answerBoolean": True}))
     fails_at(questionnaire({"answerString": "yes"}), "Questionnaire.item[1].enableWhen[0]", "que-7")
+
+
+@pytest.mark.parametrize(
+    ("expression", "type_path", "value", "expected"),
+    [
+        ("value.exists()", "Observation", {"valueQuantity": {"value": 1}}, True),
+        ("value.exists()", "Observation.component", {"valueString": "x"}, True),
+        ("value.empty()", "Observation", {"dataAbsentReason": {"text": "x"}}, True),
+        ("data.empty()", "Attachment", {"dataAbsentReason": "x"}, True),  # not `data`, though it starts so
+        ("status = 'rejected'", "Task", {"status": "rejected"}, True),
+        ("status = 'rejected'", "Task", {"statusReason": {"text": "x"}}, None),  # no status: empty
+        ("value >= 0", "Observation", {"valueInteger": -1}, False),
+    ],
+)
+def test_parts_answered_from_the_json_agree_with_fhirpathpy(
+    expression: str, type_path: str, value: dict[str, Any], expected: bool | None
+) -> None:
+
+    leaf = constraint("t", "error", "", expression).plan().leaf
+    assert leaf is not None and (leaf.presence or leaf.comparison)
+    env = Env({}, {})
+    assert _leaf_truth(leaf, value, type_path, env) is expected
+    found = _evaluate(leaf, value, type_path, env)
+    assert (None if not found else found != [False]) is expected
 
 
 def test_an_invariant_fhirpathpy_cannot_evaluate_is_a_warning_not_an_error() -> None:
