@@ -80,7 +80,6 @@ from adapter.fhir.definitions import (
 )
 from adapter.fhir.invariants import Constraint, Env, holds
 from adapter.fhir.outcome import Issue
-from adapter.fhir.references import walk_references
 from adapter.fhir.terminology import valueset_codes, valueset_members
 
 __all__ = ["can_validate", "has_errors", "known_profiles", "validate", "validate_bundle"]
@@ -784,22 +783,25 @@ def _check_contained(resource: dict[str, Any], expr: str, ctx: _Ctx) -> None:
     contained = resource.get("contained")
     if not isinstance(contained, list):
         return
-    referenced = _local_references(resource, contained)
+    referenced = _local_references(resource)
     for i, c in enumerate(contained):
         if isinstance(c, dict):
             _check_one_contained(c, c.get("id") in referenced, f"{expr}.contained[{i}]", ctx)
 
 
-def _local_references(resource: dict[str, Any], contained: list[Any]) -> set[str]:
-    """The ids that `#id` references point at, from the resource and from its contained resources."""
+def _local_references(resource: dict[str, Any]) -> set[str]:
+    """The ids that `#id` references, canonicals and uris point at (dom-3 reads them all: a Questionnaire's
+    `answerValueSet: "#length"` refers to a contained ValueSet), from the resource and its contained ones."""
     ids: set[str] = set()
-
-    def note(_holder: dict[str, Any], ref: str, _path: str) -> None:
-        if ref.startswith("#"):
-            ids.add(ref[1:])
-
-    for part in [resource, *contained]:
-        walk_references(part, note, skip={"contained"})
+    todo: list[Any] = [resource]
+    while todo:
+        value = todo.pop()
+        if isinstance(value, dict):
+            todo.extend(value.values())
+        elif isinstance(value, list):
+            todo.extend(value)
+        elif isinstance(value, str) and value.startswith("#"):
+            ids.add(value[1:])
     return ids
 
 

@@ -713,3 +713,13 @@ def test_any_json_in_any_base_element_gives_issues_never_an_exception(
         resource[name] = data.draw(_json)
     issues = validate(resource)
     assert all(isinstance(i, Issue) and i.expression for i in issues)
+
+
+def test_a_contained_resource_may_be_referred_to_by_a_canonical() -> None:
+    """dom-3 counts `#id` in references, canonicals and uris: answerValueSet "#length" refers."""
+    vs = {"resourceType": "ValueSet", "id": "length", "status": "active"}
+    item = {"linkId": "1", "type": "choice", "answerValueSet": "#length"}
+    questionnaire = {"resourceType": "Questionnaire", "status": "active", "contained": [vs], "item": [item]}
+    passes(questionnaire)
+    item["answerValueSet"] = "http://example.org/fhir/ValueSet/length"
+    fails_at(questionnaire, "Questionnaire.contained[0]", "dom-3")
