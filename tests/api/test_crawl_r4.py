@@ -3,11 +3,11 @@
 The server is filled through its own API the way its users fill it (two referrals, one of them through
 VoorZorg Consult and its advice; a home visit, a theme assessment and a goal, a sharing consent, a child
 born, VoorZorg Verder applied), then crawled for every role: every resource type and interaction the
-CapabilityStatement declares — search (each declared search parameter, with a value the data has, and
-the paging links), history of the type and of instances, read, vread, `$validate`, the instance
-operations — and the audit trail. Every resource the server answers — 2xx answers and the
-OperationOutcomes of refusals alike — must parse in `fhirclient`'s strict R4 models and have no error in
-the project's validator (its R4 base definition and the profiles it declares).
+CapabilityStatement declares — search (each declared search parameter, with a value the data has, each
+declared `_include`/`_revinclude`, and the paging links), history of the type and of instances, read,
+vread, `$validate`, the instance operations — and the audit trail. Every resource the server answers —
+2xx answers and the OperationOutcomes of refusals alike — must parse in `fhirclient`'s strict R4 models
+and have no error in the project's validator (its R4 base definition and the profiles it declares).
 
 Bounded in time: instance-level interactions on a few instances per type and role, at most a few pages
 per search; each distinct answer is checked once.
@@ -277,6 +277,13 @@ def crawl_as(crawl: Crawl, c: TestClient, role: str, statement: dict[str, Any]) 
                     role,
                     f"GET /{rtype}?{param['name']}",
                     c.get(f"/{rtype}?{param['name']}={quote(str(value))}"),
+                )
+        for kind in ("_include", "_revinclude"):  # the includes the statement declares, if any
+            for include in declared.get("searchInclude" if kind == "_include" else "searchRevInclude", []):
+                ok(
+                    role,
+                    f"GET /{rtype}?{kind}={include}",
+                    c.get(f"/{rtype}?{kind}={quote(include)}&_count=10"),
                 )
         if "history-type" in interactions:
             ok(role, f"GET /{rtype}/_history", c.get(f"/{rtype}/_history?_count=20"))
