@@ -11,12 +11,13 @@ RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin voorz
     && mkdir -p /data && chown voorzorg /data
 
 WORKDIR /app
-# The package reads its rules (mappings/) and FHIR package (profiles/fsh-generated/) beside it,
-# so the project is installed in place.
+# The package reads its rules (mappings/), FHIR package (profiles/fsh-generated/) and the R4 core
+# definitions (profiles/core/) beside it, so the project is installed in place.
 COPY pyproject.toml README.md ./
 COPY adapter ./adapter
 COPY mappings ./mappings
 COPY profiles/fsh-generated ./profiles/fsh-generated
+COPY profiles/core ./profiles/core
 COPY examples ./examples
 RUN pip install -e . && chown -R root:root /app && chmod -R a+rX /app
 

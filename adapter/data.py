@@ -20,6 +20,7 @@ loader per file, cached: each file is read once per process (none is read on the
 
 from __future__ import annotations
 
+import gzip
 import json
 from functools import cache
 from pathlib import Path
@@ -34,6 +35,9 @@ from adapter.domain.visitplan import Schedule, load_schedule
 
 #: Where SUSHI writes the compiled FHIR package (committed; `profiles/scripts/build.sh` rebuilds it).
 PACKAGE_DIR = PROFILES_DIR / "fsh-generated" / "resources"
+#: What the validator needs of the FHIR R4 core package (committed; `profiles/scripts/core_definitions.py`
+#: derives it from the npm package hl7.fhir.r4.examples@4.0.1 the profile build installs).
+CORE_DEFINITIONS = PROFILES_DIR / "core" / "r4-core-definitions.json.gz"
 
 
 def _mapping(name: str) -> dict[str, Any]:
@@ -158,6 +162,15 @@ def conformance_resources() -> tuple[dict[str, Any], ...]:
         if isinstance(res, dict) and "resourceType" in res and res.get("resourceType") != "Bundle":
             out.append(res)
     return tuple(out)
+
+
+@cache
+def core_definitions() -> dict[str, Any]:
+    """The R4 core StructureDefinitions (compact snapshots) and the expansions of the core ValueSets they
+    bind as required: {"structureDefinitions": [...], "valueSets": {url: [[system, "code ..."], ...]}}."""
+    with gzip.open(CORE_DEFINITIONS, "rt", encoding="utf-8") as f:
+        data: dict[str, Any] = json.load(f)
+    return data
 
 
 def conformance_resource(resource_type: str, resource_id: str) -> dict[str, Any] | None:

@@ -78,6 +78,34 @@ def check_eligibility_definition() -> dict[str, Any]:
     }
 
 
+def _param(
+    name: str,
+    use: str,
+    lo: int,
+    hi: str,
+    type_: str | None,
+    doc: str,
+    part: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """An OperationDefinition.parameter: a type, or parts (opd-1: never neither)."""
+    p: dict[str, Any] = {"name": name, "use": use, "min": lo, "max": hi, "documentation": doc}
+    return {**p, "type": type_} if type_ else {**p, "part": part or []}
+
+
+def _visit_counts(phase: bool) -> list[dict[str, Any]]:
+    """The parts of $progress's total and of each phase."""
+    counts = [
+        _param("planned", "out", 1, "1", "integer", "Visits the plan holds"),
+        _param("done", "out", 1, "1", "integer", "Visits done (activity completed)"),
+        _param("missed", "out", 1, "1", "integer", "Visits that did not happen (activity cancelled)"),
+        _param("unrecorded", "out", 1, "1", "integer", "Visits past their period with nothing recorded"),
+        _param("upcoming", "out", 1, "1", "integer", "Visits still to come"),
+    ]
+    if phase:
+        counts.insert(0, _param("phase", "out", 1, "1", "code", "The phase of the visit rhythm"))
+    return counts
+
+
 def progress_definition() -> dict[str, Any]:
     return {
         "resourceType": "OperationDefinition",
@@ -95,19 +123,61 @@ def progress_definition() -> dict[str, Any]:
         "description": "Done, planned, missed, unrecorded and upcoming visits per phase on a date, and "
         "whether the plan is on track (missed plus long-unrecorded visits at most 20% of the due visits).",
         "parameter": [
-            {"name": "date", "use": "in", "min": 0, "max": "1", "type": "date"},
-            {"name": "onTrack", "use": "out", "min": 1, "max": "1", "type": "boolean"},
-            {"name": "total", "use": "out", "min": 1, "max": "1"},
-            {"name": "phase", "use": "out", "min": 0, "max": "*"},
+            _param("date", "in", 0, "1", "date", "The date to count on (default: today)"),
+            _param("date", "out", 1, "1", "date", "The date counted on"),
+            _param("onTrack", "out", 1, "1", "boolean", "Missed plus long-unrecorded visits at most 20%"),
+            _param("total", "out", 1, "1", None, "The counts of the whole plan", _visit_counts(False)),
+            _param("phase", "out", 0, "*", None, "The counts per phase", _visit_counts(True)),
         ],
     }
 
 
-def themes_definition() -> dict[str, Any]:
-    def out(name: str, lo: int, hi: str, doc: str, type_: str | None = None) -> dict[str, Any]:
-        p: dict[str, Any] = {"name": name, "use": "out", "min": lo, "max": hi, "documentation": doc}
-        return {**p, "type": type_} if type_ else p
+def _theme_parts() -> list[dict[str, Any]]:
+    def out(name: str, lo: int, type_: str, doc: str) -> dict[str, Any]:
+        return _param(name, "out", lo, "1", type_, doc)
 
+    goal = [
+        out("reference", 1, "Reference", "The Goal"),
+        out("lifecycleStatus", 1, "code", "Goal.lifecycleStatus"),
+        out("description", 0, "string", "Goal.description.text"),
+        out("achievementStatus", 0, "Coding", "Goal.achievementStatus"),
+        out("target", 0, "Coding", "The level it aims at (voorzorg-theme-assessment)"),
+        out("due", 0, "date", "Goal.target.dueDate"),
+        out("targetMet", 0, "boolean", "Whether the latest assessment reached the target level"),
+    ]
+    return [
+        out("code", 1, "Coding", "The theme (voorzorg-theme)"),
+        out("subject", 1, "Reference", "The client, or her child"),
+        out("assessments", 1, "integer", "How many assessments of the theme"),
+        *(
+            out(f"{which}{suffix}", 0, type_, f"The {which} assessment{what}")
+            for which in ("latest", "baseline")
+            for suffix, type_, what in (
+                ("", "Coding", ": its level"),
+                ("Date", "dateTime", ": when"),
+                ("Assessment", "Reference", ": the Observation"),
+            )
+        ),
+        out("trend", 0, "Coding", "voorzorg-theme-trend: improved, unchanged, worsened, baseline-only"),
+        out("change", 0, "integer", "Steps on the concern scale from baseline to latest"),
+        _param("goal", "out", 0, "*", None, "The theme's goals", goal),
+    ]
+
+
+def themes_definition() -> dict[str, Any]:
+    summary = [
+        _param(name, "out", 1, "1", "integer", doc)
+        for name, doc in (
+            ("assessed", "Themes assessed at least once"),
+            ("notAssessed", "Themes never assessed"),
+            ("improved", "Themes whose trend is improved"),
+            ("unchanged", "Themes whose trend is unchanged"),
+            ("worsened", "Themes whose trend is worsened"),
+            ("baseline-only", "Themes assessed once"),
+            ("goals", "Goals"),
+            ("goalsTargetMet", "Goals whose target level the latest assessment reached"),
+        )
+    ]
     return {
         "resourceType": "OperationDefinition",
         "id": "patient-themes",
@@ -127,22 +197,9 @@ def themes_definition() -> dict[str, Any]:
         "ordinal concern scale (voorzorg-theme-trend), and the theme's goals with their achievement status "
         "and whether the latest assessment reached the level they aim at; and a summary.",
         "parameter": [
-            out("patient", 1, "1", "The client", "Reference"),
-            out(
-                "summary",
-                1,
-                "1",
-                "assessed, notAssessed, improved, unchanged, worsened, baseline-only, "
-                "goals, goalsTargetMet (integers)",
-            ),
-            out(
-                "theme",
-                0,
-                "*",
-                "code, subject, assessments, latest, latestDate, latestAssessment, "
-                "baseline, baselineDate, baselineAssessment, trend, change, goal* (reference, "
-                "lifecycleStatus, description, achievementStatus, target, due, targetMet)",
-            ),
+            _param("patient", "out", 1, "1", "Reference", "The client"),
+            _param("summary", "out", 1, "1", None, "Counts over all themes", summary),
+            _param("theme", "out", 0, "*", None, "Per theme and subject", _theme_parts()),
         ],
     }
 

@@ -12,16 +12,19 @@ from adapter.api.guard import require, viewer
 from adapter.api.responses import FhirResponse
 from adapter.fhir.models import check_structure, parameters
 from adapter.fhir.outcome import FhirError, Issue, information, operation_outcome
-from adapter.fhir.validator import known_profiles, validate
+from adapter.fhir.validator import can_validate, validate
 from adapter.security.scopes import READ
 
 router = APIRouter(dependencies=[Depends(check_accept)])
 
 
 def _answer(resource: dict[str, Any], profile: str | None) -> FhirResponse:
-    if profile is not None and profile.split("|")[0] not in known_profiles():
+    if profile is not None and not can_validate(profile):
         raise FhirError.one(
-            400, f"Profile {profile!r} is not one of this server's profiles", "profile", code="not-supported"
+            400,
+            f"Profile {profile!r} is neither one of this server's profiles nor an R4 core definition",
+            "profile",
+            code="not-supported",
         )
     try:
         check_structure(resource)

@@ -1,4 +1,4 @@
-"""Value set membership for the profile validator, from our own FHIR package only.
+"""Value set membership for the profile validator: our own FHIR package and the R4 core ValueSets.
 
 `valueset_members(url)` expands a ValueSet of `profiles/` (via `adapter.data.conformance_resources()`):
 `compose.include` with a `system` and a `concept` list (external systems such as SNOMED, LOINC, UCUM:
@@ -6,11 +6,11 @@ only the listed codes), with a `system` alone (every code of our own CodeSystem 
 nested concepts included), or with `valueSet` (another of our ValueSets); `compose.exclude` likewise.
 Filters are not supported (none of our ValueSets uses one): such a ValueSet is treated as unknown.
 
-The core R4 ValueSets that the snapshots of our profiles bind with strength *required* are not in our
-package. Their codes are listed below (`CORE_REQUIRED_VALUESETS`), copied once from
-hl7.fhir.r4.core 4.0.1 (ValueSet compose + CodeSystem concepts) so that nothing is read at run time
-from Node or ~/.fhir. Regenerate the list when a profile binds another core ValueSet as required;
-an unknown ValueSet is skipped by the validator (no issue), never guessed.
+The core R4 ValueSets come expanded from `adapter.data.core_definitions()` (every core ValueSet that a
+core element binds as *required*, expanded from the core CodeSystems by
+`profiles/scripts/core_definitions.py`), so that nothing is read at run time from Node or ~/.fhir.
+A ValueSet that is neither ours nor expanded there (a core one bound only extensibly, or one over an
+external code system such as UCUM or MIME types) is unknown: the validator skips it, never guesses.
 """
 
 from __future__ import annotations
@@ -18,99 +18,16 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from adapter.data import conformance_resources
+from adapter.data import conformance_resources, core_definitions
 
-#: (code system URL, space-separated codes) per core R4 ValueSet bound `required` in our snapshots.
-CORE_REQUIRED_VALUESETS: dict[str, tuple[tuple[str, str], ...]] = {
-    "http://hl7.org/fhir/ValueSet/administrative-gender": (
-        ("http://hl7.org/fhir/administrative-gender", "male female other unknown"),
-    ),
-    "http://hl7.org/fhir/ValueSet/care-plan-activity-kind": (
-        (
-            "http://hl7.org/fhir/resource-types",
-            (
-                "Appointment CommunicationRequest DeviceRequest MedicationRequest NutritionOrder "
-                "Task ServiceRequest VisionPrescription"
-            ),
-        ),
-    ),
-    "http://hl7.org/fhir/ValueSet/care-plan-activity-status": (
-        (
-            "http://hl7.org/fhir/care-plan-activity-status",
-            (
-                "not-started scheduled in-progress on-hold completed cancelled stopped unknown "
-                "entered-in-error"
-            ),
-        ),
-    ),
-    "http://hl7.org/fhir/ValueSet/care-plan-intent": (
-        ("http://hl7.org/fhir/request-intent", "proposal plan order option"),
-    ),
-    "http://hl7.org/fhir/ValueSet/consent-data-meaning": (
-        ("http://hl7.org/fhir/consent-data-meaning", "instance related dependents authoredby"),
-    ),
-    "http://hl7.org/fhir/ValueSet/consent-provision-type": (
-        ("http://hl7.org/fhir/consent-provision-type", "deny permit"),
-    ),
-    "http://hl7.org/fhir/ValueSet/encounter-location-status": (
-        ("http://hl7.org/fhir/encounter-location-status", "planned active reserved completed"),
-    ),
-    "http://hl7.org/fhir/ValueSet/encounter-status": (
-        (
-            "http://hl7.org/fhir/encounter-status",
-            ("planned arrived triaged in-progress onleave finished cancelled entered-in-error unknown"),
-        ),
-    ),
-    "http://hl7.org/fhir/ValueSet/goal-status": (
-        (
-            "http://hl7.org/fhir/goal-status",
-            ("proposed planned accepted active on-hold completed cancelled entered-in-error rejected"),
-        ),
-    ),
-    "http://hl7.org/fhir/ValueSet/guidance-response-status": (
-        (
-            "http://hl7.org/fhir/guidance-response-status",
-            ("success data-requested data-required in-progress failure entered-in-error"),
-        ),
-    ),
-    "http://hl7.org/fhir/ValueSet/identifier-use": (
-        ("http://hl7.org/fhir/identifier-use", "usual official temp secondary old"),
-    ),
-    "http://hl7.org/fhir/ValueSet/link-type": (
-        ("http://hl7.org/fhir/link-type", "replaced-by replaces refer seealso"),
-    ),
-    "http://hl7.org/fhir/ValueSet/observation-status": (
-        (
-            "http://hl7.org/fhir/observation-status",
-            ("registered preliminary final amended corrected cancelled entered-in-error unknown"),
-        ),
-    ),
-    "http://hl7.org/fhir/ValueSet/quantity-comparator": (
-        ("http://hl7.org/fhir/quantity-comparator", "< <= >= >"),
-    ),
-    "http://hl7.org/fhir/ValueSet/request-intent": (
-        (
-            "http://hl7.org/fhir/request-intent",
-            ("proposal plan directive order original-order reflex-order filler-order instance-order option"),
-        ),
-    ),
-    "http://hl7.org/fhir/ValueSet/request-priority": (
-        ("http://hl7.org/fhir/request-priority", "routine urgent asap stat"),
-    ),
-    "http://hl7.org/fhir/ValueSet/request-status": (
-        (
-            "http://hl7.org/fhir/request-status",
-            ("draft active on-hold revoked completed entered-in-error unknown"),
-        ),
-    ),
-    "http://hl7.org/fhir/ValueSet/task-intent": (
-        ("http://hl7.org/fhir/task-intent", "unknown"),
-        (
-            "http://hl7.org/fhir/request-intent",
-            ("proposal plan order original-order reflex-order filler-order instance-order option"),
-        ),
-    ),
-}
+
+@cache
+def _core_valuesets() -> dict[str, frozenset[tuple[str, str]]]:
+    """url -> (system, code) pairs of the expanded core ValueSets."""
+    return {
+        url: frozenset((system, code) for system, codes in groups for code in codes.split())
+        for url, groups in core_definitions()["valueSets"].items()
+    }
 
 
 @cache
@@ -165,8 +82,9 @@ def _expand(url: str, seen: frozenset[str] = frozenset()) -> frozenset[tuple[str
     url = url.split("|", 1)[0]
     if url in seen:
         return None
-    if url in CORE_REQUIRED_VALUESETS:
-        return frozenset((s, c) for s, codes in CORE_REQUIRED_VALUESETS[url] for c in codes.split())
+    core = _core_valuesets().get(url)
+    if core is not None:
+        return core
     vs = _by_url().get(("ValueSet", url))
     if vs is None:
         return None

@@ -61,10 +61,12 @@ def test_profile_for_another_type() -> None:
     assert issues[0].expression == ("Patient",)
 
 
-def test_resource_without_known_profile_has_nothing_to_check() -> None:
+def test_resource_without_known_profile_is_checked_against_its_base_definition() -> None:
     res = example("voorzorg-client")
     res["meta"]["profile"] = ["https://example.org/other"]
-    assert validate(res) == []
+    assert validate(res) == []  # no BSN slice to meet: the R4 Patient holds it
+    res["gender"] = "f"
+    assert [i.expression for i in validate(res)] == [("Patient.gender",)]  # a core required binding
 
 
 def test_versioned_profile_url() -> None:
