@@ -26,7 +26,6 @@ COMMON_PARAMS = (
     ("_lastUpdated", "date", "When the resource last changed, with prefixes gt, lt, ge, le, eq, ne"),
 )
 SMART_SECURITY = "http://terminology.hl7.org/CodeSystem/restful-security-service"
-OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
 BACKPORT_SERVER = (
     "http://hl7.org/fhir/uv/subscriptions-backport/CapabilityStatement/backport-subscription-server-r4"
 )
@@ -139,13 +138,10 @@ def conformance_type(rtype: str, operations: list[dict[str, str]]) -> dict[str, 
 
 
 def security(settings: Settings) -> dict[str, Any]:
+    """SMART Backend Services: the token endpoint is found at /.well-known/smart-configuration, as that
+    specification says. The older `oauth-uris` extension is not used: R4 makes its `authorize` URI
+    mandatory, and this server has no authorization endpoint (client_credentials only)."""
     return {
-        "extension": [
-            {
-                "url": OAUTH_URIS,
-                "extension": [{"url": "token", "valueUri": f"{settings.base_url}/auth/token"}],
-            }
-        ],
         "cors": bool(settings.cors_origins),
         "service": [
             {

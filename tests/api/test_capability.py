@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi.testclient import TestClient
-from fhirclient.auth import FHIRAuth
 from fhirclient.models.capabilitystatement import CapabilityStatement
 
 from adapter.data import stored_types
@@ -27,14 +26,15 @@ def by_type(cs: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {r["type"]: r for r in cs["rest"][0]["resource"]}
 
 
-def test_a_generic_client_finds_the_token_endpoint_in_metadata(client: TestClient) -> None:
+def test_a_generic_client_finds_the_token_endpoint_from_metadata(client: TestClient) -> None:
+    """SMART Backend Services discovery: the statement says SMART, the well-known document names the
+    token endpoint (no `oauth-uris`: R4 makes its authorize URI mandatory, and there is none here)."""
     cs = statement(client)
     parsed = CapabilityStatement(cs)  # strict R4 (fhirclient's models)
-    found: dict[str, Any] = {}
-    FHIRAuth.from_capability_security(parsed.rest[0].security, found)
+    assert parsed.rest[0].security.service[0].coding[0].code == "SMART-on-FHIR"
     token_url = f"{BASE}/auth/token"
-    assert found["token_uri"] == token_url  # what fhirclient reads from the statement
     assert client.get("/.well-known/smart-configuration").json()["token_endpoint"] == token_url
+    assert "/.well-known/smart-configuration" in cs["rest"][0]["security"]["description"]
     service = cs["rest"][0]["security"]["service"][0]["coding"][0]
     assert service["code"] == "SMART-on-FHIR"
     assert cs["rest"][0]["security"]["cors"] is False

@@ -163,7 +163,7 @@ def fill(crawl: Crawl, app: Any, settings: Settings, referral: dict[str, Any]) -
 
     out = _entries(ok("obstetric", "POST / (the referral)", _post(obstetric, "/", referral)))
     ok("jgz", "POST /$check-eligibility", _post(jgz, "/$check-eligibility", referral))
-    patient = f"Patient/{out['Patient']['id']}"
+    patient = out["CarePlan"]["subject"]["reference"]  # the client record (the sender's Patient is its copy)
     visit = ok("jgz", "POST /Encounter", _post(jgz, "/Encounter", _visit(out["CarePlan"], 1)))
     visit_ref = f"Encounter/{visit['id']}"
     theme = _assessment(patient, "financiele-stabiliteit", "concern", "2026-03-20", "ta-1", visit_ref)
