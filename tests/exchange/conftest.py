@@ -28,7 +28,14 @@ BSN_SYSTEM = "http://fhir.nl/fhir/NamingSystem/bsn"
 ADAPTER_ID = "https://fhir.voorzorg.nl/NamingSystem/adapter-resource-id"
 
 #: Backoffs of milliseconds: the tests wait for nothing real.
-FAST = WorkerSettings(poll_interval=0.01, max_attempts=50, backoff=0.005, backoff_max=0.02, lease=30.0)
+FAST = WorkerSettings(
+    poll_interval=0.01,
+    max_attempts=50,
+    backoff=0.005,
+    backoff_max=0.02,
+    lease=30.0,
+    circuit_interval=0.05,
+)
 
 
 def _install_peer() -> str | None:
@@ -92,6 +99,7 @@ def exchange_settings(tmp_path: Path, peers: Path | None, **kw: Any) -> Settings
         outbox_backoff=0.005,
         outbox_backoff_max=0.02,
         outbox_lease=kw.pop("outbox_lease", 30.0),
+        outbox_circuit_interval=kw.pop("outbox_circuit_interval", 0.05),
         **kw,
     )
 
@@ -132,6 +140,8 @@ def env_for(store: Store, settings: Settings) -> dict[str, str]:
             "VOORZORG_OUTBOX_BACKOFF": "0.01",
             "VOORZORG_OUTBOX_BACKOFF_MAX": "0.05",
             "VOORZORG_OUTBOX_LEASE": str(settings.outbox_lease),
+            "VOORZORG_OUTBOX_CIRCUIT_FAILURES": str(settings.outbox_circuit_failures),
+            "VOORZORG_OUTBOX_CIRCUIT_INTERVAL": str(settings.outbox_circuit_interval),
         }
     )
     return env
