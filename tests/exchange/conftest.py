@@ -1,5 +1,6 @@
 """Fixtures of the exchange tests: a real FHIR server as the JGZ dossier (Medplum's router on Node),
-peers files, settings with short backoffs, and a helper that runs a worker until the outbox is empty."""
+fault proxies in front of it, peers files, settings with short backoffs, and a helper that runs a worker
+until the outbox is empty."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from adapter.exchange.peers import Peer
 from adapter.exchange.runtime import DELIVERIES
 from adapter.exchange.worker import Worker, WorkerSettings
 from adapter.store.engine import Store
+from tests.exchange.faults import FaultProxy
 
 PEER_DIR = Path(__file__).parent / "peer"
 BSN_SYSTEM = "http://fhir.nl/fhir/NamingSystem/bsn"
@@ -73,6 +75,21 @@ def medplum() -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.fixture
+def faults(medplum: str) -> Iterator[Callable[[], FaultProxy]]:
+    """Fault proxies in front of the Medplum peer (as many as a test asks for: one per peer), each
+    forwarding, refusing, answering 503, hanging or delaying as the test switches it; stopped after."""
+    made: list[FaultProxy] = []
+
+    def make() -> FaultProxy:
+        made.append(FaultProxy(medplum).start())
+        return made[-1]
+
+    yield make
+    for proxy in made:
+        proxy.stop()
 
 
 def search(base: str, res_type: str, **params: str) -> list[dict[str, Any]]:

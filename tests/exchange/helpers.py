@@ -104,7 +104,7 @@ def fake_transaction_peer(
         entries = [
             {
                 "response": {
-                    "status": "201" if e["request"]["method"] == "POST" else "200",  # made (conditional create)
+                    "status": "201" if e["request"]["method"] == "POST" else "200",  # 201: made
                     "location": f"{e['resource']['resourceType']}/p{i}/_history/1",
                 }
             }
