@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from adapter.store.engine import Store
-from adapter.store.queue import CLOSED, OPEN, Circuit
+from adapter.store.queue import CLOSED, HALF_OPEN, OPEN, Circuit
 from adapter.store.session import Session
 
 __all__ = ["CLOSED", "OPEN", "Circuit", "CircuitSettings", "Circuits"]
@@ -54,3 +54,8 @@ class Circuits:
     def answered(self, peer: str) -> None:
         """The peer answered: closed, its failures forgotten."""
         self.store.write(lambda s: s.queue.set_circuit(peer, CLOSED))
+
+    def unprobed(self, peer: str) -> None:
+        """The probe sent nothing after all (its message was withdrawn, say): the next message probes."""
+        now = int(self.clock() * 1000)
+        self.store.write(lambda s: s.queue.set_circuit(peer, OPEN, retry_at=now, only=(HALF_OPEN,)))

@@ -208,8 +208,17 @@ class Outbox:
             )
         )
 
-    def take(self, worker_id: str, peer: str, *, lease: float) -> Message | None:
-        """The next due message to `peer`, claimed under a lease of `lease` seconds; None when there is
+    def due(self, peer: str, limit: int) -> list[int]:
+        """Ids of up to `limit` messages to `peer` that could be taken now, oldest first (for `take`)."""
+        now = self._ms()
+        with self.store.reading() as s:
+            return s.queue.due(limit=limit, now_ms=now, peers=[peer])
+
+    def take(
+        self, worker_id: str, peer: str, *, lease: float, among: Collection[int] | None = None
+    ) -> Message | None:
+        """The next due message to `peer` — the oldest still due of the ids `among` (from `due`: a look
+        at those rows only), or of all — claimed under a lease of `lease` seconds; None when there is
         none, or the peer's circuit is open (when its wait is over, the message is the one probe)."""
         now, lease_ms = self._ms(), int(lease * 1000)
 
@@ -218,7 +227,9 @@ class Outbox:
             probe = circuit is not None and circuit.state != CLOSED
             if probe and not s.queue.take_probe(peer, worker_id, now, now + lease_ms):
                 return None
-            taken = s.queue.claim(worker_id, limit=1, lease_ms=lease_ms, now_ms=now, peers=[peer])
+            taken = s.queue.claim(
+                worker_id, limit=1, lease_ms=lease_ms, now_ms=now, peers=[peer], among=among
+            )
             if not taken:
                 if probe:  # nothing to probe with: the next message is the probe
                     s.queue.set_circuit(peer, OPEN, retry_at=now, only=(HALF_OPEN,))

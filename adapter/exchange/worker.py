@@ -31,10 +31,11 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 import requests
@@ -116,6 +117,7 @@ class Worker:
         self.observer = observer
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.consents = dict(consents or {})  # flow -> the recipient whose consent gates it
+        self._heartbeat = _Heartbeat(self.outbox, self.worker_id, self.settings.lease)
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
 
@@ -125,12 +127,15 @@ class Worker:
         return sum(self.run_peer(name) for name in self.peers)
 
     def run_peer(self, peer: str, stop: threading.Event | None = None) -> int:
-        """Deliver due messages to one peer, one at a time, at most `batch`; how many were tried."""
+        """Deliver due messages to one peer, one at a time, at most `batch`; how many were tried. One
+        look for what is due, then each message is taken (leased) only when its turn comes."""
+        due = self.outbox.due(peer, self.settings.batch)
         tried = 0
-        while tried < self.settings.batch and not (stop is not None and stop.is_set()):
-            message = self.outbox.take(self.worker_id, peer, lease=self.settings.lease)
+        while due and not (stop is not None and stop.is_set()):
+            message = self.outbox.take(self.worker_id, peer, lease=self.settings.lease, among=due)
             if message is None:
-                break
+                break  # the rest is taken by another worker, or the peer's circuit is open
+            due = [i for i in due if i > message.id]
             self.deliver(message)
             tried += 1
         return tried
@@ -138,7 +143,7 @@ class Worker:
     def deliver(self, message: Message) -> str:
         """Send one claimed message; settle it and write its audit record together. What became of it."""
         guard = _Guard(self, message)
-        with _Heartbeat(self.outbox, message, self.worker_id, self.settings.lease):
+        with self._heartbeat.holding(message):
             outcome = self._try(message, guard)
         record = self._recorder(message, guard, outcome)
         if outcome.done is not None:
@@ -158,6 +163,8 @@ class Worker:
             )
         else:
             fate = self.outbox.let_go(message, self.worker_id, record=record)
+            if message.probe and guard.sent == 0:
+                self.circuits.unprobed(message.peer)
         _log(message, outcome, fate)
         return fate
 
@@ -294,30 +301,41 @@ class _Guard:
 
 
 class _Heartbeat:
-    """Extends this worker's lease of the message in hand every lease/3 seconds while it lives."""
+    """Extends this worker's leases of the messages in hand (one per peer loop) every lease/3 seconds
+    while it lives: one thread, running while it holds any."""
 
-    def __init__(self, outbox: Outbox, message: Message, worker_id: str, lease: float) -> None:
-        self.outbox, self.message, self.worker_id, self.lease = outbox, message, worker_id, lease
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=f"voorzorg-lease-{message.id}", daemon=True)
+    def __init__(self, outbox: Outbox, worker_id: str, lease: float) -> None:
+        self.outbox, self.worker_id, self.lease = outbox, worker_id, lease
+        self._held: dict[int, Message] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
 
-    def __enter__(self) -> _Heartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._done.set()
-        self._thread.join()
+    @contextmanager
+    def holding(self, message: Message) -> Iterator[None]:
+        with self._lock:
+            self._held[message.id] = message
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._beat, name="voorzorg-outbox-lease", daemon=True)
+                self._thread.start()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._held.pop(message.id, None)
 
     def _beat(self) -> None:
-        while not self._done.wait(self.lease / 3):
-            try:
-                if not self.outbox.extend(self.message, self.worker_id, self.lease):
-                    return  # no longer ours: the fence stops the try before its next request
-            except Exception as e:  # the database briefly away: the next beat tries again
-                log.warning("outbox message %d: lease not extended (%s)", self.message.id, type(e).__name__)
+        while True:
+            time.sleep(self.lease / 3)
+            with self._lock:
+                held = list(self._held.values())
+                if not held:
+                    self._thread = None
+                    return
+            for m in held:
+                try:
+                    self.outbox.extend(m, self.worker_id, self.lease)  # False: no longer ours (the fence
+                except Exception as e:  # stops the try); the database briefly away: the next beat
+                    log.warning("outbox message %d: lease not extended (%s)", m.id, type(e).__name__)
 
 
 def _account(outcome: _Outcome, fate: str) -> tuple[str, str]:

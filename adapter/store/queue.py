@@ -203,65 +203,84 @@ class Queue:
         return dropped
 
     # --- workers ---
-    def claim(
-        self, worker_id: str, *, limit: int, lease_ms: int, now_ms: int, peers: Collection[str] | None
-    ) -> list[Message]:
-        """Take up to `limit` due messages, the oldest undelivered one of each (peer, client), under a
-        lease of a new generation. The message's `attempts` is the number of the try in hand; the row
-        counts it only when the try ends (`settle`): a lease that runs out is not a failed try."""
+    def _claimable(self, now_ms: int) -> list[Any]:
+        """Due, not leased (or its lease ran out), and the oldest of its (peer, client) not yet done —
+        or still on the wire."""
         o = outbox_message.c
         older = aliased(outbox_message)
-        query = (
-            select(outbox_message)
-            .where(
-                o.status == PENDING,
-                o.next_attempt <= now_ms,
-                or_(o.locked_until.is_(None), o.locked_until < now_ms),
-                ~exists(
-                    select(older.c.id).where(
-                        older.c.peer == o.peer,
-                        older.c.client == o.client,
-                        older.c.id < o.id,
-                        or_(
-                            older.c.status.notin_(DONE),
-                            and_(older.c.status == SUPERSEDED, older.c.locked_until >= now_ms),
-                        ),
-                    )
-                ),
-            )
-            .order_by(o.id)
-            .limit(limit)
-        )
+        return [
+            o.status == PENDING,
+            o.next_attempt <= now_ms,
+            or_(o.locked_until.is_(None), o.locked_until < now_ms),
+            ~exists(
+                select(older.c.id).where(
+                    older.c.peer == o.peer,
+                    older.c.client == o.client,
+                    older.c.id < o.id,
+                    or_(
+                        older.c.status.notin_(DONE),
+                        and_(older.c.status == SUPERSEDED, older.c.locked_until >= now_ms),
+                    ),
+                )
+            ),
+        ]
+
+    def due(self, *, limit: int, now_ms: int, peers: Collection[str] | None) -> list[int]:
+        """Ids of up to `limit` messages `claim` would take now, oldest first (a read: nothing is taken)."""
+        o = outbox_message.c
+        query = select(o.id).where(*self._claimable(now_ms)).order_by(o.id).limit(limit)
+        if peers is not None:
+            query = query.where(o.peer.in_(list(peers)))
+        return [int(r[0]) for r in self.conn.execute(query).all()]
+
+    def claim(
+        self,
+        worker_id: str,
+        *,
+        limit: int,
+        lease_ms: int,
+        now_ms: int,
+        peers: Collection[str] | None,
+        among: Collection[int] | None = None,
+    ) -> list[Message]:
+        """Take up to `limit` due messages, the oldest undelivered one of each (peer, client) — of the
+        ids `among`, when given (a cheap look at those rows only) — under a lease of a new generation.
+        The message's `attempts` is the number of the try in hand; the row counts it only when the try
+        ends (`settle`): a lease that runs out is not a failed try."""
+        o = outbox_message.c
+        query = select(outbox_message).where(*self._claimable(now_ms)).order_by(o.id).limit(limit)
         if peers is not None:
             query = query.where(o.peer.in_(list(peers)))
         if not self.is_sqlite:
             query = query.with_for_update(skip_locked=True, of=outbox_message)
-        taken = []
-        for row in self.conn.execute(query).all():
-            note = row.last_error
-            if row.locked_by is not None:  # its lease ran out: that worker stopped mid-delivery
-                note = f"the delivery by {row.locked_by} did not finish (lease expired)"
-            generation = row.generation + 1
-            self.conn.execute(
-                update(outbox_message)
-                .where(o.id == row.id)
-                .values(
-                    locked_by=worker_id,
-                    locked_until=now_ms + lease_ms,
-                    generation=generation,
-                    last_error=note,
-                )
-            )
-            taken.append(
-                replace(
-                    _message(row),
-                    locked_by=worker_id,
-                    attempts=row.attempts + 1,
-                    last_error=note,
-                    generation=generation,
-                )
-            )
-        return taken
+        if among is None:
+            rows = self.conn.execute(query).all()
+        else:  # row by row on the primary key: a look at these rows only, however long the queue
+            rows = []
+            for i in sorted(among):
+                rows += self.conn.execute(query.where(o.id == i)).all()
+                if len(rows) >= limit:
+                    break
+        return [self._take(row, worker_id, now_ms + lease_ms) for row in rows]
+
+    def _take(self, row: Any, worker_id: str, until_ms: int) -> Message:
+        o = outbox_message.c
+        note = row.last_error
+        if row.locked_by is not None:  # its lease ran out: that worker stopped mid-delivery
+            note = f"the delivery by {row.locked_by} did not finish (lease expired)"
+        generation = row.generation + 1
+        self.conn.execute(
+            update(outbox_message)
+            .where(o.id == row.id)
+            .values(locked_by=worker_id, locked_until=until_ms, generation=generation, last_error=note)
+        )
+        return replace(
+            _message(row),
+            locked_by=worker_id,
+            attempts=row.attempts + 1,
+            last_error=note,
+            generation=generation,
+        )
 
     def _mine(self, message_id: int, worker_id: str, generation: int | None) -> list[Any]:
         o = outbox_message.c
