@@ -238,25 +238,21 @@ class Outbox:
 
         return self.store.write(work)
 
-    def fence(self, message: Message, worker_id: str, *, lease: float, consent: str | None = None) -> Fence:
-        """Before a request of a try: is the lease still this worker's (it is extended by `lease`
-        seconds) and the message still to be sent, does her consent still permit the flow (`consent`:
-        its recipient; when it no longer does, the flow's messages for her are withdrawn here), and
-        how is the peer's circuit."""
-        until = self._ms() + int(lease * 1000)
-
-        def work(s: Session) -> Fence:
+    def fence(self, message: Message, worker_id: str, *, consent: str | None = None) -> Fence:
+        """Before a request of a try: is the lease still this worker's, in the generation it claimed,
+        and the message still to be sent; does her consent still permit the flow (`consent`: its
+        recipient; when it no longer does, the flow's undelivered messages for her are withdrawn); how
+        is the peer's circuit. A read (the heartbeat keeps the lease), but for that withdrawal."""
+        with self.store.reading() as s:
             circuit = s.queue.circuit(message.peer)
-            if not s.queue.hold(message.id, worker_id, message.generation, until, pending=True):
+            if not s.queue.holds(message.id, worker_id, message.generation):
                 return Fence(False, None, circuit)
             gated = consent is not None and not deletions_only(message.payload)
-            if gated and not may_share_with(s, message.client, str(consent)):
-                why = f"not sent: her consent no longer permits {consent}"
-                withdraw(s, message.flow, message.client, why)
-                return Fence(False, why, circuit)
-            return Fence(True, None, circuit)
-
-        return self.store.write(work)
+            if not gated or may_share_with(s, message.client, str(consent)):
+                return Fence(True, None, circuit)
+        why = f"not sent: her consent no longer permits {consent}"
+        self.store.write(lambda s: withdraw(s, message.flow, message.client, why))
+        return Fence(False, why, circuit)
 
     def extend(self, message: Message, worker_id: str, lease: float) -> bool:
         """The heartbeat: this worker's lease of the message, superseded or not, `lease` seconds more.

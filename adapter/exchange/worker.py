@@ -278,7 +278,7 @@ class _Guard:
 
     def before(self) -> None:
         w, m = self.worker, self.message
-        fence = w.outbox.fence(m, w.worker_id, lease=w.settings.lease, consent=w.consents.get(m.flow))
+        fence = w.outbox.fence(m, w.worker_id, consent=w.consents.get(m.flow))
         if fence.withdrawn:
             raise Stopped(fence.withdrawn)
         if not fence.held:

@@ -300,6 +300,12 @@ class Queue:
         )
         return bool(done.rowcount == 1)
 
+    def holds(self, message_id: int, worker_id: str, generation: int) -> bool:
+        """Whether this worker still holds the message in the generation it claimed, still to be sent."""
+        o = outbox_message.c
+        where = [*self._mine(message_id, worker_id, generation), o.status == PENDING]
+        return self.conn.execute(select(o.id).where(*where)).first() is not None
+
     def hold(self, message_id: int, worker_id: str, generation: int, until_ms: int, *, pending: bool) -> bool:
         """Extend this worker's lease of the message to `until_ms` while it still holds it (and, with
         `pending`, while the message may still be sent); False: the lease is no longer its own."""

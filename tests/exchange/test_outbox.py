@@ -228,12 +228,12 @@ def test_a_worker_whose_lease_passed_to_another_can_neither_send_nor_settle(stor
     time.sleep(0.01)  # w1 stalls past its lease
     [second] = outbox.claim("w2", limit=1, lease=30)
     assert (first.id, first.generation, second.generation) == (mid, 1, 2)  # the fencing token moved on
-    assert outbox.fence(first, "w1", lease=30).held is False  # w1 stops before its next request
+    assert outbox.fence(first, "w1").held is False  # w1 stops before its next request
     assert outbox.extend(first, "w1", 30) is False  # its heartbeat cannot take the lease back
     assert outbox.finished(first, "w1") == LOST  # what it got back is not counted
     m = outbox.get(mid)
     assert m is not None and m.status == "pending" and m.locked_by == "w2" and m.attempts == 0
-    assert outbox.fence(second, "w2", lease=30).held
+    assert outbox.fence(second, "w2").held
     assert outbox.delivered(second, "w2")
     m = outbox.get(mid)
     assert m is not None and m.status == "delivered" and m.attempts == 1  # a lease expiry is no try
@@ -252,7 +252,7 @@ def test_a_withdrawal_stops_what_a_worker_holds_and_the_deletion_waits_until_it_
     deletion = store.write(withdrawn)
     m = outbox.get(sending)
     assert m is not None and m.status == "superseded" and m.locked_by == "w1"  # at once, though held
-    assert outbox.fence(held, "w1", lease=30).held is False  # no retry, no next request
+    assert outbox.fence(held, "w1").held is False  # no retry, no next request
     assert outbox.claim("w2", limit=5) == []  # the deletion waits: w1's request may still be on the wire
     store.write(lambda s: withdraw(s, "test", "Patient/a", "again"))  # a deletion is never withdrawn
     assert outbox.let_go(held, "w1") == SUPERSEDED
@@ -269,10 +269,10 @@ def test_her_consent_is_checked_again_at_the_moment_of_sending(store: Store) -> 
     )
     outbox = Outbox(store)
     held = {m.id: m for m in outbox.claim("w", limit=5)}
-    fence = outbox.fence(held[summary], "w", lease=30, consent="ozks-summary")
+    fence = outbox.fence(held[summary], "w", consent="ozks-summary")
     assert fence.held is False and fence.withdrawn == "not sent: her consent no longer permits ozks-summary"
     assert outbox.get(summary).status == "superseded"  # type: ignore[union-attr]
-    assert outbox.fence(held[deletion], "w", lease=30, consent="ozks-summary").held
+    assert outbox.fence(held[deletion], "w", consent="ozks-summary").held
 
 
 def test_a_peer_circuit_opens_lets_one_probe_through_per_interval_and_closes_on_an_answer(
