@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, exists, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import aliased
 
@@ -139,6 +139,37 @@ def _circuit(row: Any) -> Circuit:
 Covers = Callable[[dict[str, Any]], bool]
 
 
+def _claimable(now: Any) -> list[Any]:
+    """Due, not leased (or its lease ran out), and the oldest of its (peer, client) not yet done — or
+    still on the wire. `now`: epoch ms, or a bind parameter."""
+    o = outbox_message.c
+    older = aliased(outbox_message)
+    return [
+        o.status == PENDING,
+        o.next_attempt <= now,
+        or_(o.locked_until.is_(None), o.locked_until < now),
+        ~exists(
+            select(older.c.id).where(
+                older.c.peer == o.peer,
+                older.c.client == o.client,
+                older.c.id < o.id,
+                or_(
+                    older.c.status.notin_(DONE),
+                    and_(older.c.status == SUPERSEDED, older.c.locked_until >= now),
+                ),
+            )
+        ),
+    ]
+
+
+_ONE = select(outbox_message).where(
+    *_claimable(bindparam("now_ms")), outbox_message.c.id == bindparam("message_id")
+)
+#: One message by id, if it can be claimed now (built once: a worker runs it for every message), by
+#: whether the backend is SQLite (PostgreSQL skips a row another worker is claiming).
+_CLAIM_ONE = {True: _ONE, False: _ONE.with_for_update(skip_locked=True, of=outbox_message)}
+
+
 class Queue:
     def __init__(self, conn: Connection, is_sqlite: bool) -> None:
         self.conn = conn
@@ -203,32 +234,10 @@ class Queue:
         return dropped
 
     # --- workers ---
-    def _claimable(self, now_ms: int) -> list[Any]:
-        """Due, not leased (or its lease ran out), and the oldest of its (peer, client) not yet done —
-        or still on the wire."""
-        o = outbox_message.c
-        older = aliased(outbox_message)
-        return [
-            o.status == PENDING,
-            o.next_attempt <= now_ms,
-            or_(o.locked_until.is_(None), o.locked_until < now_ms),
-            ~exists(
-                select(older.c.id).where(
-                    older.c.peer == o.peer,
-                    older.c.client == o.client,
-                    older.c.id < o.id,
-                    or_(
-                        older.c.status.notin_(DONE),
-                        and_(older.c.status == SUPERSEDED, older.c.locked_until >= now_ms),
-                    ),
-                )
-            ),
-        ]
-
     def due(self, *, limit: int, now_ms: int, peers: Collection[str] | None) -> list[int]:
         """Ids of up to `limit` messages `claim` would take now, oldest first (a read: nothing is taken)."""
         o = outbox_message.c
-        query = select(o.id).where(*self._claimable(now_ms)).order_by(o.id).limit(limit)
+        query = select(o.id).where(*_claimable(now_ms)).order_by(o.id).limit(limit)
         if peers is not None:
             query = query.where(o.peer.in_(list(peers)))
         return [int(r[0]) for r in self.conn.execute(query).all()]
@@ -247,21 +256,34 @@ class Queue:
         ids `among`, when given (a cheap look at those rows only) — under a lease of a new generation.
         The message's `attempts` is the number of the try in hand; the row counts it only when the try
         ends (`settle`): a lease that runs out is not a failed try."""
+        if among is not None:  # row by row on the primary key: a look at these rows only
+            return self._claim_among(worker_id, sorted(among), limit, now_ms, lease_ms, peers)
         o = outbox_message.c
-        query = select(outbox_message).where(*self._claimable(now_ms)).order_by(o.id).limit(limit)
+        query = select(outbox_message).where(*_claimable(now_ms)).order_by(o.id).limit(limit)
         if peers is not None:
             query = query.where(o.peer.in_(list(peers)))
         if not self.is_sqlite:
             query = query.with_for_update(skip_locked=True, of=outbox_message)
-        if among is None:
-            rows = self.conn.execute(query).all()
-        else:  # row by row on the primary key: a look at these rows only, however long the queue
-            rows = []
-            for i in sorted(among):
-                rows += self.conn.execute(query.where(o.id == i)).all()
-                if len(rows) >= limit:
+        return [self._take(row, worker_id, now_ms + lease_ms) for row in self.conn.execute(query).all()]
+
+    def _claim_among(
+        self,
+        worker_id: str,
+        ids: list[int],
+        limit: int,
+        now_ms: int,
+        lease_ms: int,
+        peers: Collection[str] | None,
+    ) -> list[Message]:
+        one = _CLAIM_ONE[self.is_sqlite]
+        taken: list[Message] = []
+        for i in ids:
+            row = self.conn.execute(one, {"now_ms": now_ms, "message_id": i}).first()
+            if row is not None and (peers is None or row.peer in peers):
+                taken.append(self._take(row, worker_id, now_ms + lease_ms))
+                if len(taken) >= limit:
                     break
-        return [self._take(row, worker_id, now_ms + lease_ms) for row in rows]
+        return taken
 
     def _take(self, row: Any, worker_id: str, until_ms: int) -> Message:
         o = outbox_message.c
