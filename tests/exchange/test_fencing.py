@@ -24,11 +24,12 @@ from fastapi.testclient import TestClient
 from adapter.api.app import create_app
 from adapter.cli import main
 from adapter.config import Settings
-from adapter.exchange.outbox import Outbox
+from adapter.exchange.outbox import Outbox, enqueue
 from adapter.exchange.peers import load_peers
 from adapter.exchange.worker import Worker, WorkerSettings
 from adapter.security.audit import AuditLog
 from adapter.store.engine import Store
+from adapter.store.session import Session
 from adapter.workflows.sharing import summary_id
 from tests.api.test_sharing import _consent
 from tests.conftest import FHIR_JSON_HEADERS, bearer, composed
@@ -363,3 +364,37 @@ def test_one_peer_hanging_costs_a_probe_per_interval_and_the_other_peer_goes_on(
     for bsn, p in clients:
         _history(medplum, "Patient", bsn, BSN_SYSTEM)  # one copy each
         assert len(search(medplum, "EpisodeOfCare", identifier=f"{ADAPTER_ID}|{summary_id(p)}")) == 1
+
+
+def _enqueue(store: Store, client: str, payload: dict[str, Any]) -> int:
+    def work(s: Session) -> int:
+        return enqueue(s, flow="t", kind="transaction", peer="jgz-dossier", client=client, payload=payload)
+
+    return store.write(work)
+
+
+def test_a_peer_answering_503_is_probed_once_per_interval_and_gets_everything_once_when_back(
+    store: Store, tmp_path: Path, faults: Faults, medplum: str
+) -> None:
+    proxy = faults()
+    proxy.mode = "503"
+    peer = {"jgz-dossier": {"base_url": proxy.url, "retries": 1}}
+    settings = exchange_settings(tmp_path, peers_file(tmp_path, **peer))
+    goals = {f"Patient/p{i}": f"g-{uuid.uuid4().hex[:12]}" for i in range(4)}
+    for patient, gid in goals.items():  # one message per client, straight into the queue
+        entry = {"type": "Goal", "id": gid, "method": "PUT", "resource": goal(patient, gid, "versie 1")}
+        _enqueue(store, patient, {"entries": [entry], "match": {"default": ADAPTER_ID}})
+    fast = replace(FAST, circuit_failures=3, circuit_interval=1.0)
+    worker = deliverer(store, load_peers(settings.peers_file), settings=fast)
+    worker.start()
+    try:
+        time.sleep(2.0)  # down: 3 failed requests open the circuit, then a probe a second
+        tried = len(proxy.seen)
+        proxy.mode = "pass"
+        _until(lambda: _pending(store) == 0, 30, "everything delivered once the peer is back")
+    finally:
+        worker.stop()
+    assert 3 <= tried <= 3 + 3, f"{tried} requests to a peer answering 503 for 2 s"
+    assert all(m.status == "delivered" for m in Outbox(store).list()[1])
+    for gid in goals.values():
+        assert _moves_forward(medplum, gid, latest=1) == ["versie 1"]
