@@ -331,10 +331,10 @@ class _Heartbeat:
                 if not held:
                     self._thread = None
                     return
-            for m in held:
+            for m in held:  # a lease no longer ours stays lost: the fence stops that try
                 try:
-                    self.outbox.extend(m, self.worker_id, self.lease)  # False: no longer ours (the fence
-                except Exception as e:  # stops the try); the database briefly away: the next beat
+                    self.outbox.extend(m, self.worker_id, self.lease)
+                except Exception as e:  # the database briefly away: the next beat tries again
                     log.warning("outbox message %d: lease not extended (%s)", m.id, type(e).__name__)
 
 
