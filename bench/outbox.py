@@ -49,7 +49,7 @@ class _Stub(BaseHTTPRequestHandler):
         entries = [
             {
                 "response": {
-                    "status": "201" if e["request"]["method"] == "POST" else "200",  # made (conditional create)
+                    "status": "201" if e["request"]["method"] == "POST" else "200",  # 201: made
                     "location": f"{e['resource']['resourceType']}/s{i}/_history/1",
                 }
             }
