@@ -98,7 +98,11 @@ class Settings:
     outbox_max_attempts: int = 10  # tries before a message is parked as dead (a peer may say otherwise)
     outbox_backoff: float = 2.0  # seconds before the 2nd try; doubling (with jitter) after that
     outbox_backoff_max: float = 600.0  # the longest wait between two tries
-    outbox_lease: float = 300.0  # seconds a worker holds a message it is sending before another may
+    # seconds a worker's lease of the message it is sending lasts; extended every third of it while the
+    # worker lives, so a worker that dies or stalls holds that one message up this long at most
+    outbox_lease: float = 30.0
+    outbox_circuit_failures: int = 5  # consecutive failed requests to a peer that open its circuit
+    outbox_circuit_interval: float = 30.0  # seconds between probes of a peer whose circuit is open
     # Subscription endpoints must be https; VOORZORG_SUBSCRIPTION_ALLOW_HTTP=true also takes http (tests,
     # a subscriber on the same host).
     subscription_allow_http: bool = False
@@ -177,7 +181,11 @@ class Settings:
             outbox_max_attempts=int(e.get("VOORZORG_OUTBOX_MAX_ATTEMPTS", "10")),
             outbox_backoff=float(e.get("VOORZORG_OUTBOX_BACKOFF", "2")),
             outbox_backoff_max=float(e.get("VOORZORG_OUTBOX_BACKOFF_MAX", "600")),
-            outbox_lease=float(e.get("VOORZORG_OUTBOX_LEASE", "300")),
+            outbox_lease=_positive("VOORZORG_OUTBOX_LEASE", e.get("VOORZORG_OUTBOX_LEASE", "30")),
+            outbox_circuit_failures=int(e.get("VOORZORG_OUTBOX_CIRCUIT_FAILURES", "5")),
+            outbox_circuit_interval=_non_negative(
+                "VOORZORG_OUTBOX_CIRCUIT_INTERVAL", e.get("VOORZORG_OUTBOX_CIRCUIT_INTERVAL", "30")
+            ),
             subscription_allow_http=_yes(e.get("VOORZORG_SUBSCRIPTION_ALLOW_HTTP", "")),
         )
 
@@ -190,6 +198,13 @@ def _non_negative(name: str, raw: str) -> float:
     value = float(raw)
     if value < 0:
         raise ValueError(f"{name}: {raw!r}; a number of seconds, 0 or more")
+    return value
+
+
+def _positive(name: str, raw: str) -> float:
+    value = float(raw)
+    if value <= 0:
+        raise ValueError(f"{name}: {raw!r}; a number of seconds, more than 0")
     return value
 
 

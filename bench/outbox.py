@@ -47,7 +47,12 @@ class _Stub(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         bundle = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
         entries = [
-            {"response": {"status": "200", "location": f"{e['resource']['resourceType']}/s{i}/_history/1"}}
+            {
+                "response": {
+                    "status": "201" if e["request"]["method"] == "POST" else "200",  # 201: made
+                    "location": f"{e['resource']['resourceType']}/s{i}/_history/1",
+                }
+            }
             for i, e in enumerate(bundle.get("entry", []))
             if "resource" in e
         ]

@@ -54,8 +54,10 @@ async def list_messages(request: Request) -> JSONResponse:
     )
     counts = await run_in_threadpool(outbox.counts)
     counts["held"] = await run_in_threadpool(outbox.held)  # pending, waiting behind a dead one
+    circuits = await run_in_threadpool(outbox.circuits)  # the peers' circuit breakers (none: all closed)
     _seen(request, messages)
     body: dict[str, Any] = {"counts": counts, "total": total, "messages": [m.summary() for m in messages]}
+    body["peers"] = [c.summary() for c in circuits.values()]
     return JSONResponse(body)
 
 

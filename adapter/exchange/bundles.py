@@ -1,12 +1,15 @@
 """Idempotent FHIR transaction Bundles from outbox entries, and what the peer's answer tells us.
 
-Each entry is written so that sending the Bundle once or ten times leaves one copy at the peer:
+Each entry is written so that sending the Bundle once or ten times leaves one copy at the peer, and so
+that a stale Bundle (one a worker sends after a newer message was delivered) changes nothing there:
 - a resource the peer already has (we remember its id and versionId): `PUT Type/{peer id}` with
-  `If-Match` on the version we last saw — a 412 means someone changed it there since; the delivery
-  re-reads it and re-applies ours;
-- one it may not have: a conditional update on a business identifier, `PUT Type?identifier=sys|value`
-  (the client on her BSN; everything else on the identifier carrying our own id, which every
-  outgoing resource gets) — created when absent, updated when present;
+  `If-Match` on the version the previous delivery left — a 412 means it changed there since (a newer
+  delivery of ours, or someone at the peer);
+- one it may not have: a conditional create on a business identifier, `POST Type` with `If-None-Exist:
+  identifier=sys|value` (the client on her BSN; everything else on the identifier carrying our own id,
+  which every outgoing resource gets) — created when absent; when present the peer answers 200 and keeps
+  what it has (`existing` names those entries: the delivery then applies ours with `If-Match` on that
+  version, if it still holds the message's lease);
 - a deletion: `DELETE Type/{peer id}`, or conditionally on the identifier.
 
 References between entries of the Bundle become their `urn:uuid:` fullUrls; references to resources
@@ -72,7 +75,7 @@ def build_transaction(
                 request["ifMatch"] = f'W/"{peer.version_id}"'
         else:
             resource.pop("id", None)
-            request = {"method": "PUT", "url": condition}
+            request = {"method": "POST", "url": res_type, "ifNoneExist": condition.split("?", 1)[1]}
         entry["request"] = request
         out.append(entry)
     return {"resourceType": "Bundle", "type": "transaction", "entry": out}
@@ -140,3 +143,41 @@ def versions_from_response(entries: list[dict[str, Any]], response: dict[str, An
         if peer_id:
             out.append(PeerVersion(e["type"], e["id"], str(peer_id), version))
     return out
+
+
+def existing(
+    bundle: dict[str, Any], entries: list[dict[str, Any]], response: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The entries a conditional create found already at the peer (200, not 201) holding something
+    other than ours: what the delivery must still apply (same order as sent)."""
+    answered = list(zip(bundle.get("entry", []), response.get("entry", []), strict=False))
+    located = {str(sent.get("fullUrl")): _location(answer) for sent, answer in answered}
+    out = []
+    for e, (sent, answer) in zip(entries, answered, strict=False):
+        request = sent.get("request") or {}
+        status = str((answer.get("response") or {}).get("status", "")).split(" ")[0]
+        if request.get("method") != "POST" or not request.get("ifNoneExist") or status != "200":
+            continue
+        theirs = answer.get("resource")
+        if not isinstance(theirs, dict) or _content(theirs) != _content(sent.get("resource") or {}, located):
+            out.append(e)
+    return out
+
+
+def _location(answer: dict[str, Any]) -> str:
+    """`Type/id` of an answered entry (its location without the version)."""
+    return str((answer.get("response") or {}).get("location") or "").split("/_history", 1)[0]
+
+
+def _content(resource: dict[str, Any], located: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """What a resource says, beside its id and store meta; with `located`, the Bundle's fullUrls as the
+    peer resolved them."""
+    body = copy.deepcopy({k: v for k, v in resource.items() if k not in ("id", "meta", "text")})
+    if located:
+
+        def resolve(holder: dict[str, Any], ref: str, _path: str) -> None:
+            if located.get(ref):
+                holder["reference"] = located[ref]
+
+        walk_references(body, resolve)
+    return body

@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from adapter.composition import Adapter, compose
 from adapter.config import Settings
@@ -47,7 +48,7 @@ def _outbox_arguments(p: argparse.ArgumentParser) -> None:
 def _run_outbox(settings: Settings, args: argparse.Namespace) -> int:
     adapter = compose(settings)
     try:
-        return _outbox(adapter.outbox, args)
+        return _outbox(adapter.outbox, args, list(adapter.exchange.peers))
     finally:
         adapter.close()
 
@@ -90,12 +91,14 @@ def _worker(adapter: Adapter, once: bool) -> int:
     return 0
 
 
-def _outbox(outbox: Outbox, args: argparse.Namespace) -> int:
+def _outbox(outbox: Outbox, args: argparse.Namespace, peers: list[str] | None = None) -> int:
     if args.action == "list":
         total, messages = outbox.list(status=args.status, peer=args.peer, limit=args.limit)
         counts = outbox.counts()
         counts["held behind a dead one"] = outbox.held()
         print(", ".join(f"{k}: {v}" for k, v in counts.items()) + f"  (listed {len(messages)} of {total})")
+        for line in _circuits(outbox, peers or []):
+            print(line)
         for m in messages:
             s = m.summary()
             line = f"{m.id:>7}  {m.status:<9} {m.peer:<16} {m.client:<48} tries={m.attempts}"
@@ -112,6 +115,26 @@ def _outbox(outbox: Outbox, args: argparse.Namespace) -> int:
     n = outbox.purge_delivered(args.older_than)
     print(f"{n} delivered message(s) removed")
     return 0
+
+
+def _circuits(outbox: Outbox, peers: list[str]) -> list[str]:
+    """A line per peer: its circuit breaker (closed: delivering; open: waiting for the next probe)."""
+    circuits = outbox.circuits()
+    lines = []
+    closed: dict[str, Any] = {"state": "closed", "failures": 0}
+    for name in dict.fromkeys([*peers, *circuits]):
+        c = circuits[name].summary() if name in circuits else closed
+        line = f"peer {name}: {c['state']}"
+        if c["failures"]:
+            line += f", {c['failures']} failed request(s) in a row"
+        if c.get("nextProbe"):
+            line += f", next probe {c['nextProbe']}"
+        if c.get("probeBy"):
+            line += f", probe by {c['probeBy']}"
+        if c.get("lastError") and c["state"] != "closed":
+            line += f"\n         last error: {c['lastError'].splitlines()[0][:200]}"
+        lines.append(line)
+    return lines
 
 
 def _jwks(settings: Settings, name: str) -> int:

@@ -12,7 +12,11 @@ What it does for every call:
   5xx; a `Retry-After` (seconds or an HTTP date) is honoured, and when it asks for longer than the
   client may wait the call gives up with `PeerError.retry_after` set, so the outbox waits that long;
 - never a blind retry of any other 4xx (the request itself is wrong: retrying changes nothing);
-- a bearer token from the peer's token endpoint (`adapter.exchange.auth`), renewed once on a 401.
+- a bearer token from the peer's token endpoint (`adapter.exchange.auth`), renewed once on a 401;
+- a `Watch`, when the caller gives one (`client.watched(watch)`): asked before every request, the first
+  and every retry (it raises to stop: the worker's lease is lost, her consent withdrawn, the peer's
+  circuit open), and told after every request whether the peer answered (any status but 408, 429, 5xx)
+  or not — which is how the worker fences its sends and keeps a circuit breaker per peer.
 
 Every failure is a `PeerError`: `transient` says whether trying later may help, `status` is the HTTP
 status when there was one; `PreconditionFailed` (412) is its own type, for If-Match handling.
@@ -23,12 +27,13 @@ mounted) — the tests and the bench do; `sleep` and `rand` are injectable too.
 
 from __future__ import annotations
 
+import copy
 import email.utils
 import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 
@@ -62,6 +67,22 @@ class PeerError(Exception):
 
 class PreconditionFailed(PeerError):
     """412: the version in If-Match is no longer the peer's current one (re-read and re-apply)."""
+
+
+class Watch(Protocol):
+    """What a caller checks before every request of a call and learns after each (see the module)."""
+
+    def before(self) -> None: ...
+
+    def after(self, failure: PeerError | None) -> None: ...
+
+
+class _Unwatched:
+    def before(self) -> None:
+        return None
+
+    def after(self, failure: PeerError | None) -> None:
+        return None
 
 
 @dataclass(frozen=True)
@@ -112,6 +133,16 @@ class FhirClient:
         self.sleep = sleep
         self.rand = rand
         self.name = name or self.base_url
+        self.watch: Watch = _Unwatched()
+
+    def watched(self, watch: Watch, retries: int | None = None) -> FhirClient:
+        """This client (same connections, same token) with `watch` asked before and told after every
+        request; `retries`: another number of retries within a call (0 for a probe)."""
+        twin = copy.copy(self)
+        twin.watch = watch
+        if retries is not None:
+            twin.retry = RetryPolicy(retries=retries, base=self.retry.base, cap=self.retry.cap)
+        return twin
 
     @classmethod
     def for_peer(
@@ -160,32 +191,46 @@ class FhirClient:
         renewed = False
         attempt = 0
         while True:
-            try:
-                response = self._send(method, url, body, headers, params)
-            except TokenError as e:
-                raise PeerError(f"{self.name}: {e}", transient=e.transient) from None
-            except requests.RequestException as e:
-                failure = PeerError(f"{self.name}: {type(e).__name__} ({method} {path or '/'})")
-                wait = None
-            else:
-                status = response.status_code
-                if status < 300:
-                    return response
-                if status == 401 and not renewed and not isinstance(self.auth, NoAuth):
-                    renewed = True
-                    self.auth.invalidate()  # an expired or revoked token: one fresh one, no backoff
-                    continue
-                failure = _failure(self.name, method, path, response)
-                if status not in RETRY_STATUSES:
-                    raise failure
-                wait = failure.retry_after
+            self.watch.before()
+            response, failure = self._attempt(method, url, path, body, headers, params)
+            self.watch.after(failure if _unanswered(failure) else None)
+            if response is not None:
+                return response
+            assert failure is not None
+            if failure.status == 401 and not renewed and not isinstance(self.auth, NoAuth):
+                renewed = True
+                self.auth.invalidate()  # an expired or revoked token: one fresh one, no backoff
+                continue
+            if failure.status is not None and failure.status not in RETRY_STATUSES:
+                raise failure
             if attempt >= self.retry.retries:
                 raise failure
+            wait = failure.retry_after if failure.status is not None else None
             delay = self.retry.delay(attempt, self.rand) if wait is None else wait
             if delay > self.retry.cap:
                 raise failure  # the peer asks for more patience than one call has: the outbox waits
             self.sleep(delay)
             attempt += 1
+
+    def _attempt(
+        self,
+        method: str,
+        url: str,
+        path: str,
+        body: Any,
+        headers: Mapping[str, str] | None,
+        params: Mapping[str, str] | None,
+    ) -> tuple[requests.Response | None, PeerError | None]:
+        """One request: the response when it succeeded (< 300), else the failure."""
+        try:
+            response = self._send(method, url, body, headers, params)
+        except TokenError as e:
+            raise PeerError(f"{self.name}: {e}", transient=e.transient) from None
+        except requests.RequestException as e:
+            return None, PeerError(f"{self.name}: {type(e).__name__} ({method} {path or '/'})")
+        if response.status_code < 300:
+            return response, None
+        return None, _failure(self.name, method, path, response)
 
     def _send(
         self,
@@ -205,6 +250,11 @@ class FhirClient:
         return self.session.request(
             method, url, json=body, headers=h, params=dict(params or {}), timeout=self.timeout
         )
+
+
+def _unanswered(failure: PeerError | None) -> bool:
+    """The peer did not answer, or answered that it is busy or broken (not: it refused the request)."""
+    return failure is not None and (failure.status is None or failure.status in RETRY_STATUSES)
 
 
 def _failure(name: str, method: str, path: str, r: requests.Response) -> PeerError:

@@ -10,8 +10,10 @@ place, `adapter.exchange.runtime.DELIVERIES`. A new kind is a function there:
         return Delivered([])
 
 Built in: `transaction` — one FHIR transaction Bundle of idempotent entries (`adapter.exchange.bundles`);
-a 412 (someone changed a resource at the peer since we last wrote it) re-reads the current versions
-and re-applies ours, a few times at most.
+a 412 (a resource changed at the peer since our last delivery) re-reads the current versions and
+re-applies ours, a few times at most — if the worker still holds the message's lease: the client a
+delivery gets is watched (`FhirClient.watched`), so every request, a re-read or a retry included, is
+preceded by the worker's check of its lease and of her consent.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapter.exchange.bundles import build_transaction, versions_from_response
+from adapter.exchange.bundles import build_transaction, existing, versions_from_response
 from adapter.exchange.client import FhirClient, PeerError, PreconditionFailed
 from adapter.exchange.outbox import Message, Outbox, PeerVersion
 from adapter.fhir.references import references_in
@@ -56,37 +58,73 @@ def delivery_for(deliveries: Deliveries, kind: str) -> Delivery:
 
 
 def deliver_transaction(ctx: DeliveryContext, message: Message) -> Delivered:
-    entries: list[dict[str, Any]] = message.payload["entries"]
-    match: dict[str, str] = message.payload.get("match", {})
-    refs = _references(entries)
-    known = ctx.outbox.versions(ctx.peer, refs)
-    refreshed: list[PeerVersion] = []
-    note = None
-    for attempt in range(MAX_REAPPLY + 1):
-        bundle = build_transaction(entries, match, known)
+    return _Transaction(ctx, message).run()
+
+
+class _Transaction:
+    """One message as FHIR transactions: the Bundle, then what its answer asks for — a 412 re-reads and
+    re-applies ours, an entry a conditional create found already there gets ours with `If-Match`.
+
+    `If-Match` starts from the versions the previous delivery to this client left (`peer_resource`), read
+    before the worker's first check of its lease: a worker that sends after its lease passed to another
+    sends a Bundle the peer refuses (412) or keeps what it has (conditional create), and the re-read or
+    follow-up that would apply it is stopped by that check (the client's watch) — a stale message never
+    overwrites a newer one."""
+
+    def __init__(self, ctx: DeliveryContext, message: Message) -> None:
+        self.ctx = ctx
+        self.message = message
+        self.entries: list[dict[str, Any]] = message.payload["entries"]
+        self.match: dict[str, str] = message.payload.get("match", {})
+        self.refs = _references(self.entries)
+        self.known = ctx.outbox.versions(ctx.peer, self.refs)
+        self.versions: dict[tuple[str, str], PeerVersion] = {}
+        self.note: str | None = None
+        self.conflicts = 0
+
+    def run(self) -> Delivered:
+        touched = [f"{e['type']}/{e['id']}" for e in self.entries]
+        todo = self.entries
+        for _ in range(MAX_REAPPLY + 3):
+            try:
+                todo = self._round(todo)
+            except PeerError as e:
+                if e.status in (404, 410) and _only_deletions(self.entries):  # already gone: goal reached
+                    return Delivered([], "already gone at the peer", touched)
+                raise
+            if not todo:
+                return Delivered(list(self.versions.values()), self.note, touched)
+        raise PeerError(f"{self.ctx.peer}: the message was still not applied after {MAX_REAPPLY + 3} rounds")
+
+    def _round(self, todo: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Send `todo`; what is left to apply."""
+        bundle = build_transaction(todo, self.match, self.known)
         try:
-            response = ctx.client.transaction(bundle, {"X-Request-Id": request_id(message)})
+            response = self.ctx.client.transaction(bundle, {"X-Request-Id": request_id(self.message)})
         except PreconditionFailed as e:
-            if attempt == MAX_REAPPLY:
-                raise PeerError(f"{e} (still after {MAX_REAPPLY} re-reads)", status=412) from None
-            fresh = _reread(ctx.client, [known[k] for k in refs if k in known and known[k].version_id])
-            refreshed += fresh
-            known = {**known, **{(v.res_type, v.res_id): v for v in fresh}}
-            known = {k: v for k, v in known.items() if v.peer_id}
-            note = "a resource had changed at the peer since our last delivery: ours was re-applied"
-            continue
-        except PeerError as e:
-            if e.status in (404, 410) and _only_deletions(entries):  # already gone: the goal is reached
-                return Delivered([], "already gone at the peer", [f"{x['type']}/{x['id']}" for x in entries])
-            raise
+            self._reread(e)
+            return todo
         if response.get("resourceType") != "Bundle":
             raise PeerError("the peer answered the transaction with something other than a Bundle")
-        return Delivered(
-            refreshed + versions_from_response(entries, response),
-            note,
-            [f"{e['type']}/{e['id']}" for e in entries],
-        )
-    raise AssertionError("unreachable")  # pragma: no cover
+        self._learn(versions_from_response(todo, response))
+        left = existing(bundle, todo, response)
+        if left:
+            self.note = "already at the peer (conditional create): ours applied over it"
+        return left
+
+    def _reread(self, e: PreconditionFailed) -> None:
+        self.conflicts += 1
+        if self.conflicts > MAX_REAPPLY:
+            raise PeerError(f"{e} (still after {MAX_REAPPLY} re-reads)", status=412) from None
+        stale = [self.known[k] for k in self.refs if k in self.known and self.known[k].version_id]
+        self._learn(_reread(self.ctx.client, stale))
+        self.note = "a resource had changed at the peer since our last delivery: ours was re-applied"
+
+    def _learn(self, versions: list[PeerVersion]) -> None:
+        for v in versions:
+            self.versions[(v.res_type, v.res_id)] = v
+            self.known[(v.res_type, v.res_id)] = v
+        self.known = {k: v for k, v in self.known.items() if v.peer_id}  # what the peer no longer has
 
 
 def _only_deletions(entries: list[dict[str, Any]]) -> bool:

@@ -42,6 +42,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,27 +50,45 @@ from adapter.exchange.peers import Peer
 from adapter.exchange.routing import Flow, Routes, plan, withdrawn
 from adapter.fhir.dates import instant, now_instant
 from adapter.store.engine import Store
-from adapter.store.queue import DEAD, DELIVERED, PENDING, STATUSES, SUPERSEDED, Message, PeerVersion
+from adapter.store.queue import (
+    CLOSED,
+    DEAD,
+    DELIVERED,
+    HALF_OPEN,
+    OPEN,
+    PENDING,
+    STATUSES,
+    SUPERSEDED,
+    Circuit,
+    Message,
+    PeerVersion,
+)
 from adapter.store.session import Session
+from adapter.workflows.sharing import may_share_with
 
 __all__ = [
     "DEAD",
     "DELIVERED",
+    "LOST",
     "PENDING",
     "STATUSES",
     "SUPERSEDED",
+    "Circuit",
+    "Fence",
     "Message",
     "Outbox",
     "PeerVersion",
     "QueueChanges",
+    "deletions_only",
     "enqueue",
     "withdraw",
 ]
 
-
-#: What else settling a try writes, in its transaction (the worker: the transfer's audit record), given
-#: the message's new status.
-Settled = Callable[[Session, str], None]
+#: What became of a try whose lease passed to another worker: nothing of it is kept (that worker's try
+#: decides); not a status a message ever has.
+LOST = "lost"
+#: Writes the audit record of a try, in the transaction that settles it: (session, what became of it).
+Record = Callable[[Session, str], None]
 
 
 def _now_ms() -> int:
@@ -109,9 +128,18 @@ def enqueue(
     return newer
 
 
+def deletions_only(payload: dict[str, Any]) -> bool:
+    """A message that only deletes at the peer (never withheld by consent: it takes her data away)."""
+    entries = payload.get("entries") or []
+    return bool(entries) and all(e.get("method", "PUT") == "DELETE" for e in entries)
+
+
 def withdraw(session: Session, flow: str, client: str, reason: str) -> int:
-    """Drop what is queued for this client in this flow and not yet being sent (her consent ended)."""
-    return session.queue.drop(flow=flow, client=client, reason=reason)
+    """Her consent ended: every undelivered message of this flow for her is superseded — queued, dead,
+    or held by a worker (which stops before its next request) — except deletions."""
+    return session.queue.drop(
+        flow=flow, client=client, reason=reason, in_flight=True, covers=lambda p: not deletions_only(p)
+    )
 
 
 class QueueChanges:
@@ -140,6 +168,25 @@ class QueueChanges:
 
 
 # --- the queue, for workers and operators ---------------------------------------------------------
+@dataclass(frozen=True)
+class Fence:
+    """The check before every request of a try (`Outbox.fence`)."""
+
+    held: bool  # the lease is still the worker's and the message still to be sent
+    withdrawn: str | None  # why her consent no longer permits it (the message is now superseded)
+    circuit: Circuit | None  # the peer's circuit breaker (None: closed, no failures)
+
+
+def _reconcile(s: Session, message: Message, worker_id: str, versions: list[PeerVersion]) -> str:
+    """A try whose message is no longer this worker's to settle. Superseded while on the wire: what the
+    peer answered still tells what it holds, and the worker lets go so what follows (the deletion) may
+    go. Taken over by another worker: nothing of this try is kept; that worker's try decides."""
+    if s.queue.release(message.id, worker_id, message.generation, status=SUPERSEDED):
+        s.queue.remember(message.peer, versions)
+        return SUPERSEDED
+    return LOST
+
+
 class Outbox:
     def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
         self.store = store
@@ -153,7 +200,7 @@ class Outbox:
         self, worker_id: str, *, limit: int = 10, lease: float = 300.0, peers: Collection[str] | None = None
     ) -> list[Message]:
         """Take up to `limit` due messages, the oldest undelivered one of each (peer, client), under a
-        lease of `lease` seconds. Counts as a try: a worker that dies mid-delivery has used it."""
+        lease of `lease` seconds (each a new generation). Circuits are not consulted: workers `take`."""
         now = self._ms()
         return self.store.write(
             lambda s: s.queue.claim(
@@ -161,23 +208,94 @@ class Outbox:
             )
         )
 
+    def due(self, peer: str, limit: int) -> list[int]:
+        """Ids of up to `limit` messages to `peer` that could be taken now, oldest first (for `take`)."""
+        now = self._ms()
+        with self.store.reading() as s:
+            return s.queue.due(limit=limit, now_ms=now, peers=[peer])
+
+    def take(
+        self, worker_id: str, peer: str, *, lease: float, among: Collection[int] | None = None
+    ) -> Message | None:
+        """The next due message to `peer` — the oldest still due of the ids `among` (from `due`: a look
+        at those rows only), or of all — claimed under a lease of `lease` seconds; None when there is
+        none, or the peer's circuit is open (when its wait is over, the message is the one probe)."""
+        now, lease_ms = self._ms(), int(lease * 1000)
+
+        def work(s: Session) -> Message | None:
+            circuit = s.queue.circuit(peer)
+            probe = circuit is not None and circuit.state != CLOSED
+            if probe and not s.queue.take_probe(peer, worker_id, now, now + lease_ms):
+                return None
+            taken = s.queue.claim(
+                worker_id, limit=1, lease_ms=lease_ms, now_ms=now, peers=[peer], among=among
+            )
+            if not taken:
+                if probe:  # nothing to probe with: the next message is the probe
+                    s.queue.set_circuit(peer, OPEN, retry_at=now, only=(HALF_OPEN,))
+                return None
+            return replace(taken[0], probe=probe)
+
+        return self.store.write(work)
+
+    def fence(self, message: Message, worker_id: str, *, consent: str | None = None) -> Fence:
+        """Before a request of a try: is the lease still this worker's, in the generation it claimed,
+        and the message still to be sent; does her consent still permit the flow (`consent`: its
+        recipient; when it no longer does, the flow's undelivered messages for her are withdrawn); how
+        is the peer's circuit. A read (the heartbeat keeps the lease), but for that withdrawal."""
+        with self.store.reading() as s:
+            circuit = s.queue.circuit(message.peer)
+            if not s.queue.holds(message.id, worker_id, message.generation):
+                return Fence(False, None, circuit)
+            gated = consent is not None and not deletions_only(message.payload)
+            if not gated or may_share_with(s, message.client, str(consent)):
+                return Fence(True, None, circuit)
+        why = f"not sent: her consent no longer permits {consent}"
+        self.store.write(lambda s: withdraw(s, message.flow, message.client, why))
+        return Fence(False, why, circuit)
+
+    def extend(self, message: Message, worker_id: str, lease: float) -> bool:
+        """The heartbeat: this worker's lease of the message, superseded or not, `lease` seconds more.
+        False: it is no longer its own."""
+        until = self._ms() + int(lease * 1000)
+        return self.store.write(
+            lambda s: s.queue.hold(message.id, worker_id, message.generation, until, pending=False)
+        )
+
     def delivered(
         self,
         message: Message,
         worker_id: str,
         versions: Iterable[PeerVersion] = (),
-        also: Settled | None = None,
+        *,
+        record: Record | None = None,
     ) -> bool:
-        """Mark delivered and remember the peer's versions, in one transaction (with `also`: the
-        transfer's audit record). False when the lease was lost (another worker has it now; the peer's
-        idempotency makes that harmless)."""
+        """Mark delivered and remember the peer's versions, in one transaction (with the try's audit
+        record). False when the lease was lost (`finished` says what became of it)."""
+        return self.finished(message, worker_id, versions, record=record) == DELIVERED
 
-        def work(s: Session) -> bool:
-            done = s.queue.settle(message.id, worker_id, status=DELIVERED, delivered=now_instant())
-            s.queue.remember(message.peer, versions)
-            if also is not None:
-                also(s, DELIVERED)
-            return done
+    def finished(
+        self,
+        message: Message,
+        worker_id: str,
+        versions: Iterable[PeerVersion] = (),
+        *,
+        record: Record | None = None,
+    ) -> str:
+        """A try the peer accepted: `delivered`, or — the lease no longer held — `superseded` (it was on
+        the wire when withdrawn: the worker lets go) or `lost` (to another worker: nothing is kept)."""
+        versions = list(versions)
+
+        def work(s: Session) -> str:
+            stamp = {"status": DELIVERED, "delivered": now_instant(), "attempts": message.attempts}
+            if s.queue.settle(message.id, worker_id, message.generation, **stamp):
+                s.queue.remember(message.peer, versions)
+                fate = DELIVERED
+            else:
+                fate = _reconcile(s, message, worker_id, versions)
+            if record is not None:
+                record(s, fate)
+            return fate
 
         return self.store.write(work)
 
@@ -193,30 +311,56 @@ class Outbox:
         backoff_max: float,
         not_before: float | None = None,
         versions: Iterable[PeerVersion] = (),
-        also: Settled | None = None,
+        record: Record | None = None,
     ) -> str:
-        """Record a failed try: back to pending after a backoff with jitter, or dead (with `also`, in the
-        same transaction: the try's audit record). The new status."""
+        """Record a failed try: back to pending after a backoff with jitter, or dead. The new status —
+        or, the lease no longer held, `superseded` or `lost` (as for `finished`)."""
         dead = not transient or message.attempts >= max_attempts
         wait = random.uniform(0.5, 1.0) * min(backoff_max, backoff * 2 ** max(0, message.attempts - 1))
         if not_before is not None:
             wait = max(wait, not_before)
         status = DEAD if dead else PENDING
+        versions = list(versions)
 
-        def work(s: Session) -> None:
-            s.queue.settle(
+        def work(s: Session) -> str:
+            fate = status
+            if not s.queue.settle(
                 message.id,
                 worker_id,
+                message.generation,
                 status=status,
+                attempts=message.attempts,
                 last_error=error[:2000],
                 next_attempt=self._ms() + int(wait * 1000),
-            )
-            s.queue.remember(message.peer, versions)
-            if also is not None:
-                also(s, status)
+            ):
+                fate = _reconcile(s, message, worker_id, versions)
+            elif versions:
+                s.queue.remember(message.peer, versions)
+            if record is not None:
+                record(s, fate)
+            return fate
 
-        self.store.write(work)
-        return status
+        return self.store.write(work)
+
+    def let_go(self, message: Message, worker_id: str, *, record: Record | None = None) -> str:
+        """A try stopped before its next request: `pending` when it was still this worker's (not counted
+        as a try), `superseded` when withdrawn meanwhile, else `lost`."""
+
+        def work(s: Session) -> str:
+            if s.queue.release(message.id, worker_id, message.generation, status=PENDING):
+                fate = PENDING
+            else:
+                fate = _reconcile(s, message, worker_id, [])
+            if record is not None:
+                record(s, fate)
+            return fate
+
+        return self.store.write(work)
+
+    def circuits(self) -> dict[str, Circuit]:
+        """The peers' circuit breakers (a peer without one is closed)."""
+        with self.store.reading() as s:
+            return {c.peer: c for c in s.queue.circuits()}
 
     def versions(self, peer: str, refs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], PeerVersion]:
         """What we know of the peer's copies of these (type, id)s."""

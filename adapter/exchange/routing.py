@@ -7,7 +7,9 @@ the client's Patient when the flow says so). The outbox hook calls it inside the
 A flow may also say
 - `consent: <recipient>` — only while the client's sharing consents permit that recipient
   (`adapter.workflows.sharing.may_share_with`); `withdrawn(session, flows)` names the (flow, client)s
-  whose pending messages must be dropped because a consent written in this unit of work now denies;
+  whose pending messages must be dropped because a consent written in this unit of work now denies.
+  Deletions go all the same (they take her data away); the worker checks her consent again before
+  every request it sends;
 - `supersede: true` — each message carries the full current state of its resources, so a newer message
   replaces older undelivered ones of the same flow, peer and client that it covers (`outbox.enqueue`);
 - `route: <name>` — the peer is chosen per resource by a named route, not fixed: the obstetric feedback
@@ -173,6 +175,8 @@ def _to_fixed_peer(session: Session, flow: Flow, latest: list[Stored]) -> list[P
             continue
         if _consents(session, flow, client):
             out.append(Planned(flow, client, _entries(session, flow, client, carried)))
+        elif gone := [_entry(s) for s in carried if s.deleted]:  # removing her data is never withheld
+            out.append(Planned(flow, client, gone))
     return out
 
 

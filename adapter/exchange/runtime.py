@@ -71,12 +71,17 @@ class Exchange:
             settings=kwargs.pop("settings", None) or WorkerSettings.from_settings(s),
             organization=s.organization,
             observer=s.base_url,
+            consents=kwargs.pop("consents", None) or self.consents(),
             **kwargs,
         )
 
     def notifier(self, store: Store, **kwargs: Any) -> SubscriptionNotifier:
         """Handshakes, heartbeats and event notifications to the Subscriptions' endpoints."""
         return SubscriptionNotifier(store, self.settings, **kwargs)
+
+    def consents(self) -> dict[str, str]:
+        """The recipient whose consent gates each flow that has one (checked again before every send)."""
+        return {f.name: f.consent for f in self.flows if f.consent}
 
     def outbox(self, store: Store) -> Outbox:
         return Outbox(store)

@@ -132,11 +132,13 @@ outbox_message = Table(
     Column("client", String(128), nullable=False),  # "Patient/id": the ordering key with `peer`
     Column("created", String(32), nullable=False),
     Column("payload", Text, nullable=False),  # JSON
-    Column("status", String(16), nullable=False),  # pending | delivered | dead
+    Column("status", String(16), nullable=False),  # pending | delivered | dead | superseded
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt", BigInteger, nullable=False),  # epoch milliseconds
     Column("locked_by", String(64)),
     Column("locked_until", BigInteger),  # epoch milliseconds: the claiming worker's lease
+    # The lease's generation, one up at every claim: the fencing token a worker checks before each send
+    Column("generation", Integer, nullable=False, default=0),
     Column("last_error", Text),
     Column("delivered", String(32)),
     Index("ix_outbox_key", "peer", "client", "status", "id"),
@@ -164,4 +166,18 @@ subscription_state = Table(
     Column("sub_id", String(64), primary_key=True),
     Column("events", BigInteger, nullable=False, default=0),
     Column("last_sent", BigInteger),  # epoch milliseconds
+)
+
+#: A circuit breaker per peer, shared by every worker: `closed` (deliver), `open` (after consecutive
+#: failed requests: nothing is sent until `retry_at`), `half-open` (one worker's probe is under way).
+peer_circuit = Table(
+    "peer_circuit",
+    metadata,
+    Column("peer", String(64), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("failures", Integer, nullable=False, default=0),  # consecutive failed requests
+    Column("retry_at", BigInteger, nullable=False, default=0),  # epoch ms: the next probe (or its end)
+    Column("probe_by", String(64)),
+    Column("last_error", Text),
+    Column("changed", String(32), nullable=False),
 )

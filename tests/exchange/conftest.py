@@ -1,5 +1,6 @@
 """Fixtures of the exchange tests: a real FHIR server as the JGZ dossier (Medplum's router on Node),
-peers files, settings with short backoffs, and a helper that runs a worker until the outbox is empty."""
+fault proxies in front of it, peers files, settings with short backoffs, and a helper that runs a worker
+until the outbox is empty."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +23,21 @@ from adapter.exchange.peers import Peer
 from adapter.exchange.runtime import DELIVERIES
 from adapter.exchange.worker import Worker, WorkerSettings
 from adapter.store.engine import Store
+from tests.exchange.faults import FaultProxy
 
 PEER_DIR = Path(__file__).parent / "peer"
 BSN_SYSTEM = "http://fhir.nl/fhir/NamingSystem/bsn"
 ADAPTER_ID = "https://fhir.voorzorg.nl/NamingSystem/adapter-resource-id"
 
 #: Backoffs of milliseconds: the tests wait for nothing real.
-FAST = WorkerSettings(poll_interval=0.01, max_attempts=50, backoff=0.005, backoff_max=0.02, lease=30.0)
+FAST = WorkerSettings(
+    poll_interval=0.01,
+    max_attempts=50,
+    backoff=0.005,
+    backoff_max=0.02,
+    lease=30.0,
+    circuit_interval=0.05,
+)
 
 
 def _install_peer() -> str | None:
@@ -68,6 +77,21 @@ def medplum() -> Iterator[str]:
         proc.wait(10)
 
 
+@pytest.fixture
+def faults(medplum: str) -> Iterator[Callable[[], FaultProxy]]:
+    """Fault proxies in front of the Medplum peer (as many as a test asks for: one per peer), each
+    forwarding, refusing, answering 503, hanging or delaying as the test switches it; stopped after."""
+    made: list[FaultProxy] = []
+
+    def make() -> FaultProxy:
+        made.append(FaultProxy(medplum).start())
+        return made[-1]
+
+    yield make
+    for proxy in made:
+        proxy.stop()
+
+
 def search(base: str, res_type: str, **params: str) -> list[dict[str, Any]]:
     """Every match of a search at a peer (one page is plenty here)."""
     r = requests.get(f"{base}/{res_type}", params={**params, "_count": "1000"}, timeout=10)
@@ -92,6 +116,7 @@ def exchange_settings(tmp_path: Path, peers: Path | None, **kw: Any) -> Settings
         outbox_backoff=0.005,
         outbox_backoff_max=0.02,
         outbox_lease=kw.pop("outbox_lease", 30.0),
+        outbox_circuit_interval=kw.pop("outbox_circuit_interval", 0.05),
         **kw,
     )
 
@@ -132,6 +157,8 @@ def env_for(store: Store, settings: Settings) -> dict[str, str]:
             "VOORZORG_OUTBOX_BACKOFF": "0.01",
             "VOORZORG_OUTBOX_BACKOFF_MAX": "0.05",
             "VOORZORG_OUTBOX_LEASE": str(settings.outbox_lease),
+            "VOORZORG_OUTBOX_CIRCUIT_FAILURES": str(settings.outbox_circuit_failures),
+            "VOORZORG_OUTBOX_CIRCUIT_INTERVAL": str(settings.outbox_circuit_interval),
         }
     )
     return env

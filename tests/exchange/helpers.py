@@ -102,7 +102,12 @@ def fake_transaction_peer(
             return Response(json.dumps({"resourceType": "OperationOutcome"}), code)
         bundle = json.loads(request.get_data())
         entries = [
-            {"response": {"status": "200", "location": f"{e['resource']['resourceType']}/p{i}/_history/1"}}
+            {
+                "response": {
+                    "status": "201" if e["request"]["method"] == "POST" else "200",  # 201: made
+                    "location": f"{e['resource']['resourceType']}/p{i}/_history/1",
+                }
+            }
             for i, e in enumerate(bundle["entry"])
             if "resource" in e
         ]

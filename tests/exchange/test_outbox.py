@@ -1,11 +1,14 @@
 """The transactional outbox on SQLite and PostgreSQL: a change and its message commit together or not at
 all (real database failures by trigger), messages of one client go in order, several workers never send
-one message twice at once, dead letters are visible and retryable."""
+one message twice at once, dead letters are visible and retryable; a worker whose lease passed to another
+can neither send nor settle, a withdrawal stops what a worker holds and the deletion waits for it, her
+consent is checked at the moment of sending, and a peer's circuit lets one probe through while open."""
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +18,8 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy import text
 
 from adapter.api.app import create_app
-from adapter.exchange.outbox import Outbox, enqueue
+from adapter.exchange.circuit import Circuits, CircuitSettings
+from adapter.exchange.outbox import LOST, SUPERSEDED, Outbox, enqueue, withdraw
 from adapter.exchange.peers import Peer
 from adapter.exchange.worker import WorkerSettings
 from adapter.store.engine import Store
@@ -214,3 +218,86 @@ def test_purge_removes_only_delivered_messages(store: Store) -> None:
     assert outbox.purge_delivered(older_than=3600) == 0
     assert outbox.purge_delivered() == 1
     assert outbox.counts() == {"pending": 1, "delivered": 0, "dead": 0}
+
+
+# --- fencing, consent at send time, circuits --------------------------------------------------------
+def test_a_worker_whose_lease_passed_to_another_can_neither_send_nor_settle(store: Store) -> None:
+    mid = _enqueue(store, "Patient/a", 0)
+    outbox = Outbox(store)
+    [first] = outbox.claim("w1", limit=1, lease=0.001)
+    time.sleep(0.01)  # w1 stalls past its lease
+    [second] = outbox.claim("w2", limit=1, lease=30)
+    assert (first.id, first.generation, second.generation) == (mid, 1, 2)  # the fencing token moved on
+    assert outbox.fence(first, "w1").held is False  # w1 stops before its next request
+    assert outbox.extend(first, "w1", 30) is False  # its heartbeat cannot take the lease back
+    assert outbox.finished(first, "w1") == LOST  # what it got back is not counted
+    m = outbox.get(mid)
+    assert m is not None and m.status == "pending" and m.locked_by == "w2" and m.attempts == 0
+    assert outbox.fence(second, "w2").held
+    assert outbox.delivered(second, "w2")
+    m = outbox.get(mid)
+    assert m is not None and m.status == "delivered" and m.attempts == 1  # a lease expiry is no try
+
+
+def test_a_withdrawal_stops_what_a_worker_holds_and_the_deletion_waits_until_it_lets_go(store: Store) -> None:
+    sending = _enqueue(store, "Patient/a", 1)
+    outbox = Outbox(store)
+    [held] = outbox.claim("w1", limit=1)
+    gone = {"entries": [{"type": "Goal", "id": "g1", "method": "DELETE", "resource": {}}]}
+
+    def withdrawn(s: Session) -> int:
+        withdraw(s, "test", "Patient/a", "her consent ended")
+        return enqueue(s, flow="test", kind="transaction", peer=PEER, client="Patient/a", payload=gone)
+
+    deletion = store.write(withdrawn)
+    m = outbox.get(sending)
+    assert m is not None and m.status == "superseded" and m.locked_by == "w1"  # at once, though held
+    assert outbox.fence(held, "w1").held is False  # no retry, no next request
+    assert outbox.claim("w2", limit=5) == []  # the deletion waits: w1's request may still be on the wire
+    store.write(lambda s: withdraw(s, "test", "Patient/a", "again"))  # a deletion is never withdrawn
+    assert outbox.let_go(held, "w1") == SUPERSEDED
+    assert [x.id for x in outbox.claim("w2", limit=5)] == [deletion]
+
+
+def test_her_consent_is_checked_again_at_the_moment_of_sending(store: Store) -> None:
+    """No consent of hers permits the OZKS (opt-in): a summary queued for her is not sent but
+    withdrawn when a worker is about to send it; a deletion goes all the same."""
+    summary = _enqueue(store, "Patient/a", 0)
+    gone = {"entries": [{"type": "Goal", "id": "g9", "method": "DELETE", "resource": {}}]}
+    deletion = store.write(
+        lambda s: enqueue(s, flow="test", kind="transaction", peer=PEER, client="Patient/b", payload=gone)
+    )
+    outbox = Outbox(store)
+    held = {m.id: m for m in outbox.claim("w", limit=5)}
+    fence = outbox.fence(held[summary], "w", consent="ozks-summary")
+    assert fence.held is False and fence.withdrawn == "not sent: her consent no longer permits ozks-summary"
+    assert outbox.get(summary).status == "superseded"  # type: ignore[union-attr]
+    assert outbox.fence(held[deletion], "w", consent="ozks-summary").held
+
+
+def test_a_peer_circuit_opens_lets_one_probe_through_per_interval_and_closes_on_an_answer(
+    store: Store,
+) -> None:
+    _enqueue(store, "Patient/a", 0)
+    _enqueue(store, "Patient/b", 1)
+    now = [time.time()]
+    outbox = Outbox(store, clock=lambda: now[0])
+    circuits = Circuits(store, CircuitSettings(failures=2, interval=30), clock=lambda: now[0])
+    assert circuits.failed(PEER, "refused") == "closed"
+    assert circuits.failed(PEER, "refused") == "open"  # two failed requests in a row
+    assert outbox.take("w1", PEER, lease=10) is None  # open: nothing goes
+    now[0] += 31
+    probe = outbox.take("w1", PEER, lease=10)
+    assert probe is not None and probe.probe and outbox.circuits()[PEER].state == "half-open"
+    assert outbox.take("w2", PEER, lease=10) is None  # one probe at a time
+    assert circuits.failed(PEER, "timeout", probe=True) == "open"  # no answer: another interval
+    outbox.let_go(probe, "w1")
+    assert outbox.take("w2", PEER, lease=10) is None
+    now[0] += 31
+    probe = outbox.take("w2", PEER, lease=10)
+    assert probe is not None and probe.probe
+    circuits.answered(PEER)  # the probe got an answer
+    c = outbox.circuits()[PEER]
+    assert (c.state, c.failures) == ("closed", 0)
+    nxt = outbox.take("w3", PEER, lease=10)
+    assert nxt is not None and not nxt.probe

@@ -119,7 +119,7 @@ def test_a_summary_queued_but_not_sent_when_she_withdraws_is_never_sent(
         ("superseded", [f"PUT EpisodeOfCare/{summary_id(patient)}"]),
         ("pending", [f"DELETE EpisodeOfCare/{summary_id(patient)}"]),
     ]
-    assert messages[0].last_error == f"superseded by message {messages[1].id}"
+    assert messages[0].last_error == "not sent: her consent no longer permits ozks-summary"
     drain(worker)
 
     sent = [entry for _, bundle in proxy.seen for entry in bundle.get("entry", [])]

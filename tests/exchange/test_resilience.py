@@ -129,7 +129,8 @@ def test_a_worker_killed_mid_delivery_and_another_started_loses_and_doubles_noth
         server.stop()
 
     done = outbox.get(message.id)
-    assert done is not None and done.status == "delivered" and done.attempts == 2
+    # the killed worker's lease ran out: noted, but not a failed try
+    assert done is not None and done.status == "delivered" and done.attempts == 1
     assert "did not finish" in (done.last_error or "")
     assert proxy.message_ids() == [message.id, message.id]  # sent twice ...
     assert len(search(medplum, "Patient", identifier=f"{BSN_SYSTEM}|{bsn}")) == 1  # ... one copy

@@ -42,7 +42,7 @@ def _transfers(store: Store) -> list[dict[str, Any]]:
     return [e for e in AuditLog(store).search(None, 100, 0)[1] if e["subtype"][0]["code"] == "transfer-out"]
 
 
-@pytest.mark.parametrize(("settle", "status"), [("delivered", 200), ("failed", 503)])
+@pytest.mark.parametrize(("settle", "status"), [("finished", 200), ("failed", 503)])
 def test_a_worker_killed_right_after_settling_leaves_the_transfer_record(
     settle: str, status: int, store: Store, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
