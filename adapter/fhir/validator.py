@@ -582,6 +582,7 @@ def _walk_object(node: Node, obj: dict[str, Any], expr: str, ctx: _Ctx, host: _H
         label = entries[0][0] if len(entries) == 1 else child.label
         if len(items) < child.min or (child.max is not None and len(items) > child.max):
             _check_count(child, len(items), f"{expr}.{label}", ctx, child.path)
+        items = [i for i in items if i[2] is not None or i[0] not in _extended(obj, entries, expr)]
         if child.slices:
             _validate_sliced(child, items, f"{expr}.{label}", ctx, host)
         else:
@@ -589,6 +590,19 @@ def _walk_object(node: Node, obj: dict[str, Any], expr: str, ctx: _Ctx, host: _H
                 _validate_item(child, tcode, value, item_expr, ctx, host)
     for key, value in extras:
         _validate_primitive_extras(node.keys[key[1:]], value, f"{expr}.{key[1:]}", ctx, host)
+
+
+def _extended(obj: dict[str, Any], entries: list[_Item], expr: str) -> set[str]:
+    """Items of a primitive that carry only extensions: `"given": [null]` with `"_given": [{...}]` (FHIR
+    JSON puts a primitive's extensions in `_name`, aligned by position; the value may then be null)."""
+    out: set[str] = set()
+    for key, _tcode, _value in entries:
+        companion = obj.get(f"_{key}")
+        if isinstance(companion, list):
+            out |= {f"{expr}.{key}[{i}]" for i, c in enumerate(companion) if isinstance(c, dict) and c}
+        elif isinstance(companion, dict) and companion:
+            out.add(f"{expr}.{key}")
+    return out
 
 
 def _values_by_child(

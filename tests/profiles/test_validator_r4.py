@@ -723,3 +723,17 @@ def test_a_contained_resource_may_be_referred_to_by_a_canonical() -> None:
     passes(questionnaire)
     item["answerValueSet"] = "http://example.org/fhir/ValueSet/length"
     fails_at(questionnaire, "Questionnaire.contained[0]", "dom-3")
+
+
+def test_a_primitive_with_only_extensions_may_have_a_null_value() -> None:
+    """FHIR JSON: `"given": ["Noor", null]` with `"_given": [null, {"extension": [...]}]` is a given name that
+    carries an extension and no value (ele-1 holds: it has children); a null without them is empty."""
+    extended = {"extension": [{"url": "urn:x", "valueString": "x"}]}
+    patient = {
+        "resourceType": "Patient",
+        "id": "p",
+        "name": [{"given": ["Noor", None], "_given": [None, extended]}],
+    }
+    assert validate(patient) == []
+    patient["name"][0]["_given"] = [None, None]
+    assert [i.expression for i in validate(patient)] == [("Patient.name[0].given[1]",)]
