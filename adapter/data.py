@@ -16,6 +16,7 @@ loader per file, cached: each file is read once per process (none is read on the
 | sharing.yaml | `sharing_rules()` |
 | exchange.yaml | `exchange_flows()` (the raw flows; `adapter.exchange.routing` makes `Flow`s of them) |
 | visit-schedule.yaml | `visit_schedule()` |
+| path.yaml | `path_rules()` (the client's path: businessStatus per decision, phases, birth outcome limits) |
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import yaml
 
 from adapter.config import CANONICAL_BASE, MAPPINGS_DIR, PROFILES_DIR
 from adapter.domain.eligibility import EligibilityRules
+from adapter.domain.programme import PathRules
 from adapter.domain.themes import Scale, Theme
 from adapter.domain.visitplan import Schedule, load_schedule
 
@@ -131,6 +133,7 @@ def eligibility_rules() -> EligibilityRules:
         max_age_proven_effective=int(d["max_age_proven_effective"]),
         modules_needing_training=frozenset(d["modules_needing_training"]),
         missing_items=dict(d.get("missing_items", {})),
+        confirmed_at_intake=dict(d.get("confirmed_at_intake", {})),
         explanations=dict(d.get("explanations", {})),
     )
 
@@ -288,6 +291,26 @@ def exchange_flows() -> dict[str, Any]:
 def stored_types() -> frozenset[str]:
     """Resource types the store holds: what a referral may carry, plus what the adapter writes."""
     return frozenset(referral_codes()["accepted_types"]) | set(search_parameters())
+
+
+def _limits(values: list[int]) -> tuple[int, int]:
+    low, high = values
+    return int(low), int(high)
+
+
+@cache
+def path_rules() -> PathRules:
+    """The client's path (mappings/path.yaml): businessStatus per decision, phases, birth outcome limits."""
+    d = _mapping("path.yaml")
+    phases, birth = d["phases"], d["birth_outcome"]
+    return PathRules(
+        business_status=dict(d["business_status"]),
+        toddler_from_months=int(phases["toddler_from_months"]),
+        end_months=int(phases["end_months"]),
+        gestational_age_at_birth_days=_limits(birth["gestational_age_at_birth_days"]),
+        birth_weight_grams=_limits(birth["birth_weight_grams"]),
+        full_term_days=eligibility_rules().full_term_days,
+    )
 
 
 @cache

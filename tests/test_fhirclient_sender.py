@@ -219,7 +219,7 @@ def test_example_referral_sent_with_fhirclient_is_accepted_and_the_task_follows(
     assert t.intent == "order"
     assert t.focus.reference == f"ServiceRequest/{sr_id}"
     assert t.for_fhir.reference == f"Patient/{patient_id}"
-    assert t.businessStatus.coding[0].code == "voorzorg"
+    assert t.businessStatus.coding[0].code == "intake-planned"
 
     sr = servicerequest.ServiceRequest.read(sr_id, fc.server)
     assert (sr.identifier[0].system, sr.identifier[0].value) == EXAMPLE_REFERRAL_ID
@@ -255,7 +255,7 @@ def test_referral_built_with_fhirclient_models_without_a_task_gets_one(
     t = task.Task.read(made.id, fc.server)
     assert t.status == "accepted"
     assert t.focus.reference == f"ServiceRequest/{sr_id}"
-    assert t.businessStatus.coding[0].code == "voorzorg"
+    assert t.businessStatus.coding[0].code == "intake-planned"
     decision_ref = next(o.valueReference.reference for o in t.output if o.valueReference is not None)
 
     g = guidanceresponse.GuidanceResponse.read(decision_ref.split("/", 1)[1], fc.server)

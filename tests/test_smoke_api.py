@@ -23,4 +23,4 @@ def test_example_referral_is_accepted_for_voorzorg_and_the_task_is_readable(
     read = client.get(f"/Task/{task['id']}")
     assert read.status_code == 200
     assert read.headers["etag"] == 'W/"1"'
-    assert read.json()["businessStatus"]["coding"][0]["code"] == "voorzorg"
+    assert read.json()["businessStatus"]["coding"][0]["code"] == "intake-planned"

@@ -24,6 +24,7 @@ from adapter.api import (
     notifications,
     operations,
     outbox,
+    path,
     rest,
     sharing,
     subscriptions,
@@ -61,6 +62,7 @@ ROUTERS = (
     themes.router,
     sharing.router,
     consult.router,
+    path.router,  # the intake visit, ending, the transfer
     notifications.router,  # POST /Task: notified pull
     subscriptions.router,  # POST, PUT /Subscription, $status
     rest.router,

@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
-from adapter.api import capability, consult
+from adapter.api import capability, consult, path
 from adapter.api.context import check_accept, ctx, page
 from adapter.api.responses import FhirResponse
 from adapter.api.rest import CREATABLE, UPDATABLE
@@ -71,6 +71,14 @@ def check_eligibility_definition() -> dict[str, Any]:
             out("evidence", "code", 0, "1", "proven-effective or under-research"),
             out("consultRequired", "boolean", 1, "1", "A VoorZorg Consult request must be made"),
             out("missing", "string", 0, "*", "For incomplete: each missing item"),
+            out(
+                "confirmAtIntake",
+                "Coding",
+                0,
+                "*",
+                "A referral item not reported, taken as none known, that the nurse confirms at the intake "
+                "visit (voorzorg-referral-item#forced-framework)",
+            ),
             out("gestationalAgeDays", "integer", 0, "1", "Gestational age at the referral date"),
             out("childAgeDays", "integer", 0, "1", "Age of the child at the referral date"),
             out("explanation", "string", 1, "1", "The decision in words"),
@@ -212,6 +220,7 @@ def _conformance() -> list[dict[str, Any]]:
         themes_definition(),
         consult.request_consult_definition(),
         consult.accept_advice_definition(),
+        *path.definitions(),
     ]
 
 
@@ -224,9 +233,11 @@ _INSTANCE_OPERATIONS = {
         {"name": "progress", "definition": f"{CANONICAL_BASE}/OperationDefinition/careplan-progress"}
     ],
     "Patient": [{"name": "themes", "definition": f"{CANONICAL_BASE}/OperationDefinition/patient-themes"}],
-    **consult.OPERATIONS,  # $request-consult, $accept-advice
     "Subscription": [{"name": "status", "definition": SUBSCRIPTION_STATUS}],
 }
+for _operations in (consult.OPERATIONS, path.OPERATIONS):  # $request-consult, $accept-advice; the path's
+    for _rtype, _ops in _operations.items():
+        _INSTANCE_OPERATIONS[_rtype] = [*_INSTANCE_OPERATIONS.get(_rtype, []), *_ops]
 _VALIDATE = {"name": "validate", "definition": "http://hl7.org/fhir/OperationDefinition/Resource-validate"}
 _APPLY = {"name": "apply", "definition": "http://hl7.org/fhir/OperationDefinition/PlanDefinition-apply"}
 
@@ -244,7 +255,10 @@ def capability_statement(settings: Settings) -> dict[str, Any]:
     operations = {t: [_VALIDATE, *_INSTANCE_OPERATIONS.get(t, [])] for t in stored_types()}
     conformance = {t: [_APPLY] if t == "PlanDefinition" else [] for t in CONFORMANCE_TYPES}
     check = f"{CANONICAL_BASE}/OperationDefinition/check-eligibility"
-    system = [{"name": "check-eligibility", "definition": check}]
+    system = [
+        {"name": "check-eligibility", "definition": check},
+        {"name": "process-message", "definition": path.PROCESS_MESSAGE},
+    ]
     return capability.capability_statement(
         settings,
         writes=WRITES,

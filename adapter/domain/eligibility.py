@@ -51,6 +51,9 @@ class EligibilityRules:
     max_age_proven_effective: int
     modules_needing_training: frozenset[str]
     missing_items: Mapping[str, str] = field(default_factory=dict)
+    #: Items a referrer reports only when they apply (item -> its referral-item code): not reported means
+    #: none is known, so the decision goes on, says so, and the nurse confirms it at the intake visit.
+    confirmed_at_intake: Mapping[str, str] = field(default_factory=dict)
     explanations: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -64,6 +67,8 @@ class Decision:
     gestational_age_days: int | None = None
     child_age_days: int | None = None
     explanation: str = ""
+    #: Items the referral did not report, taken as "none known", for the nurse to confirm at the intake visit
+    to_confirm: tuple[str, ...] = ()
 
     @property
     def is_voorzorg_track(self) -> bool:
@@ -82,7 +87,9 @@ def decide(facts: ReferralFacts, rules: EligibilityRules, deployment: Deployment
     ga = facts.gestational_age_days(rules.full_term_days)
     child_age = facts.child_age_days
     missing: list[str] = []
-    outcome = _walk(facts, rules, ga, child_age, missing)
+    unreported: list[str] = []
+    outcome = _walk(facts, rules, ga, child_age, (missing, unreported))
+    notes = [_say(rules, f"{item.replace('_', '-')}-not-reported") for item in unreported]
 
     if missing or outcome is None:
         return Decision(
@@ -91,7 +98,10 @@ def decide(facts: ReferralFacts, rules: EligibilityRules, deployment: Deployment
             missing=tuple(rules.missing_items.get(m, m) for m in missing),
             gestational_age_days=ga,
             child_age_days=child_age,
-            explanation=_say(rules, "incomplete", missing=", ".join(m.replace("_", " ") for m in missing)),
+            explanation=" ".join(
+                [_say(rules, "incomplete", missing=", ".join(m.replace("_", " ") for m in missing)), *notes]
+            ),
+            to_confirm=tuple(unreported),
         )
     reasons = list(outcome.reasons)
     texts = list(outcome.texts)
@@ -107,18 +117,24 @@ def decide(facts: ReferralFacts, rules: EligibilityRules, deployment: Deployment
         consult_required=consult,
         gestational_age_days=ga,
         child_age_days=child_age,
-        explanation=" ".join(texts),
+        explanation=" ".join([*texts, *notes]),
+        to_confirm=tuple(unreported),
     )
 
 
 def _walk(
-    facts: ReferralFacts, rules: EligibilityRules, ga: int | None, child_age: int | None, missing: list[str]
+    facts: ReferralFacts,
+    rules: EligibilityRules,
+    ga: int | None,
+    child_age: int | None,
+    notes: tuple[list[str], list[str]],
 ) -> _Outcome | None:
-    """The steps in their order; None: undecided (what is missing is in `missing`)."""
+    """The steps in their order; None: undecided. `notes` collects (missing, not reported) items."""
+    missing, unreported = notes
     stopped = (
         _very_vulnerable_step(facts, rules, missing)
         or _child_age_step(rules, ga, child_age, missing)
-        or _voluntariness_step(facts, rules, missing)
+        or _voluntariness_step(facts, rules, missing, unreported)
     )
     if stopped is not None:
         return stopped
@@ -153,14 +169,20 @@ def _child_age_step(
     return None
 
 
-def _voluntariness_step(facts: ReferralFacts, rules: EligibilityRules, missing: list[str]) -> _Outcome | None:
-    """Step 4: voluntary and no (felt) forced framework; either one known to be wrong is enough to stop."""
+def _voluntariness_step(
+    facts: ReferralFacts, rules: EligibilityRules, missing: list[str], unreported: list[str]
+) -> _Outcome | None:
+    """Step 4: voluntary and no (felt) forced framework; either one known to be wrong is enough to stop.
+
+    A forced framework is reported when there is one (domain page §2): no report means none is known,
+    noted for the nurse to confirm at the intake visit, unless the rules ask for it outright."""
     if facts.voluntary is False or facts.forced_framework is True:
         return _stop(rules, Track.CONSULT, Reason.FORCED_FRAMEWORK)
     if facts.voluntary is None:
         missing.append("voluntary")
     if facts.forced_framework is None:
-        missing.append("forced_framework")
+        noted = unreported if "forced_framework" in rules.confirmed_at_intake else missing
+        noted.append("forced_framework")
     return None
 
 

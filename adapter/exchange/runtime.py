@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adapter.config import Settings
-from adapter.exchange import feedback, subscriptions
+from adapter.exchange import feedback, handover, subscriptions
 from adapter.exchange.delivery import Deliveries, deliver_transaction
 from adapter.exchange.notifier import SubscriptionNotifier
 from adapter.exchange.outbox import Outbox, QueueChanges
@@ -33,7 +33,11 @@ ROUTES: Routes = {feedback.ROUTE: feedback.route, subscriptions.ROUTE: subscript
 PEERLESS_ROUTES = frozenset({subscriptions.ROUTE})
 #: How a message of each kind reaches its peer. (`rest-hook`, the Subscriptions' kind, is delivered by
 #: the notifier: its endpoints are the Subscriptions of the moment, not configured peers.)
-DELIVERIES: Deliveries = {"transaction": deliver_transaction, feedback.KIND: feedback.deliver_task_update}
+DELIVERIES: Deliveries = {
+    "transaction": deliver_transaction,
+    feedback.KIND: feedback.deliver_task_update,
+    handover.KIND: handover.deliver_transfer,  # a warm handover to the JGZ of her new region
+}
 
 
 @dataclass

@@ -6,10 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from adapter.config import CANONICAL_BASE
-from adapter.data import codesystem_codes, own_system, task_status_rules
+from adapter.data import codesystem_codes, eligibility_rules, own_system, path_rules, task_status_rules
 from adapter.domain.eligibility import Decision, Track
+from adapter.domain.programme import PathStatus, after_decision
 
 TRACK_SYSTEM = "voorzorg-track"
+ITEM_SYSTEM = "voorzorg-referral-item"
+PATH_SYSTEM = "voorzorg-path-status"
 REASON_SYSTEM = "voorzorg-decision-reason"
 DECISION_OPERATION = f"{CANONICAL_BASE}/OperationDefinition/check-eligibility"
 
@@ -35,6 +38,7 @@ def to_parameters(decision: Decision) -> dict[str, Any]:
         params.append({"name": "evidence", "valueCode": decision.evidence.value})
     params.append({"name": "consultRequired", "valueBoolean": decision.consult_required})
     params += [{"name": "missing", "valueString": m} for m in decision.missing]
+    params += [{"name": "confirmAtIntake", "valueCoding": c} for c in to_confirm(decision)]
     if decision.gestational_age_days is not None:
         params.append({"name": "gestationalAgeDays", "valueInteger": decision.gestational_age_days})
     if decision.child_age_days is not None:
@@ -77,6 +81,12 @@ def to_guidance_response(
     return out
 
 
+def to_confirm(decision: Decision) -> list[dict[str, Any]]:
+    """The referral items the nurse confirms at the intake visit (not reported: none known), as Codings."""
+    codes = eligibility_rules().confirmed_at_intake
+    return [coding(ITEM_SYSTEM, codes.get(item, item)) for item in decision.to_confirm]
+
+
 def _extension(name: str, **value: Any) -> dict[str, Any]:
     return {"url": f"{CANONICAL_BASE}/StructureDefinition/voorzorg-{name}", **value}
 
@@ -90,6 +100,7 @@ def _decision_extensions(decision: Decision) -> list[dict[str, Any]]:
     if decision.evidence is not None:
         out.append(_extension("evidence", valueCoding=coding("voorzorg-evidence", decision.evidence.value)))
     out += [_extension("missing-item", valueString=m) for m in decision.missing]
+    out += [_extension("confirm-at-intake", valueCoding=c) for c in to_confirm(decision)]
     if decision.gestational_age_days is not None:
         out.append(_extension("gestational-age-days", valueInteger=decision.gestational_age_days))
     if decision.child_age_days is not None:
@@ -108,7 +119,7 @@ def apply_to_task(task: dict[str, Any], decision: Decision, guidance_ref: str, w
     """The referral Task after the decision: status, reason, and the decision as output."""
     out = dict(task)
     out["status"] = task_status(decision)
-    out["businessStatus"] = concept(TRACK_SYSTEM, decision.track.value)
+    out["businessStatus"] = business_status(after_decision(decision, path_rules()))
     out["lastModified"] = when
     if out["status"] in ("on-hold", "rejected"):
         reasons = [coding(REASON_SYSTEM, r.value) for r in decision.reasons]
@@ -122,3 +133,18 @@ def apply_to_task(task: dict[str, Any], decision: Decision, guidance_ref: str, w
         {"type": {"text": "track"}, "valueCodeableConcept": concept(TRACK_SYSTEM, decision.track.value)},
     ]
     return out
+
+
+def business_status(status: PathStatus) -> dict[str, Any]:
+    """Where she is, as the referral Task's businessStatus (Gravity SDOH / BSeR style)."""
+    return concept(PATH_SYSTEM, status.value)
+
+
+def task_track(task: dict[str, Any]) -> str | None:
+    """The track a referral Task's decision gave (its `track` output), or None before a decision."""
+    track_system = own_system(TRACK_SYSTEM)
+    for out in task.get("output", []):
+        for c in (out.get("valueCodeableConcept") or {}).get("coding", []):
+            if c.get("system") == track_system and c.get("code"):
+                return str(c["code"])
+    return None

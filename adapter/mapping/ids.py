@@ -75,3 +75,29 @@ def referral_part_id(referral_id: str, role: str) -> str:
 def ozks_summary_id(patient: str) -> str:
     """The client's OZKS summary (one per client, not per referral)."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{patient}/ozks-summary"))
+
+
+def programme_id(referral_id: str) -> str:
+    """The client's VoorZorg programme (EpisodeOfCare, profile voorzorg-programme) of this referral."""
+    return _derived(referral_id, "programme")
+
+
+def intake_visit_id(referral_id: str) -> str:
+    """The intake visit (the nurse's first home visit) for the referral: one per referral, so recording it
+    again corrects it."""
+    return _derived(referral_id, "intake-visit/Encounter")
+
+
+def intake_finding_id(referral_id: str, item: str) -> str:
+    """One finding of the intake visit (`item`: voluntary, forced_framework, ..., takes_part)."""
+    return _derived(referral_id, f"intake-visit/{item}")
+
+
+def transfer_id(programme_id_: str) -> str:
+    """The warm handover of a programme (the message Bundle's identifier): one per programme."""
+    return _derived(programme_id_, "transfer")
+
+
+def transferred_id(referral_id: str, role: str) -> str:
+    """A resource taken over with a client who moved here, by its role in the message (`Type/their id`)."""
+    return _derived(referral_id, f"transferred/{role}")

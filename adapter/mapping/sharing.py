@@ -13,7 +13,7 @@ from typing import Any
 from adapter.config import CANONICAL_BASE
 from adapter.data import own_system
 from adapter.domain.consent import SharingConsent
-from adapter.mapping.decision_out import TRACK_SYSTEM, concept
+from adapter.mapping.decision_out import TRACK_SYSTEM, concept, task_track
 
 SHARING_SYSTEM = own_system("voorzorg-sharing")
 SHARING_CONSENT_PROFILE = f"{CANONICAL_BASE}/StructureDefinition/voorzorg-sharing-consent"
@@ -65,12 +65,15 @@ def ozks_summary(
     careplan: dict[str, Any] | None,
     nurse: dict[str, Any] | None,
     organization: tuple[str, str],
+    programme: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The summary of her referral (its Task) and, once accepted, her care plan."""
-    track = next(
-        (c["code"] for c in task.get("businessStatus", {}).get("coding", []) if c.get("code")), "incomplete"
-    )
-    if careplan is not None:
+    """The summary of her referral (its Task), once accepted her care plan, and once enrolled or ended
+    her programme (voorzorg-programme: status and period as it has them)."""
+    track = task_track(task) or "incomplete"
+    if programme is not None and programme.get("status") in ("active", "finished"):  # she enrolled
+        status = str(programme["status"])
+        period = dict(programme.get("period", {}))
+    elif careplan is not None:
         status = EPISODE_STATUS.get(("CarePlan", careplan.get("status", "")), "active")
         period = dict(careplan.get("period", {}))
         if status != "finished":

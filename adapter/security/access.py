@@ -8,6 +8,7 @@ read on a caller's behalf take a Viewer; the HTTP layer makes it from the reques
     all           every resource (the JGZ organisation runs VoorZorg for its clients)
     organization  only resources the caller's organisation has a part in (the referrals it sent)
     consult       only VoorZorg Consult requests put to the caller's own organisation
+    summaries     only OZKS summaries (EpisodeOfCare of profile voorzorg-ozks-summary), not her programme
     none          nothing
 """
 
@@ -21,6 +22,8 @@ from adapter.security.principal import Principal, consult_request_markers
 from adapter.store.indexing import IndexRow, index_rows
 from adapter.store.session import ACCESS, Alternative, Match, Session, Stored
 
+#: The one profile the `summaries` data scope sees (the OZKS summary; never the programme itself).
+SUMMARY_PROFILE = "https://fhir.voorzorg.nl/StructureDefinition/voorzorg-ozks-summary"
 #: Matches nothing: '*' is no FHIR id character (and no NUL byte, which PostgreSQL refuses in text).
 NOTHING = [Match("_id", (Alternative(value="*nothing*"),))]
 
@@ -45,6 +48,9 @@ class Viewer:
         organization = self.principal.organization
         if self.scope == "organization":
             return organization is not None and s.has_access(stored.res_type, stored.res_id, organization)
+        if self.scope == "summaries":
+            profiles = (stored.content.get("meta") or {}).get("profile", [])
+            return stored.res_type == "EpisodeOfCare" and SUMMARY_PROFILE in profiles
         if self.scope == "consult":
             matches = self._consult_matches(stored.res_type)
             if matches is None:
@@ -80,6 +86,8 @@ class Viewer:
             return []
         if self.scope == "organization" and self.principal.organization:
             return [Match(ACCESS, (Alternative(value=self.principal.organization),))]
+        if self.scope == "summaries" and resource_type == "EpisodeOfCare":
+            return [Match("_profile", (Alternative(value=SUMMARY_PROFILE),))]
         if self.scope == "consult":
             matches = self._consult_matches(resource_type)
             if matches is not None:

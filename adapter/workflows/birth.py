@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from adapter.data import referral_codes, visit_schedule
+from adapter.data import path_rules, referral_codes, visit_schedule
 from adapter.domain.identifiers import is_valid_bsn
+from adapter.domain.programme import OutcomeProblem, outcome_problems
 from adapter.domain.visitplan import retime
 from adapter.fhir.models import check_structure
 from adapter.fhir.outcome import FhirError, Issue
 from adapter.fhir.validator import has_errors, validate
+from adapter.mapping.birth_in import birth_outcome
 from adapter.mapping.careplan_out import recorded_sequences, visit_plan_of, with_records
 from adapter.mapping.ids import child_id, delivery_date_id
 from adapter.store.engine import Store
@@ -50,6 +52,7 @@ def record_delivery_date(store: Store, observation: dict[str, Any]) -> BirthReco
     """Store the delivery-date Observation and re-time the mother's plan; 422 naming what is wrong."""
     check_structure(observation)
     _conform(observation, DELIVERY_DATE_PROFILE)
+    _plausible_outcome(observation)  # the birth outcome it may carry (what monitoring counts)
     born = _date(observation.get("valueDateTime"), "Observation.valueDateTime")
     mother = _patient_reference(observation.get("subject", {}), "Observation.subject")
 
@@ -176,6 +179,21 @@ def _running_plan(s: Session, mother: str, element: str) -> Stored:
             422, f"{mother} has no running VoorZorg care plan to re-time", element, code="business-rule"
         )
     return plans[0]
+
+
+def _plausible_outcome(observation: dict[str, Any]) -> None:
+    """422 naming each implausible value of the birth outcome (limits in mappings/path.yaml)."""
+    outcome, where = birth_outcome(observation)
+    problems = outcome_problems(outcome, path_rules())
+    if problems:
+        lo_ga, hi_ga = path_rules().gestational_age_at_birth_days
+        lo_w, hi_w = path_rules().birth_weight_grams
+        text = {
+            OutcomeProblem.GESTATIONAL_AGE: f"A gestational age at birth outside {lo_ga}-{hi_ga} days "
+            "is not plausible",
+            OutcomeProblem.BIRTH_WEIGHT: f"A birth weight outside {lo_w}-{hi_w} g is implausible",
+        }
+        raise FhirError(422, [Issue(text[p], (where[(p, i)],), "value") for p, i in problems])
 
 
 def _conform(resource: dict[str, Any], profile: str | None) -> None:

@@ -27,6 +27,7 @@ from adapter.mapping.careplan_out import (
 from adapter.mapping.ids import careplan_id, guidance_id
 from adapter.mapping.referral_in import read_referral
 from adapter.store.session import Session, Write
+from adapter.workflows.findings import confirmed_facts
 
 #: Referral Task statuses past acceptance: the nurse has started. They count as accepted, and a resend
 #: moves neither the Task nor its plan back (on hold) from there.
@@ -63,7 +64,7 @@ def stored_facts(s: Session, referral_id: str) -> ReferralFacts:
             for ref, res in entries.items()
         ],
     }
-    return read_referral(bundle).facts
+    return confirmed_facts(s, referral_id, read_referral(bundle).facts)  # the intake visit outranks
 
 
 def plan_at_intake(

@@ -42,6 +42,7 @@ from adapter.store.engine import Store
 from adapter.store.session import Session, Stored, Write, new_id, same_content
 from adapter.workflows import consult
 from adapter.workflows.careplan import STARTED, plan_at_intake
+from adapter.workflows.findings import confirmed_referral
 
 #: Identifier systems whose holders are shared between referrals (the same practice, the same person).
 _SHARED_KEYS = {"Organization", "Practitioner", "PractitionerRole"}
@@ -174,6 +175,8 @@ def _store(
 ) -> IntakeResult:
     ids = _claim_ids(s, referral, sender)
     check_sent_task(referral, s.get("Task", referral_task_id(ids.referral)))
+    # what the nurse established at the intake visit outranks what this submission says
+    referral, decision = confirmed_referral(s, ids.referral, referral, decision, deployment)
     earlier = _referral_resources(s, s.get("ServiceRequest", ids.referral))
     decision = consult.decision_at_intake(
         s, ids.referral, referral.facts, decision

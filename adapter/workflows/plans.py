@@ -7,7 +7,7 @@ track changes only through a new decision (a consult's advice). Applying the Voo
 PlanDefinition starts the continuation: a new CarePlan that `replaces` and is `basedOn` the plan that
 ends at the child's 2nd birthday. Completion is a scheduled sweep (`voorzorg-adapter careplans
 complete-due`, e.g. daily from cron): a plan whose period has ended is completed, and so is its
-referral Task.
+referral Task: her programme ends with reason completed (`adapter.workflows.programme.complete`).
 """
 
 from __future__ import annotations
@@ -22,10 +22,12 @@ from adapter.domain.visitplan import continuation
 from adapter.fhir.dates import now_instant
 from adapter.fhir.outcome import FhirError
 from adapter.mapping.careplan_out import careplan_track, visit_plan_of
+from adapter.mapping.decision_out import task_track
 from adapter.mapping.ids import careplan_id, referral_task_id, verder_plan_id
 from adapter.security.access import Viewer
 from adapter.store.engine import Store
 from adapter.store.session import Alternative, Match, Session, Stored, Write
+from adapter.workflows import programme
 from adapter.workflows.birth import reported_birth
 from adapter.workflows.careplan import (
     careplan_body,
@@ -92,11 +94,11 @@ def _accepted_referral(s: Session, subject: str, track: Track) -> str:
         task = s.get("Task", referral_task_id(sr.res_id))
         if task is None or task.deleted:
             continue
-        codes = [c.get("code") for c in task.content.get("businessStatus", {}).get("coding", [])]
+        decided_track = task_track(task.content)
         status = task.content.get("status")
-        if status in _ACCEPTED and track.value in codes:
+        if status in _ACCEPTED and decided_track == track.value:
             return sr.res_id
-        decided.append(f"{sr.reference}: {status}, {'/'.join(str(c) for c in codes) or 'no track'}")
+        decided.append(f"{sr.reference}: {status}, {decided_track or 'no track'}")
     why = "; ".join(decided) if decided else "she has no referral"
     raise FhirError.one(
         422,
@@ -169,8 +171,10 @@ def complete_due(store: Store, today: date) -> list[str]:
         for plan in _all(s, "CarePlan", [Match("status", tuple(Alternative(value=st) for st in _RUNNING))]):
             if date.fromisoformat(plan.content["period"]["end"][:10]) >= today:
                 continue
-            s.put({**plan.content, "status": "completed"})
             done.append(plan.reference)
+            if programme.complete(s, plan):  # her programme ends, reason completed (the same path)
+                continue
+            s.put({**plan.content, "status": "completed"})
             if careplan_track(plan.content) is not Track.VOORZORG_VERDER:
                 _complete_referral_task(s, plan.content)
         return done

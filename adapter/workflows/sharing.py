@@ -21,7 +21,7 @@ from adapter.fhir.models import check_structure
 from adapter.fhir.outcome import FhirError
 from adapter.fhir.subject import client_of
 from adapter.fhir.validator import has_errors, validate
-from adapter.mapping.ids import careplan_id, ozks_summary_id, referral_task_id
+from adapter.mapping.ids import careplan_id, ozks_summary_id, programme_id, referral_task_id
 from adapter.mapping.sharing import SHARING_CONSENT_PROFILE, ozks_summary, sharing_consent
 from adapter.security.access import Viewer
 from adapter.store.engine import Store
@@ -160,6 +160,7 @@ def _summary(s: Session, patient: str, sid: str, organization: tuple[str, str]) 
         (p["individual"] for v in visits for p in v.content.get("participant", []) if p.get("individual")),
         None,
     )
+    programme = s.live(f"EpisodeOfCare/{programme_id(referral)}")
     return ozks_summary(
         summary_id=sid,
         patient=mother.content,
@@ -167,6 +168,7 @@ def _summary(s: Session, patient: str, sid: str, organization: tuple[str, str]) 
         careplan=plan.content if plan is not None and not plan.deleted else None,
         nurse=nurse,
         organization=organization,
+        programme=programme.content if programme is not None else None,
     )
 
 

@@ -14,6 +14,7 @@ URN = "urn:uuid:5d0c3a4e-1b7f-4f3a-9b64-2b6f0b0a00"
 OWN_ITEM = "https://fhir.voorzorg.nl/CodeSystem/voorzorg-referral-item"
 TRACK = "https://fhir.voorzorg.nl/CodeSystem/voorzorg-track"
 REASON = "https://fhir.voorzorg.nl/CodeSystem/voorzorg-decision-reason"
+PATH_STATUS = "https://fhir.voorzorg.nl/CodeSystem/voorzorg-path-status"
 BSN_SYSTEM = "http://fhir.nl/fhir/NamingSystem/bsn"
 BSN = "999911120"
 SR_SYSTEM = "urn:oid:2.16.528.1.1007.3.3.1234567.1"
@@ -105,3 +106,19 @@ def set_bool(bundle: dict[str, Any], suffix: str, value: bool) -> None:
 def expressions(outcome: dict[str, Any]) -> list[str]:
     assert outcome["resourceType"] == "OperationOutcome", outcome
     return [x for i in outcome["issue"] for x in i.get("expression", [])]
+
+
+def task_track(task: dict[str, Any]) -> str | None:
+    """The track a referral Task's decision gave (its `track` output)."""
+    for o in task.get("output", []):
+        for c in o.get("valueCodeableConcept", {}).get("coding", []):
+            if c.get("system") == TRACK:
+                return str(c["code"])
+    return None
+
+
+def path_status(task: dict[str, Any]) -> str:
+    """Where she is: the referral Task's businessStatus (voorzorg-path-status)."""
+    coding = task["businessStatus"]["coding"][0]
+    assert coding["system"] == PATH_STATUS
+    return str(coding["code"])

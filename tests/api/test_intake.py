@@ -18,6 +18,7 @@ from tests.api.helpers import (
     FF,
     PANEL,
     PARITY,
+    PATH_STATUS,
     PATIENT,
     REASON,
     SR,
@@ -32,6 +33,7 @@ from tests.api.helpers import (
     post,
     resource,
     set_bool,
+    task_track,
     track_of,
 )
 
@@ -154,9 +156,10 @@ def test_example_is_accepted_for_voorzorg_with_the_decision_as_guidance_response
     task, gr = one(out, "Task"), one(out, "GuidanceResponse")
     assert task["status"] == "accepted"
     assert "statusReason" not in task
-    status_coding = task["businessStatus"]["coding"][0]
-    assert (status_coding["system"], status_coding["code"]) == (TRACK, "voorzorg")
+    status_coding = task["businessStatus"]["coding"][0]  # where she is: the intake visit is next
+    assert (status_coding["system"], status_coding["code"]) == (PATH_STATUS, "intake-planned")
     outputs = {o["type"]["text"]: o for o in task["output"]}
+    assert outputs["track"]["valueCodeableConcept"]["coding"][0]["code"] == "voorzorg"
     assert outputs["eligibility decision"]["valueReference"]["reference"] == f"GuidanceResponse/{gr['id']}"
 
     assert gr["status"] == "success"
@@ -234,7 +237,7 @@ def test_missing_parity_is_incomplete_data_required_and_on_hold(
     assert task["status"] == "on-hold"
     assert task["statusReason"]["text"]
     assert "parity" in task["statusReason"]["text"]
-    assert task["businessStatus"]["coding"][0]["code"] == "incomplete"
+    assert task["businessStatus"]["coding"][0]["code"] == "received"  # no decision yet
 
 
 def test_not_very_vulnerable_rejects_the_task(client: TestClient, referral: dict[str, Any]) -> None:
@@ -281,7 +284,8 @@ def test_nurse_not_trained_keeps_the_track_and_holds_for_a_consult(
     assert p["consultRequired"] == [True]
     assert task["status"] == "on-hold"
     assert "nurse-not-trained" in reason_codes(task)
-    assert task["businessStatus"]["coding"][0]["code"] == "late-start"
+    assert task["businessStatus"]["coding"][0]["code"] == "consult-pending"
+    assert task_track(task) == "late-start"
 
 
 def test_nurse_not_trained_does_not_touch_regular_voorzorg(
@@ -313,7 +317,7 @@ def test_code_systems_and_shapes_give_the_same_decision(
     out = intake(client, changed)
     gr = one(out, "GuidanceResponse")
     assert params(gr["contained"][0]) == expected
-    assert one(out, "Task")["businessStatus"]["coding"][0]["code"] == expected["track"][0]["code"]
+    assert task_track(one(out, "Task")) == expected["track"][0]["code"]
 
 
 def test_the_three_bases_differ(client: TestClient, referral: dict[str, Any]) -> None:

@@ -81,7 +81,7 @@ def test_capability_statement(client: TestClient) -> None:
     rest = cs["rest"][0]
     assert rest["mode"] == "server"
     assert [i["code"] for i in rest["interaction"]] == ["transaction"]
-    assert [o["name"] for o in rest["operation"]] == ["check-eligibility"]
+    assert [o["name"] for o in rest["operation"]] == ["check-eligibility", "process-message"]
     assert rest["operation"][0]["definition"].endswith("/OperationDefinition/check-eligibility")
     by_type = {r["type"]: r for r in rest["resource"]}
     for rtype in stored_types():

@@ -203,17 +203,64 @@ def test_child_older_than_6_weeks() -> None:
 
 
 def test_an_empty_referral_is_incomplete_naming_the_items_in_the_order_of_the_steps() -> None:
+    """A forced framework is no missing item: not reported means none known, to confirm at the intake."""
     assert run(ReferralFacts(referral_date=REFERRAL)) == Decision(
         Track.INCOMPLETE,
         reasons=(Reason.MISSING_DATA,),
-        missing=tuple(
-            item(k)
-            for k in ("very_vulnerable", "pregnancy_timing", "voluntary", "forced_framework", "parity")
-        ),
-        explanation=text(
-            "incomplete", missing="very vulnerable, pregnancy timing, voluntary, forced framework, parity"
-        ),
+        missing=tuple(item(k) for k in ("very_vulnerable", "pregnancy_timing", "voluntary", "parity")),
+        explanation=text("incomplete", missing="very vulnerable, pregnancy timing, voluntary, parity")
+        + " "
+        + text("forced-framework-not-reported"),
+        to_confirm=("forced_framework",),
     )
+
+
+# --- no forced framework reported: none is known, the decision goes on and says so ----------------------
+
+
+def test_a_forced_framework_not_reported_decides_as_none_and_says_the_nurse_confirms_it() -> None:
+    assert run(facts(ga=195, age=25, forced_framework=None)) == Decision(
+        Track.VOORZORG,
+        evidence=Evidence.PROVEN_EFFECTIVE,
+        gestational_age_days=195,
+        explanation=text("voorzorg-proven-effective", ga_weeks="27+6", age=25)
+        + " "
+        + text("forced-framework-not-reported"),
+        to_confirm=("forced_framework",),
+    )
+
+
+def test_a_forced_framework_not_reported_is_said_after_the_nurse_not_trained_text() -> None:
+    d = run(facts(ga=196, forced_framework=None), UNTRAINED)
+    assert d.explanation == " ".join(
+        [
+            text("late-start", timing="28+0 weeks pregnant"),
+            text("nurse-not-trained", track="late-start"),
+            text("forced-framework-not-reported"),
+        ]
+    )
+    assert (d.track, d.consult_required, d.to_confirm) == (Track.LATE_START, True, ("forced_framework",))
+
+
+def test_a_reported_forced_framework_leaves_nothing_to_confirm() -> None:
+    assert run(facts(forced_framework=False)).to_confirm == ()
+    assert run(facts(forced_framework=True)).to_confirm == ()
+
+
+@pytest.mark.parametrize("overrides", [{"very_vulnerable": False}, {"child_age": 43}])
+def test_a_decision_made_before_the_forced_framework_step_asks_nothing_about_it(
+    overrides: dict[str, object],
+) -> None:
+    d = run(facts(forced_framework=None, **overrides))  # type: ignore[arg-type]
+    assert d.to_confirm == ()
+    assert "forced framework" not in d.explanation
+
+
+def test_without_the_rule_a_forced_framework_not_reported_is_missing_again() -> None:
+    strict = dataclasses.replace(eligibility_rules(), confirmed_at_intake={})
+    d = decide(facts(forced_framework=None), strict, TRAINED)
+    assert (d.track, d.missing, d.to_confirm) == (Track.INCOMPLETE, (item("forced_framework"),), ())
+    assert d.explanation == text("incomplete", missing="forced framework")
 
 
 def test_an_incomplete_decision_keeps_the_gestational_age_it_knows() -> None:

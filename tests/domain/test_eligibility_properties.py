@@ -180,12 +180,17 @@ def test_invariants_for_any_referral(f: ReferralFacts, deployment: Deployment) -
     if d.evidence is Evidence.PROVEN_EFFECTIVE:
         assert d.track is Track.VOORZORG
         assert f.parity == 0 or (f.parity is None and f.gravidity == 1)
-        assert f.voluntary is True and f.forced_framework is False
+        assert f.voluntary is True and f.forced_framework is not True
         assert d.gestational_age_days is not None and d.gestational_age_days < 196
     if d.evidence is Evidence.UNDER_RESEARCH:
         assert d.track in (Track.VOORZORG_2, Track.LATE_START)
     if d.is_voorzorg_track:
-        assert f.very_vulnerable is True and f.voluntary is True and f.forced_framework is False
+        assert f.very_vulnerable is True and f.voluntary is True and f.forced_framework is not True
+    # A forced framework not reported is never missing data: none is known, the intake visit confirms it.
+    assert RULES.missing_items["forced_framework"] not in d.missing
+    assert d.to_confirm in ((), ("forced_framework",))
+    if d.to_confirm:
+        assert f.forced_framework is None
     if f.very_vulnerable is False:
         assert (d.track, d.reasons) == (Track.NOT_ELIGIBLE, (Reason.NOT_VERY_VULNERABLE,))
     # GA and child age are never both given: a born child has an age, not a gestational age.
@@ -233,7 +238,7 @@ def test_training_only_adds_a_consult(f: ReferralFacts, deployment: Deployment, 
 
 
 @settings(max_examples=300)
-@given(complete_facts(), deployments, st.sampled_from(["very_vulnerable", "voluntary", "forced_framework"]))
+@given(complete_facts(), deployments, st.sampled_from(["very_vulnerable", "voluntary"]))
 @example(
     ReferralFacts(
         referral_date=date(2025, 3, 10),
@@ -250,9 +255,26 @@ def test_training_only_adds_a_consult(f: ReferralFacts, deployment: Deployment, 
 def test_forgetting_a_needed_yes_no_answer_never_yields_a_voorzorg_track(
     f: ReferralFacts, deployment: Deployment, field: str
 ) -> None:
-    """A VoorZorg track needs all of very vulnerable, voluntary and no forced framework to be known."""
+    """A VoorZorg track needs very vulnerable and voluntary to be known (a forced framework is reported
+    when there is one: not reported is none known, see the next test)."""
     d = decide(replace(f, **{field: None}), RULES, deployment)
     assert not d.is_voorzorg_track
+
+
+@settings(max_examples=300)
+@given(complete_facts(), deployments)
+def test_a_forced_framework_not_reported_decides_as_none_known(
+    f: ReferralFacts, deployment: Deployment
+) -> None:
+    """Domain page §2: not reported = none known; the same decision as "no forced framework", noting it."""
+    unreported = decide(replace(f, forced_framework=None), RULES, deployment)
+    known = decide(replace(f, forced_framework=False), RULES, deployment)
+    assert summary(unreported) == summary(known)
+    asked = (
+        known.track is not Track.NOT_ELIGIBLE and f.voluntary is True
+    )  # the walk reached step 4 and went on
+    assert unreported.to_confirm == (("forced_framework",) if asked else ()) and known.to_confirm == ()
+    assert unreported.explanation.startswith(known.explanation)
 
 
 @settings(max_examples=300)

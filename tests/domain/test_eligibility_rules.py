@@ -400,7 +400,7 @@ def test_very_vulnerable_unknown_is_incomplete() -> None:
 
 def test_an_empty_referral_names_every_item_the_first_steps_need() -> None:
     d = run(ReferralFacts(referral_date=REFERRAL))
-    assert_incomplete(d, "very_vulnerable", "pregnancy_timing", "voluntary", "forced_framework", "parity")
+    assert_incomplete(d, "very_vulnerable", "pregnancy_timing", "voluntary", "parity")
 
 
 def test_pregnancy_timing_unknown_is_incomplete() -> None:
@@ -438,8 +438,36 @@ def test_voluntariness_unknown_is_incomplete() -> None:
     assert_incomplete(run(facts(voluntary=None)), "voluntary")
 
 
-def test_forced_framework_unknown_is_incomplete() -> None:
-    assert_incomplete(run(facts(forced_framework=None)), "forced_framework")
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"first_child": False},
+        {"ga": WEEKS_28},
+        {"child_age": WEEKS_6},
+        {"age": 40},
+        {"first_child": False, "ga": WEEKS_28},
+    ],
+)
+def test_forced_framework_not_reported_decides_as_none_known(overrides: dict[str, object]) -> None:
+    """Domain page §2: a referrer reports a forced framework when there is one; no report is no missing
+    data. The decision is the one for "no forced framework", noting the item for the intake visit."""
+    unreported = run(facts(forced_framework=None, **overrides))  # type: ignore[arg-type]
+    reported = run(facts(forced_framework=False, **overrides))  # type: ignore[arg-type]
+    assert (unreported.track, unreported.reasons, unreported.evidence, unreported.consult_required) == (
+        reported.track,
+        reported.reasons,
+        reported.evidence,
+        reported.consult_required,
+    )
+    assert unreported.missing == () and unreported.to_confirm == ("forced_framework",)
+    assert reported.to_confirm == ()
+
+
+def test_forced_framework_not_reported_with_other_gaps_stays_incomplete_for_those() -> None:
+    d = run(facts(forced_framework=None, voluntary=None))
+    assert_incomplete(d, "voluntary")
+    assert d.to_confirm == ("forced_framework",)
 
 
 # --- step 6: without serious problems, or unknown -------------------------------------------------------

@@ -80,8 +80,8 @@ def test_the_status_goes_back_to_the_sender_at_intake_start_and_completion_merge
     theirs = _at_sender(medplum, ADAPTER_ID, task["id"])  # the sender sent no Task of its own: made once
     assert theirs["status"] == "accepted"
     assert {k: theirs["businessStatus"]["coding"][0][k] for k in ("system", "code")} == {
-        "system": TRACK,
-        "code": "voorzorg",
+        "system": TRACK.replace("voorzorg-track", "voorzorg-path-status"),  # where she is
+        "code": "intake-planned",
     }
     # logical references the sender can resolve: her BSN, its own referral number, its own AGB
     assert theirs["for"] == {"type": "Patient", "identifier": {"system": BSN_SYSTEM, "value": bsn}}

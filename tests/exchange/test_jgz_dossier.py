@@ -63,7 +63,11 @@ def test_an_accepted_referral_and_its_later_changes_arrive_once_however_often_se
     plan = made["CarePlan"]
     total, queued = Outbox(store).list(status="pending")
     assert total == 1 and queued[0].flow == "jgz-dossier" and queued[0].client == plan["subject"]["reference"]
-    assert [e.split("/")[0] for e in queued[0].summary()["entries"]] == ["PUT Patient", "PUT CarePlan"]
+    assert [e.split("/")[0] for e in queued[0].summary()["entries"]] == [
+        "PUT Patient",
+        "PUT CarePlan",
+        "PUT EpisodeOfCare",  # her programme (planned)
+    ]
     drain(worker)
 
     patient = _one(peer, "Patient", BSN_SYSTEM, bsn)

@@ -159,7 +159,7 @@ def test_notified_pull_end_to_end(
     r = _notify(obstetric(app, settings), notification(ids))
     assert r.status_code == 201, r.text
     ours = r.json()
-    assert ours["status"] == "accepted" and ours["businessStatus"]["coding"][0]["code"] == "voorzorg"
+    assert ours["status"] == "accepted" and ours["businessStatus"]["coding"][0]["code"] == "intake-planned"
     assert {"system": URI, "value": f"{base}/Task/{ids['Task']}"} in ours["identifier"]
     assert r.headers["Location"].startswith(f"http://testserver/Task/{ours['id']}/_history/")
 
@@ -183,7 +183,9 @@ def test_notified_pull_end_to_end(
     worker = deliverer(store, load_peers(settings.peers_file), settings=FAST)
     drain(worker)
     theirs = requests.get(f"{medplum}/Task/{ids['Task']}", timeout=10).json()
-    assert theirs["status"] == "accepted" and theirs["businessStatus"]["coding"][0]["code"] == "voorzorg"
+    assert (
+        theirs["status"] == "accepted" and theirs["businessStatus"]["coding"][0]["code"] == "intake-planned"
+    )
     assert theirs["description"] == "Aanmelding VoorZorg (De Wieg)"
     assert theirs["focus"] == {"reference": f"ServiceRequest/{ids['ServiceRequest']}"}  # theirs, untouched
     [put] = [h for method, path, h in gate.seen if method == "PUT"]

@@ -651,6 +651,67 @@ CASES: list[tuple[Any, ...]] = [
         "EpisodeOfCare.managingOrganization",
         "required",
     ),
+    # ---- the client's path (#22): intake visit, its findings, the programme, the transfer message
+    ("voorzorg-intake-visit", "not finished", put("planned", "status"), "Encounter.status", "value"),
+    ("voorzorg-intake-visit", "no referral", drop("basedOn"), "Encounter.basedOn", "required"),
+    ("voorzorg-intake-visit", "no date", drop("period"), "Encounter.period", "required"),
+    (
+        "voorzorg-intake-finding",
+        "code not a finding",
+        put(cc(VZ + "voorzorg-referral-item", "very-vulnerable-situation"), "code"),
+        "Observation.code",
+        "code-invalid",
+    ),
+    ("voorzorg-intake-finding", "no visit", drop("encounter"), "Observation.encounter", "required"),
+    (
+        "voorzorg-intake-finding",
+        "yes/no as a date",
+        seq(drop("valueBoolean"), put("2025-03-17", "valueDateTime")),
+        "Observation",
+        "invariant",
+    ),
+    (
+        "voorzorg-programme",
+        "finished without a reason",
+        put("finished", "status"),
+        "EpisodeOfCare",
+        "invariant",
+    ),
+    ("voorzorg-programme", "active without enrolment date", drop("period"), "EpisodeOfCare", "invariant"),
+    (
+        "voorzorg-programme",
+        "no track",
+        put(
+            [
+                cc(VZ + "voorzorg-referral-item", "voorzorg-programme"),
+                cc(VZ + "voorzorg-referral-item", "voorzorg-programme"),
+            ],
+            "type",
+        ),
+        "EpisodeOfCare",
+        "invariant",
+    ),
+    (
+        "voorzorg-programme",
+        "no referral",
+        drop("referralRequest"),
+        "EpisodeOfCare.referralRequest",
+        "required",
+    ),
+    (
+        "voorzorg-transfer-header",
+        "another event",
+        put({"system": VZ + "voorzorg-message-event", "code": "client-gone"}, "eventCoding"),
+        "MessageHeader.eventCoding",
+        "value",
+    ),
+    (
+        "voorzorg-transfer-header",
+        "no receiver",
+        drop("destination", 0, "receiver"),
+        "MessageHeader.destination[0].receiver",
+        "required",
+    ),
 ]
 
 

@@ -145,6 +145,8 @@ def visible(role: str, rtype: str, target: str) -> bool:
     data = role_policy(role)["data"]
     if data == "all":
         return True
+    if data == "summaries":  # the OZKS: every client's summary (the EpisodeOfCare targets are summaries)
+        return rtype == "EpisodeOfCare"
     if target != "own":
         return False
     return (data == "organization" and rtype in REFERRAL_PARTS) or (
@@ -230,7 +232,7 @@ def _reads_cell(role: str, rtype: str) -> str:
     if own.status == 403:
         return "—"
     if other.status == 200:
-        return "all"
+        return "OZKS summaries" if role_policy(role)["data"] == "summaries" else "all"
     if own.status == 200:
         return "consult requests" if role_policy(role)["data"] == "consult" else "own referrals"
     return "none (404)"

@@ -31,6 +31,16 @@ Description: "What a referral to VoorZorg is about and the referrer's findings i
 * insert En(#voorzorg-consult-request, Request to VoorZorg Consult)
 * #home-visit "Huisbezoek VoorZorg" "A home visit by a VoorZorg nurse as part of the programme."
 * insert En(#home-visit, VoorZorg home visit)
+* #intake-visit "Intakebezoek VoorZorg" "The nurse's first home visit (the intake): she confirms or corrects what the referral said, and the client says whether she takes part. Its findings outrank the referrer's; a client is enrolled on its date."
+* insert En(#intake-visit, VoorZorg intake visit)
+* #voluntary-participation "Vrijwillige deelname" "Participation is voluntary (value true) or not (false), as the nurse establishes it at the intake visit."
+* insert En(#voluntary-participation, Voluntary participation)
+* #takes-part "Doet mee aan VoorZorg" "The client's own yes (true) or no (false) to VoorZorg, at the intake visit."
+* insert En(#takes-part, Client takes part)
+* #voorzorg-programme "VoorZorg-traject" "The client's VoorZorg programme: from referral through enrolment (the first home visit) and the phases until it ends."
+* insert En(#voorzorg-programme, VoorZorg programme)
+* #live-born "Levend geboren" "The child was born alive (value true) or not (false: stillbirth), as the birth report says."
+* insert En(#live-born, Live born)
 
 CodeSystem: VoorZorgTrack
 Id: voorzorg-track

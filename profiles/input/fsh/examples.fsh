@@ -207,6 +207,7 @@ Description: "The closed-loop Task of example-referral, accepted by the JGZ orga
 * owner = Reference(example-jgz-organization)
 * output[0].type.text = "eligibility decision"
 * output[0].valueReference = Reference(example-eligibility-decision)
+* businessStatus = VoorZorgPathStatus#intake-planned "Intake gepland"
 
 Instance: example-eligibility-decision
 InstanceOf: VoorZorgEligibilityDecision
@@ -386,11 +387,17 @@ Instance: example-delivery-date
 InstanceOf: VoorZorgDeliveryDate
 Usage: #example
 Title: "Example delivery date"
-Description: "The child of example-client-2 was born on 2025-05-12."
+Description: "The child of example-client-2 was born on 2025-05-12, alive, at 38+2 weeks, weighing 3,150 g: the birth report with the birth outcome as components."
 * status = #final
 * code = $loinc#93857-1
 * subject = Reference(example-client-2)
 * valueDateTime = "2025-05-12T03:40:00+02:00"
+* component[gestationalAgeAtBirth].code = $loinc#76516-4
+* component[gestationalAgeAtBirth].valueQuantity = 268 'd' "days"
+* component[birthWeight].code = $loinc#8339-4
+* component[birthWeight].valueQuantity = 3150 'g' "g"
+* component[liveBorn].code = VoorZorgReferralItem#live-born
+* component[liveBorn].valueBoolean = true
 
 Instance: example-consult-request
 InstanceOf: VoorZorgConsultRequest

@@ -57,3 +57,12 @@ Description: "When the child is already born: the child's age, in days, the deci
 * insert VZExtension
 * value[x] 1..1
 * value[x] only integer
+
+Extension: VoorZorgConfirmAtIntakeExtension
+Id: voorzorg-confirm-at-intake
+Title: "Confirm at the intake visit"
+Description: "A referral item the referrer did not report because it reports it only when it applies (a forced framework): none is known, the decision went on, and the nurse confirms it at the intake visit (the `confirmAtIntake` output parameter)."
+* insert VZExtension
+* value[x] 1..1
+* value[x] only Coding
+* value[x] from VoorZorgReferralItemVS (required)

@@ -81,8 +81,11 @@ Description: "The closed-loop handle of a VoorZorg referral (notified pull): the
 * requester only Reference(Organization or PractitionerRole)
 * owner MS
 * owner only Reference(Organization or PractitionerRole)
+* businessStatus MS
+* businessStatus from VoorZorgPathStatusVS (required)
+* businessStatus ^short = "Where she is on her path (received, decided, consult-pending, intake-planned, enrolled, ended)"
 * output MS
-* output ^short = "The eligibility decision (Reference to a VoorZorgEligibilityDecision GuidanceResponse)"
+* output ^short = "The eligibility decision (Reference to a VoorZorgEligibilityDecision GuidanceResponse) and the track"
 
 Profile: VoorZorgConsultRequest
 Parent: ServiceRequest
@@ -245,12 +248,34 @@ Profile: VoorZorgDeliveryDate
 Parent: Observation
 Id: voorzorg-delivery-date
 Title: "VoorZorg delivery date"
-Description: "The date (and time) of delivery, when the child is already born (LOINC 93857-1)."
+Description: "The date (and time) of delivery, when the child is already born (LOINC 93857-1). As the birth report (from the obstetric system or the nurse) it may carry the birth outcome as components: the gestational age at birth, and per child the birth weight and whether it was born alive."
 * insert VZProfile
 * insert VZObservation
 * code = $loinc#93857-1
 * value[x] 1..1 MS
 * value[x] only dateTime
+* component MS
+* component ^slicing.discriminator.type = #pattern
+* component ^slicing.discriminator.path = "code"
+* component ^slicing.rules = #open
+* component ^slicing.description = "The birth outcome, by code"
+* component contains gestationalAgeAtBirth 0..1 MS and birthWeight 0..* MS and liveBorn 0..* MS
+* component[gestationalAgeAtBirth].code = $loinc#76516-4
+* component[gestationalAgeAtBirth].value[x] 1..1
+* component[gestationalAgeAtBirth].value[x] only Quantity
+* component[gestationalAgeAtBirth].valueQuantity.system = "http://unitsofmeasure.org" (exactly)
+* component[gestationalAgeAtBirth].valueQuantity.code from VoorZorgPregnancyDurationUnitVS (required)
+* component[gestationalAgeAtBirth] ^short = "Gestational age at birth (LOINC 76516-4), in UCUM d or wk"
+* component[birthWeight].code = $loinc#8339-4
+* component[birthWeight].value[x] 1..1
+* component[birthWeight].value[x] only Quantity
+* component[birthWeight].valueQuantity.system = "http://unitsofmeasure.org" (exactly)
+* component[birthWeight].valueQuantity.code from VoorZorgBirthWeightUnitVS (required)
+* component[birthWeight] ^short = "Birth weight of a child (LOINC 8339-4), in UCUM g or kg; one per child"
+* component[liveBorn].code = VoorZorgReferralItem#live-born
+* component[liveBorn].value[x] 1..1
+* component[liveBorn].value[x] only boolean
+* component[liveBorn] ^short = "Born alive (true) or stillborn (false); one per child"
 
 Profile: VoorZorgLastMenstruationDate
 Parent: Observation
@@ -309,6 +334,7 @@ Description: "The outcome of the VoorZorg eligibility decision ($check-eligibili
     VoorZorgEvidenceExtension named evidence 0..1 MS and
     VoorZorgConsultRequiredExtension named consultRequired 1..1 MS and
     VoorZorgMissingItemExtension named missing 0..* MS and
+    VoorZorgConfirmAtIntakeExtension named confirmAtIntake 0..* MS and
     VoorZorgGestationalAgeDaysExtension named gestationalAgeDays 0..1 MS and
     VoorZorgChildAgeDaysExtension named childAgeDays 0..1 MS
 * requestIdentifier MS

@@ -10,6 +10,8 @@ Description: "What a client's sharing consent is about: a recipient of her VoorZ
 * insert En(#ozks-summary, Summary for the OZKS)
 * #jgz-dossier "Overdracht naar het JGZ-dossier" "Her VoorZorg dossier (care plan, visits, theme assessments and goals) to the JGZ client dossier. Shared unless she objects."
 * insert En(#jgz-dossier, Transfer into the JGZ dossier)
+* #jgz-transfer "Warme overdracht bij verhuizing" "When she moves out of the region: her VoorZorg programme (client, programme, care plan with the visits done and planned, theme assessments and goals) to the JGZ organisation of her new region, which continues it. Only with her consent."
+* insert En(#jgz-transfer, Warm handover when moving)
 
 ValueSet: VoorZorgSharingVS
 Id: voorzorg-sharing
