@@ -16,7 +16,7 @@ from adapter.exchange.runtime import Exchange
 from adapter.fhir.jsonbody import parse_json
 from adapter.fhir.limits import refuse_unreadable, text_problem, whole_number
 from adapter.fhir.models import FHIR_JSON
-from adapter.fhir.outcome import FhirError
+from adapter.fhir.outcome import FhirError, Issue
 from adapter.security.audit import AuditLog
 from adapter.security.clients import RegisteredClient, load_clients
 from adapter.security.proxies import TrustedProxies
@@ -163,6 +163,10 @@ def query_integer(name: str, raw: str) -> int:
         raise FhirError.one(400, f"{name}: {e}", name, code="value") from None
 
 
+def _header_error(status: int, diagnostics: str, code: str) -> FhirError:
+    return FhirError(status, [Issue(diagnostics, code=code, location=("http.If-Match",))])
+
+
 def if_match_version(request: Request, *, creates: bool = False) -> int | None:
     """The version in an `If-Match: W/"3"` header; 400 when it is no version.
 
@@ -173,12 +177,9 @@ def if_match_version(request: Request, *, creates: bool = False) -> int | None:
     if raw is None:
         if creates:
             return None
-        raise FhirError.one(
-            428,
-            'An update needs If-Match with the version it changes (W/"n", the ETag of the read)',
-            code="required",
-        )
+        why = 'An update needs If-Match with the version it changes (W/"n", the ETag of the read)'
+        raise _header_error(428, why, "required")
     tag = raw.strip().removeprefix("W/").strip('"')
     if not tag.isdigit():
-        raise FhirError.one(400, f'If-Match {raw!r} is not a version ETag such as W/"3"', code="value")
+        raise _header_error(400, f'If-Match {raw!r} is not a version ETag such as W/"3"', "value")
     return int(tag)

@@ -16,9 +16,13 @@ class Issue:
     expression: tuple[str, ...] = ()
     code: str = "invalid"  # IssueType: invalid, structure, required, value, not-found, conflict, ...
     severity: str = "error"
+    #: an HTTP header or parameter the issue is about, as R4 names it: "http." + its name
+    location: tuple[str, ...] = ()
 
     def to_fhir(self) -> dict[str, Any]:
         out: dict[str, Any] = {"severity": self.severity, "code": self.code, "diagnostics": self.diagnostics}
+        if self.location:
+            out["location"] = list(self.location)
         if self.expression:
             out["expression"] = list(self.expression)
         return out

@@ -203,10 +203,13 @@ def test_mutated_writes_never_make_a_5xx_and_a_4xx_stores_nothing(
         "apply": ("POST", "/PlanDefinition/voorzorg-plan-voorzorg/$apply", _parameters(subject=patient)),
         "validate": ("POST", "/Patient/$validate", _parameters(resource=made["Patient"])),
     }
-    method, path, valid = writes[data.draw(st.sampled_from(sorted(writes)), label="write")]
+    name = data.draw(st.sampled_from(sorted(writes)), label="write")
+    method, path, valid = writes[name]
+    # an update names the version it changes (without If-Match it is 428 whatever the body)
+    headers = {"If-Match": f'W/"{made["Task"]["meta"]["versionId"]}"'} if name == "task" else {}
     body = data.draw(mutated(valid), label="body")
     before = _stored(store)
-    _check(send(client, method, path, body), store, before, body)
+    _check(send(client, method, path, body, **headers), store, before, body)
 
 
 QUERY_NAMES = st.sampled_from(
@@ -245,3 +248,13 @@ def test_random_searches_never_make_a_5xx(client: TestClient, store: Store, data
         params=[(k.encode("utf-8", "surrogatepass").decode("utf-8", "replace"), v) for k, v in params],
     )
     _check(r, store, before, repr(params))
+
+
+def test_an_update_without_if_match_is_428_naming_the_header(
+    client: TestClient, made: dict[str, dict[str, Any]]
+) -> None:
+    r = send(client, "PUT", f"/Task/{made['Task']['id']}", {**made["Task"], "status": "in-progress"})
+    assert r.status_code == 428
+    assert r.json()["issue"][0]["location"] == ["http.If-Match"]
+    bad = send(client, "PUT", f"/Task/{made['Task']['id']}", made["Task"], **{"If-Match": "three"})
+    assert bad.status_code == 400 and bad.json()["issue"][0]["location"] == ["http.If-Match"]
