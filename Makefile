@@ -24,7 +24,7 @@ lint: $(BIN)/voorzorg-adapter
 	$(BIN)/mypy
 
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 # mutmut keeps its mutants and results under mutants/; a fresh copy each run, so every mutant is judged
 # against the code and tests as they are now. One worker: the machine has 2 cores and is shared.

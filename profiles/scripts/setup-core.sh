@@ -7,6 +7,10 @@ set -euo pipefail
 PROFILES_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 FHIR_PACKAGES_DIR="${FHIR_PACKAGES_DIR:-$HOME/.fhir/packages}"
 cd "$PROFILES_DIR"
+# One installer at a time: the test suite runs in parallel processes, and two `npm ci` in one directory
+# would pull node_modules from under each other.
+exec 9>"$PROFILES_DIR/.setup-core.lock"
+flock 9
 
 # Install node_modules when missing or older than the lock file.
 if [ ! -x node_modules/.bin/sushi ] || [ ! -f node_modules/hl7.fhir.r4.examples/package.json ] \

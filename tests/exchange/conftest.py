@@ -4,6 +4,7 @@ until the outbox is empty."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -46,13 +47,16 @@ def _install_peer() -> str | None:
         return "Node.js and npm are needed for the Medplum peer (tests/exchange/peer); not found on PATH"
     marker = PEER_DIR / "node_modules" / ".installed-lock"
     lock = (PEER_DIR / "package-lock.json").read_text(encoding="utf-8")
-    if marker.exists() and marker.read_text(encoding="utf-8") == lock:
-        return None
-    cmd = ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"]
-    done = subprocess.run(cmd, cwd=PEER_DIR, capture_output=True, text=True, timeout=600)
-    if done.returncode != 0:
-        pytest.fail(f"npm ci in {PEER_DIR} failed:\n{done.stderr[-2000:]}")
-    marker.write_text(lock, encoding="utf-8")
+    # the suite runs in parallel processes (pytest-xdist): one `npm ci` at a time, the others wait for it
+    with (PEER_DIR / ".install.lock").open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        if marker.exists() and marker.read_text(encoding="utf-8") == lock:
+            return None
+        cmd = ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"]
+        done = subprocess.run(cmd, cwd=PEER_DIR, capture_output=True, text=True, timeout=600)
+        if done.returncode != 0:
+            pytest.fail(f"npm ci in {PEER_DIR} failed:\n{done.stderr[-2000:]}")
+        marker.write_text(lock, encoding="utf-8")
     return None
 
 
