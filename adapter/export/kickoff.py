@@ -93,23 +93,11 @@ def export_right(principal: Principal) -> str:
 
 def exported_types(principal: Principal, wanted: Wanted, operation: str) -> tuple[str, ...]:
     """The types the job writes; 403 naming the operation when the role or scopes do not allow it."""
-    right = export_right(principal)
-    if right == "none" or (right == "pseudonymised" and not wanted.pseudonymised):
-        only = " (only with _pseudonymise=true)" if right == "pseudonymised" else ""
-        raise FhirError.one(
-            403, f"The role {principal.role!r} may not call {operation}{only}", code="forbidden"
-        )
-    exportable = [t for t in export_rules()["types"] if t in stored_types()]
-    if wanted.pseudonymised:
-        research = pseudonymisation_rules()["types"]
-        for t in wanted.types:
-            if t not in research:
-                raise FhirError.one(
-                    400, f"_type: {t} is not in the pseudonymised export", "_type", code="not-supported"
-                )
-        exportable = [t for t in exportable if t in research]
+    _may_export(principal, wanted, operation)
     readable = [
-        t for t in exportable if allows(principal.scopes, t, READ) and allows(principal.scopes, t, SEARCH)
+        t
+        for t in _exportable(wanted)
+        if allows(principal.scopes, t, READ) and allows(principal.scopes, t, SEARCH)
     ]
     for t in wanted.types:
         if t not in readable:
@@ -124,3 +112,27 @@ def exported_types(principal: Principal, wanted: Wanted, operation: str) -> tupl
             403, f"{operation}: the token's scopes allow reading no type (system/*.rs)", code="forbidden"
         )
     return types
+
+
+def _may_export(principal: Principal, wanted: Wanted, operation: str) -> None:
+    """403 naming the operation unless the role may export this variant."""
+    right = export_right(principal)
+    if right == "none" or (right == "pseudonymised" and not wanted.pseudonymised):
+        only = " (only with _pseudonymise=true)" if right == "pseudonymised" else ""
+        raise FhirError.one(
+            403, f"The role {principal.role!r} may not call {operation}{only}", code="forbidden"
+        )
+
+
+def _exportable(wanted: Wanted) -> list[str]:
+    """The types the variant exports (400 naming _type for a type the pseudonymised one leaves out)."""
+    exportable = [t for t in export_rules()["types"] if t in stored_types()]
+    if not wanted.pseudonymised:
+        return exportable
+    research = pseudonymisation_rules()["types"]
+    for t in wanted.types:
+        if t not in research:
+            raise FhirError.one(
+                400, f"_type: {t} is not in the pseudonymised export", "_type", code="not-supported"
+            )
+    return [t for t in exportable if t in research]
