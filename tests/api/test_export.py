@@ -17,6 +17,7 @@ from adapter.config import Settings
 from adapter.data import stored_types
 from adapter.fhir.dates import now_instant
 from adapter.fhir.subject import client_of
+from adapter.fhir.validator import has_errors, validate
 from adapter.security.audit import AuditLog
 from adapter.store.engine import Store
 from tests.api.helpers import post
@@ -117,6 +118,9 @@ def test_system_export_kick_off_poll_manifest_download(client: TestClient, two: 
     clients = {f"Patient/{p['id']}" for p in files["Patient"]}
     assert set(two) <= clients
     assert {client_of(sr) for sr in files["ServiceRequest"]} == set(two)
+    for resources in files.values():  # each line a valid R4 resource (and of the profiles it claims)
+        for res in resources:
+            assert not has_errors(validate(res)), (res["resourceType"], validate(res))
     # a file needs the token of the client that asked
     anonymous = TestClient(client.app, raise_server_exceptions=False)
     assert anonymous.get(manifest["output"][0]["url"]).status_code == 401
