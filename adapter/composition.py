@@ -21,6 +21,7 @@ from adapter.domain.facts import Deployment
 from adapter.exchange.outbox import Outbox
 from adapter.exchange.runtime import Exchange
 from adapter.exchange.worker import Worker
+from adapter.export.runner import Exports
 from adapter.security.audit import Access, Actor, AuditLog, seal_unkeyed
 from adapter.security.audit_keys import load_audit_keys
 from adapter.security.principal import Principal
@@ -37,10 +38,12 @@ class Adapter:
     exchange: Exchange
     audit: AuditLog = field(init=False)
     outbox: Outbox = field(init=False)
+    exports: Exports = field(init=False)  # Bulk Data export jobs, run in the background
 
     def __post_init__(self) -> None:
         self.audit = AuditLog(self.store)
         self.outbox = self.exchange.outbox(self.store)
+        self.exports = Exports(self.store, self.settings)
 
     @property
     def deployment(self) -> Deployment:

@@ -106,6 +106,11 @@ class Settings:
     # Subscription endpoints must be https; VOORZORG_SUBSCRIPTION_ALLOW_HTTP=true also takes http (tests,
     # a subscriber on the same host).
     subscription_allow_http: bool = False
+    # The key of the research export's pseudonyms (adapter/export/pseudonymise.py): a secret from the
+    # environment, else a file (default: pseudonym-key in the data dir, made on first use). Changing it
+    # changes every pseudonym: research data exported before no longer links to what is exported after.
+    pseudonym_key: str = field(default="", repr=False)  # VOORZORG_PSEUDONYM_KEY
+    pseudonym_key_file: Path | None = None  # VOORZORG_PSEUDONYM_KEY_FILE
 
     def __post_init__(self) -> None:
         if self.token_lifetime > self.max_token_lifetime:
@@ -140,6 +145,15 @@ class Settings:
     def audit_checkpoint_dir(self) -> Path:
         """Where `voorzorg-adapter audit checkpoint` keeps its copies, and `audit verify` looks."""
         return self.data_dir / "audit-checkpoints"
+
+    @property
+    def effective_pseudonym_key_file(self) -> Path:
+        return self.pseudonym_key_file or self.data_dir / "pseudonym-key"
+
+    @property
+    def export_dir(self) -> Path:
+        """Where Bulk Data exports write their NDJSON files, a directory per job."""
+        return self.data_dir / "exports"
 
     @property
     def effective_clients_file(self) -> Path:
@@ -187,6 +201,10 @@ class Settings:
                 "VOORZORG_OUTBOX_CIRCUIT_INTERVAL", e.get("VOORZORG_OUTBOX_CIRCUIT_INTERVAL", "30")
             ),
             subscription_allow_http=_yes(e.get("VOORZORG_SUBSCRIPTION_ALLOW_HTTP", "")),
+            pseudonym_key=e.get("VOORZORG_PSEUDONYM_KEY", ""),
+            pseudonym_key_file=(
+                Path(e["VOORZORG_PSEUDONYM_KEY_FILE"]) if e.get("VOORZORG_PSEUDONYM_KEY_FILE") else None
+            ),
         )
 
 

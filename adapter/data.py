@@ -17,6 +17,8 @@ loader per file, cached: each file is read once per process (none is read on the
 | exchange.yaml | `exchange_flows()` (the raw flows; `adapter.exchange.routing` makes `Flow`s of them) |
 | visit-schedule.yaml | `visit_schedule()` |
 | path.yaml | `path_rules()` (the client's path: businessStatus per decision, phases, birth outcome limits) |
+| export.yaml | `export_rules()` (Bulk Data $export: types, output formats, parameters) |
+| pseudonymisation.yaml | `pseudonymisation_rules()` (what the research export removes and pseudonymises) |
 """
 
 from __future__ import annotations
@@ -354,3 +356,35 @@ def theme_scale() -> Scale:
         if p.get("code") == SCALE_ORDER_PROPERTY
     }
     return Scale(levels=levels)
+
+
+class ExportRules(TypedDict):
+    types: list[str]
+    output_formats: list[str]
+    parameters: list[str]
+    page_size: int
+    retry_after: int
+
+
+class PseudonymisationRules(TypedDict):
+    types: list[str]
+    everywhere: list[str]
+    remove: dict[str, list[str]]
+    keep_only: dict[str, list[str]]
+    year_month: dict[str, list[str]]
+    reference_keeps: list[str]
+    security: list[dict[str, str]]
+
+
+@cache
+def export_rules() -> ExportRules:
+    """What $export writes and takes (export.yaml)."""
+    rules: ExportRules = _mapping("export.yaml")  # type: ignore[assignment]
+    return rules
+
+
+@cache
+def pseudonymisation_rules() -> PseudonymisationRules:
+    """What the research export removes, cuts and pseudonymises (pseudonymisation.yaml)."""
+    rules: PseudonymisationRules = _mapping("pseudonymisation.yaml")  # type: ignore[assignment]
+    return rules

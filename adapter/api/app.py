@@ -20,6 +20,7 @@ from adapter.api import (
     auth,
     care,
     consult,
+    export,
     metadata,
     notifications,
     operations,
@@ -58,6 +59,7 @@ ROUTERS = (
     care.router,
     validation.router,
     operations.router,
+    export.router,  # $export, its status and files, POST /Group
     outbox.router,
     themes.router,
     sharing.router,
@@ -83,6 +85,7 @@ def api(adapter: Adapter) -> FastAPI:
         for running in (worker, notifier):
             if running is not None:
                 running.start()
+        adapter.exports.resume()  # the exports a previous run accepted and did not finish
         try:
             yield
         finally:

@@ -29,6 +29,8 @@ SMART_SECURITY = "http://terminology.hl7.org/CodeSystem/restful-security-service
 BACKPORT_SERVER = (
     "http://hl7.org/fhir/uv/subscriptions-backport/CapabilityStatement/backport-subscription-server-r4"
 )
+#: The Bulk Data Access IG's server CapabilityStatement ($export at system and Group level).
+BULK_DATA_SERVER = "http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"
 
 
 def _notes() -> dict[str, Any]:
@@ -203,8 +205,9 @@ def capability_statement(
             }
         ],
     }
+    statement["instantiates"] = [BULK_DATA_SERVER]
     if "Subscription" in stored_types():
-        statement["instantiates"] = [BACKPORT_SERVER]
+        statement["instantiates"].append(BACKPORT_SERVER)
     return statement
 
 

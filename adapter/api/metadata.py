@@ -18,6 +18,7 @@ from adapter.api.rest import CREATABLE, UPDATABLE
 from adapter.api.search_results import paged_searchset
 from adapter.config import CANONICAL_BASE, Settings
 from adapter.data import conformance_resources, stored_types
+from adapter.export.runner import EXPORT_OPERATION, GROUP_EXPORT_OPERATION
 from adapter.fhir.outcome import FhirError
 from adapter.fhir.search import refuse_unknown
 
@@ -238,6 +239,7 @@ _INSTANCE_OPERATIONS = {
 for _operations in (consult.OPERATIONS, path.OPERATIONS):  # $request-consult, $accept-advice; the path's
     for _rtype, _ops in _operations.items():
         _INSTANCE_OPERATIONS[_rtype] = [*_INSTANCE_OPERATIONS.get(_rtype, []), *_ops]
+_INSTANCE_OPERATIONS["Group"] = [{"name": "export", "definition": GROUP_EXPORT_OPERATION}]
 _VALIDATE = {"name": "validate", "definition": "http://hl7.org/fhir/OperationDefinition/Resource-validate"}
 _APPLY = {"name": "apply", "definition": "http://hl7.org/fhir/OperationDefinition/PlanDefinition-apply"}
 
@@ -258,6 +260,7 @@ def capability_statement(settings: Settings) -> dict[str, Any]:
     system = [
         {"name": "check-eligibility", "definition": check},
         {"name": "process-message", "definition": path.PROCESS_MESSAGE},
+        {"name": "export", "definition": EXPORT_OPERATION},
     ]
     return capability.capability_statement(
         settings,

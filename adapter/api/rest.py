@@ -27,13 +27,13 @@ from adapter.workflows.tasks import update_task
 router = APIRouter(dependencies=[Depends(check_accept)])
 
 #: Resource types created with POST [type] (a home visit, a child born, a theme assessment or goal, a
-#: sharing consent, a notified-pull notification Task, a sender's Subscription; the rest arrives through
-#: intake).
+#: sharing consent, a notified-pull notification Task, a sender's Subscription, a Group of clients to
+#: export (adapter/api/export.py); the rest arrives through intake).
 #: Resource types that may be updated with PUT (the closed-loop Task: cancel, start, complete; a
 #: theme Goal's progress, adapter/api/themes.py; a sharing Consent withdrawn, adapter/api/sharing.py; a
 #: Subscription restarted or stopped, adapter/api/subscriptions.py).
 UPDATABLE = {"Task", "Goal", "Consent", "Subscription"}
-CREATABLE = {"Encounter", "Patient", "Observation", "Goal", "Consent", "Task", "Subscription"}
+CREATABLE = {"Encounter", "Patient", "Observation", "Goal", "Consent", "Task", "Subscription", "Group"}
 
 
 def _known(resource_type: str) -> None:

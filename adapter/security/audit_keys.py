@@ -78,6 +78,11 @@ def load_audit_keys(env_secrets: str, key_file: Path) -> AuditKeys:
     return AuditKeys.of(*(ln.encode() for ln in lines if ln and not ln.startswith("#")))
 
 
+def make_secret_file(path: Path) -> None:
+    """A file holding a fresh secret (the pseudonym key of the research export is made the same way)."""
+    _make(path)
+
+
 def _make(path: Path) -> None:
     """A fresh secret, written whole before it appears under `path` (two processes starting at once
     end up with one key)."""

@@ -181,3 +181,24 @@ peer_circuit = Table(
     Column("last_error", Text),
     Column("changed", String(32), nullable=False),
 )
+
+#: Bulk Data exports ($export, adapter/export): one row per kick-off, kept while its files are offered.
+#: `status`: accepted | in-progress | completed | failed | cancelled. Who asked (client and organisation)
+#: is the only one who may poll, download and cancel.
+export_job = Table(
+    "export_job",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("client_id", String(255), nullable=False),
+    Column("organization", String(255)),  # "system|value"; NULL: a token without one
+    Column("role", String(64), nullable=False),
+    Column("request", Text, nullable=False),  # the kick-off URL, as the manifest repeats it
+    Column("params", Text, nullable=False),  # JSON: types, since, group members, pseudonymised
+    Column("transaction_time", String(32), nullable=False),
+    Column("updated", String(32), nullable=False),
+    Column("progress", String(255)),
+    Column("output", Text),  # JSON: [{type, file, count}] once completed
+    Column("error", Text),
+    Index("ix_export_status", "status"),
+)

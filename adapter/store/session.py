@@ -8,7 +8,8 @@ Four parts sit behind one session, all in the same database transaction:
 - resources: current versions, history, search index, business keys, who has a part in what;
 - `queue`: the outbox table (`adapter.store.queue.Queue`), what must reach a peer;
 - `audit`: the audit chain's table (`adapter.store.audit_chain.AuditRows`);
-- `subscriptions`: each Subscription's event count and last delivery (`adapter.store.subscription_state`).
+- `subscriptions`: each Subscription's event count and last delivery (`adapter.store.subscription_state`);
+- `exports`: the Bulk Data export jobs (`adapter.store.export_jobs`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from adapter.store.audit_chain import AuditRows
+    from adapter.store.export_jobs import ExportJobs
     from adapter.store.queue import Queue
     from adapter.store.subscription_state import SubscriptionRows
 
@@ -138,6 +140,9 @@ class Session(Protocol):
     @property
     def subscriptions(self) -> SubscriptionRows: ...
 
+    @property
+    def exports(self) -> ExportJobs: ...
+
     # --- reads ---
     def get(self, res_type: str, res_id: str) -> Stored | None: ...
 
@@ -175,6 +180,20 @@ class Session(Protocol):
         ...
 
     def count(self, res_type: str, **params: Criterion) -> int: ...
+
+    def scan(
+        self,
+        res_type: str,
+        since: str | None,
+        after: tuple[str, str] | None,
+        count: int,
+        until: str | None = None,
+    ) -> list[Stored]:
+        """Up to `count` current resources of a type changed after `since` (and not after `until`), in
+        (lastUpdated, id) order,
+        from just past `after` (the last one of the previous page): a keyset page, as cheap at the end of
+        a large table as at its start."""
+        ...
 
     # --- writes ---
     def put(self, content: dict[str, Any], *, if_match: int | None = None, method: str = "PUT") -> Write: ...

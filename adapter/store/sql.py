@@ -22,6 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from adapter.fhir.dates import now_instant
 from adapter.fhir.outcome import FhirError, Issue
 from adapter.store.audit_chain import AuditRows
+from adapter.store.export_jobs import ExportJobs
 from adapter.store.indexing import element_of, index_rows
 from adapter.store.queue import Queue
 from adapter.store.schema import (
@@ -70,6 +71,10 @@ class SqlSession:
     @cached_property
     def subscriptions(self) -> SubscriptionRows:
         return SubscriptionRows(self.conn, self.is_sqlite)
+
+    @cached_property
+    def exports(self) -> ExportJobs:
+        return ExportJobs(self.conn)
 
     # --- reads -------------------------------------------------------------------------------
     def get(self, res_type: str, res_id: str) -> Stored | None:
@@ -156,6 +161,28 @@ class SqlSession:
 
     def count(self, res_type: str, **params: Criterion) -> int:
         return self.search(res_type, criteria(**params), 0, 0)[0]
+
+    def scan(
+        self,
+        res_type: str,
+        since: str | None,
+        after: tuple[str, str] | None,
+        count: int,
+        until: str | None = None,
+    ) -> list[Stored]:
+        r = resource.c
+        where: list[ColumnElement[bool]] = [r.res_type == res_type, r.deleted.is_(False)]
+        if since is not None:
+            where.append(r.last_updated > since)
+        if until is not None:
+            where.append(r.last_updated <= until)
+        if after is not None:
+            stamp, rid = after
+            where.append(or_(r.last_updated > stamp, and_(r.last_updated == stamp, r.res_id > rid)))
+        rows = self.conn.execute(
+            select(resource).where(*where).order_by(r.last_updated, r.res_id).limit(count)
+        ).all()
+        return [_stored(row) for row in rows]
 
     def _condition(self, res_type: str, param: str, a: Alternative) -> ColumnElement[bool]:
         r, s = resource.c, search_index.c

@@ -81,7 +81,7 @@ def test_capability_statement(client: TestClient) -> None:
     rest = cs["rest"][0]
     assert rest["mode"] == "server"
     assert [i["code"] for i in rest["interaction"]] == ["transaction"]
-    assert [o["name"] for o in rest["operation"]] == ["check-eligibility", "process-message"]
+    assert [o["name"] for o in rest["operation"]] == ["check-eligibility", "process-message", "export"]
     assert rest["operation"][0]["definition"].endswith("/OperationDefinition/check-eligibility")
     by_type = {r["type"]: r for r in rest["resource"]}
     for rtype in stored_types():
@@ -92,8 +92,9 @@ def test_capability_statement(client: TestClient) -> None:
         assert ("update" in codes) == (rtype in {"Task", "Goal", "Consent", "Subscription"}), rtype
         assert "delete" not in codes, rtype
         # a visit, a child, an assessment or goal, a consent, a pull notification; the rest via intake
-        # Task: a notification; Subscription: a sender's, to its referral Tasks
+        # Task: a notification; Subscription: a sender's, to its referral Tasks; a Group to export
         creatable = {"Encounter", "Patient", "Observation", "Goal", "Consent", "Task", "Subscription"}
+        creatable.add("Group")
         assert ("create" in codes) == (rtype in creatable), rtype
         names = {p["name"] for p in res["searchParam"]}
         assert {"_id", "_lastUpdated"} <= names, rtype

@@ -197,6 +197,20 @@ def expected(role: str, rtype: str, interaction: str, target: str) -> Expected:
     return Expected(passes=True)
 
 
+def expected_export(role: str, pseudonymised: bool) -> Expected:
+    """The answer to a kick-off of `$export` (a token with every scope): 202 when the role's `export`
+    right covers the variant asked for, else 403 (access-policy.yaml `export`)."""
+    if role == "anonymous":
+        return Expected(401)
+    right = role_policy(role).get("export", "none")
+    return Expected(202 if right == "any" or (right == "pseudonymised" and pseudonymised) else 403)
+
+
+def _exports(role: str) -> str:
+    asked = [p for p in (False, True) if expected_export(role, p).status == 202]
+    return {0: "no", 1: "pseudonymised only", 2: "yes (or pseudonymised)"}[len(asked)]
+
+
 def _audit_event(role: str, interaction: str, target: str) -> Expected:
     """The audit log: read and searched by a role that lists AuditEvent by name; never written."""
     if interaction in ("create", "update"):
@@ -279,10 +293,13 @@ def readme_tables() -> str:
         lines.append(f"| {rtype} | " + " | ".join(_reads_cell(r, rtype) for r in roles) + " |")
     lines += [
         "",
-        "| role | may send referrals | creates, updates, operations (else 403 or 405) | moves a Task to |",
-        "| --- | --- | --- | --- |",
+        "| role | may send referrals | creates, updates, operations (else 403 or 405) | moves a Task to "
+        "| `$export` |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for role in roles:
         intake = {"any": "yes", "own": "in its own name", "none": "no"}[role_policy(role)["intake"]]
-        lines.append(f"| `{role}` | {intake} | {_changes(role)} | {_task_moves(role)} |")
+        lines.append(
+            f"| `{role}` | {intake} | {_changes(role)} | {_task_moves(role)} | {_exports(role)} |"
+        )
     return "\n".join(lines)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from tests.security.matrix import (
     TYPES,
     cells,
     expected,
+    expected_export,
     interactions,
     readme_tables,
     visible,
@@ -318,9 +320,33 @@ def _leaks(world: World, role: str, rtype: str, interaction: str, answers: dict[
     return same
 
 
+@pytest.mark.parametrize("role", ROLES)
+def test_who_may_export(world: World, role: str) -> None:
+    """`$export`, identifiable and pseudonymised: the answer the policy's `export` right owes each role;
+    a refusal names the operation. An accepted export runs to its end before the next test."""
+    c = world.client(role)
+    headers = {"Prefer": "respond-async", "Accept": "application/fhir+json"}
+    for pseudonymised in (False, True):
+        want = expected_export(role, pseudonymised)
+        params = {"_type": "Patient", **({"_pseudonymise": "true"} if pseudonymised else {})}
+        r = c.get("/$export", params=params, headers=headers)
+        assert want.holds(r.status_code, None), (role, pseudonymised, r.status_code, r.text[:200])
+        assert r.json()["resourceType"] == "OperationOutcome"
+        if r.status_code == 403:
+            assert "$export" in r.text
+        if r.status_code == 202:
+            status_url = r.headers["content-location"]
+            for _ in range(600):
+                if c.get(status_url).status_code == 200:
+                    break
+                time.sleep(0.05)
+            world.app.state.ctx.adapter.exports.wait()
+            assert c.get(status_url).status_code == 200
+
+
 def test_the_matrix_has_every_cell() -> None:
     """Roles × types × interactions × targets, as the policy data has them (per backend)."""
-    assert len(cells()) == len(ROLES) * sum(len(interactions(t)) for t in TYPES) * len(TARGETS) == 2310
+    assert len(cells()) == len(ROLES) * sum(len(interactions(t)) for t in TYPES) * len(TARGETS) == 2640
 
 
 def test_the_readme_shows_the_matrix() -> None:
