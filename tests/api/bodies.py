@@ -39,8 +39,19 @@ def visit(plan: dict[str, Any], sequence: int = 1, ident: str = "v-1") -> dict[s
     }
 
 
-def sharing_consent(patient: str) -> dict[str, Any]:
-    """She permits the OZKS summary (profile voorzorg-sharing-consent)."""
+ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+
+
+def sharing_consent(
+    patient: str,
+    *,
+    permit: bool = True,
+    recipient: str = "ozks-summary",
+    when: str = "2026-03-10T10:00:00+01:00",
+    **extra: Any,
+) -> dict[str, Any]:
+    """Her sharing consent (profile voorzorg-sharing-consent): she permits (OPTIN) or refuses (OPTOUT)
+    sharing with `recipient` (CodeSystem voorzorg-sharing; by default the OZKS summary)."""
     return {
         "resourceType": "Consent",
         "meta": {"profile": ["https://fhir.voorzorg.nl/StructureDefinition/voorzorg-sharing-consent"]},
@@ -52,14 +63,13 @@ def sharing_consent(patient: str) -> dict[str, Any]:
         },
         "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
         "patient": {"reference": patient},
-        "dateTime": "2026-03-10T10:00:00+01:00",
-        "policyRule": {
-            "coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "OPTIN"}]
-        },
+        "dateTime": when,
+        "policyRule": {"coding": [{"system": ACT_CODE, "code": "OPTIN" if permit else "OPTOUT"}]},
         "provision": {
-            "type": "permit",
-            "code": [{"coding": [{"system": SHARING, "code": "ozks-summary"}]}],
+            "type": "permit" if permit else "deny",
+            "code": [{"coding": [{"system": SHARING, "code": recipient}]}],
         },
+        **extra,
     }
 
 

@@ -11,41 +11,16 @@ from fastapi.testclient import TestClient
 from adapter.config import Settings
 from adapter.store.engine import Store
 from adapter.workflows.sharing import may_share_with, summary_id
+from tests.api.bodies import sharing_consent
 from tests.api.test_careplan import _intake, _visit
 from tests.conftest import FHIR_JSON_HEADERS
 from tests.security.helpers import client_as
 
-SHARING = "https://fhir.voorzorg.nl/CodeSystem/voorzorg-sharing"
 OZKS_ORG = "http://fhir.nl/fhir/NamingSystem/ura|00007777"
 
 
 def _consent(patient: str, permit: bool = True, code: str = "ozks-summary", **extra: Any) -> dict[str, Any]:
-    return {
-        "resourceType": "Consent",
-        "meta": {"profile": ["https://fhir.voorzorg.nl/StructureDefinition/voorzorg-sharing-consent"]},
-        "status": "active",
-        "scope": {
-            "coding": [
-                {"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}
-            ]
-        },
-        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
-        "patient": {"reference": patient},
-        "dateTime": "2026-03-10T10:00:00+01:00",
-        "policyRule": {
-            "coding": [
-                {
-                    "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
-                    "code": "OPTIN" if permit else "OPTOUT",
-                }
-            ]
-        },
-        "provision": {
-            "type": "permit" if permit else "deny",
-            "code": [{"coding": [{"system": SHARING, "code": code}]}],
-        },
-        **extra,
-    }
+    return sharing_consent(patient, permit=permit, recipient=code, **extra)
 
 
 def _post(client: TestClient, path: str, body: dict[str, Any]) -> Any:

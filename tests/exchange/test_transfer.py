@@ -24,6 +24,7 @@ from adapter.config import Settings
 from adapter.exchange.outbox import Outbox
 from adapter.security.tokens import IssuerKey
 from adapter.store.engine import Store
+from tests.api.bodies import sharing_consent
 from tests.api.helpers import path_status, task_track
 from tests.api.test_careplan import _visit
 from tests.conftest import FHIR_JSON_HEADERS, bearer, postgres_store
@@ -34,7 +35,6 @@ from tests.path_helpers import code_of, extension, intake, intake_visit, parts, 
 ZUID = "http://fhir.nl/fhir/NamingSystem/ura|00000000"  # the JGZ she leaves (instance A)
 NOORD = "http://fhir.nl/fhir/NamingSystem/ura|00008888"  # the JGZ of her new region (instance B)
 BSN_SYSTEM = "http://fhir.nl/fhir/NamingSystem/bsn"
-SHARING = "https://fhir.voorzorg.nl/CodeSystem/voorzorg-sharing"
 
 
 @pytest.fixture
@@ -104,31 +104,7 @@ def _b(server: LiveServer, settings: Settings, path: str, **params: str) -> dict
 
 
 def _consent(patient: str, recipient: str = "jgz-transfer", permit: bool = True) -> dict[str, Any]:
-    return {
-        "resourceType": "Consent",
-        "meta": {"profile": ["https://fhir.voorzorg.nl/StructureDefinition/voorzorg-sharing-consent"]},
-        "status": "active",
-        "scope": {
-            "coding": [
-                {"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}
-            ]
-        },
-        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
-        "patient": {"reference": patient},
-        "dateTime": "2026-05-01",
-        "policyRule": {
-            "coding": [
-                {
-                    "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
-                    "code": "OPTIN" if permit else "OPTOUT",
-                }
-            ]
-        },
-        "provision": {
-            "type": "permit" if permit else "deny",
-            "code": [{"coding": [{"system": SHARING, "code": recipient}]}],
-        },
-    }
+    return sharing_consent(patient, permit=permit, recipient=recipient, when="2026-05-01")
 
 
 def _transfer(consent: str | None, destination: str = NOORD, on: str = "2026-05-04") -> dict[str, Any]:
@@ -302,22 +278,33 @@ def test_a_transfer_to_an_organisation_without_a_peer_is_refused(
         ]
 
 
-def test_a_message_for_another_organisation_is_refused_by_the_receiver(
-    regions: Any, referral: dict[str, Any]
-) -> None:
-    a, adapter, b, b_settings = regions
+def _queued_transfer(a: TestClient, adapter: Any, referral: dict[str, Any]) -> dict[str, Any]:
+    """The transfer message A queued for B: her consent, then `$transfer` (not yet delivered)."""
     out, programme = _enrolled_with_visits(a, referral)
     consent = post_json(a, "/Consent", _consent(f"Patient/{out['Patient']['id']}")).json()["id"]
     post_json(a, f"/EpisodeOfCare/{programme['id']}/$transfer", _transfer(f"Consent/{consent}"))
     [message] = [m for m in Outbox(adapter.store).list(limit=100)[1] if m.flow == "jgz-transfer"]
-    bundle = message.payload["bundle"]
-    bundle["entry"][0]["resource"]["destination"][0]["receiver"]["identifier"]["value"] = "00007777"
-    r = requests.post(
+    bundle: dict[str, Any] = message.payload["bundle"]
+    return bundle
+
+
+def _offer(b: LiveServer, b_settings: Settings, bundle: dict[str, Any]) -> requests.Response:
+    """B's `$process-message` as A's delivery would call it."""
+    return requests.post(
         f"{b.url}/$process-message",
         data=json.dumps(bundle),
         headers={**FHIR_JSON_HEADERS, **bearer(b_settings)},
         timeout=10,
     )
+
+
+def test_a_message_for_another_organisation_is_refused_by_the_receiver(
+    regions: Any, referral: dict[str, Any]
+) -> None:
+    a, adapter, b, b_settings = regions
+    bundle = _queued_transfer(a, adapter, referral)
+    bundle["entry"][0]["resource"]["destination"][0]["receiver"]["identifier"]["value"] = "00007777"
+    r = _offer(b, b_settings, bundle)
     assert r.status_code == 422, r.text
     assert r.json()["issue"][0]["expression"] == ["Bundle.entry[0].resource.destination[0].receiver"]
     assert _b(b, b_settings, "/Patient")["total"] == 0
@@ -327,23 +314,14 @@ def test_a_message_carrying_a_plan_that_breaks_its_profile_is_refused(
     regions: Any, referral: dict[str, Any]
 ) -> None:
     a, adapter, b, b_settings = regions
-    out, programme = _enrolled_with_visits(a, referral)
-    consent = post_json(a, "/Consent", _consent(f"Patient/{out['Patient']['id']}")).json()["id"]
-    post_json(a, f"/EpisodeOfCare/{programme['id']}/$transfer", _transfer(f"Consent/{consent}"))
-    [message] = [m for m in Outbox(adapter.store).list(limit=100)[1] if m.flow == "jgz-transfer"]
-    bundle = message.payload["bundle"]
+    bundle = _queued_transfer(a, adapter, referral)
     i, plan = next(
         (i, e["resource"])
         for i, e in enumerate(bundle["entry"])
         if e["resource"]["resourceType"] == "CarePlan"
     )
     plan["intent"] = "proposal"
-    r = requests.post(
-        f"{b.url}/$process-message",
-        data=json.dumps(bundle),
-        headers={**FHIR_JSON_HEADERS, **bearer(b_settings)},
-        timeout=10,
-    )
+    r = _offer(b, b_settings, bundle)
     assert r.status_code == 422, r.text
     assert f"Bundle.entry[{i}].resource.intent" in [
         x for issue in r.json()["issue"] for x in issue.get("expression", [])
