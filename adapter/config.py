@@ -106,6 +106,15 @@ class Settings:
     # Subscription endpoints must be https; VOORZORG_SUBSCRIPTION_ALLOW_HTTP=true also takes http (tests,
     # a subscriber on the same host).
     subscription_allow_http: bool = False
+    # The coordinator's dashboard (/dashboard, adapter/dashboard): local users, and the session's idle time.
+    users_file: Path | None = None  # VOORZORG_USERS_FILE; default: users.yaml in the data dir
+    dashboard_session_minutes: float = 30.0  # a session unused this long is over (login again)
+    # OpenID Connect login at the organisation's identity provider (none: local users only).
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = field(default="", repr=False)
+    oidc_role_claim: str = "voorzorg_role"  # the ID token claim that names the person's role
+    oidc_organization_claim: str = "organization"  # the claim naming the organisation ("system|value")
 
     def __post_init__(self) -> None:
         if self.token_lifetime > self.max_token_lifetime:
@@ -140,6 +149,10 @@ class Settings:
     def audit_checkpoint_dir(self) -> Path:
         """Where `voorzorg-adapter audit checkpoint` keeps its copies, and `audit verify` looks."""
         return self.data_dir / "audit-checkpoints"
+
+    @property
+    def effective_users_file(self) -> Path:
+        return self.users_file or self.data_dir / "users.yaml"
 
     @property
     def effective_clients_file(self) -> Path:
@@ -187,6 +200,15 @@ class Settings:
                 "VOORZORG_OUTBOX_CIRCUIT_INTERVAL", e.get("VOORZORG_OUTBOX_CIRCUIT_INTERVAL", "30")
             ),
             subscription_allow_http=_yes(e.get("VOORZORG_SUBSCRIPTION_ALLOW_HTTP", "")),
+            users_file=Path(e["VOORZORG_USERS_FILE"]) if e.get("VOORZORG_USERS_FILE") else None,
+            dashboard_session_minutes=_positive(
+                "VOORZORG_DASHBOARD_SESSION_MINUTES", e.get("VOORZORG_DASHBOARD_SESSION_MINUTES", "30")
+            ),
+            oidc_issuer=e.get("VOORZORG_OIDC_ISSUER", "").rstrip("/"),
+            oidc_client_id=e.get("VOORZORG_OIDC_CLIENT_ID", ""),
+            oidc_client_secret=e.get("VOORZORG_OIDC_CLIENT_SECRET", ""),
+            oidc_role_claim=e.get("VOORZORG_OIDC_ROLE_CLAIM", "voorzorg_role"),
+            oidc_organization_claim=e.get("VOORZORG_OIDC_ORGANIZATION_CLAIM", "organization"),
         )
 
 
