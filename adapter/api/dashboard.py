@@ -152,7 +152,7 @@ async def dashboard(request: Request) -> Response:
             request, 403, "Not allowed", "Your role does not give access to the monitoring dashboard."
         )
     reports = await run_in_threadpool(year_reports, c.store, year)
-    shown = charts(reports.reports, reports.goals)
+    shown = charts(reports.reports, reports.goals, reports.monthly)
     access = Access(interaction="read", resource_type="MeasureReport")
     access.entities = [f"Measure/{m}" for m in reports.measures]
     start, end = reports.period

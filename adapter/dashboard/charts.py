@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import matplotlib
@@ -39,22 +39,23 @@ _GOAL_COLOUR = "#b2182b"
 class Goal:
     """An FNP goal: `at least` or `at most` a percentage (or another unit)."""
 
-    comparator: str  # ">=" or "<="
+    comparator: str  # "ge" (at least) or "le" (at most), as mappings/measures.yaml says
     value: float
 
     def __str__(self) -> str:
-        return f"{'≥' if self.comparator == '>=' else '≤'} {_number(self.value)}"
+        return f"{'≥' if self.comparator == 'ge' else '≤'} {_number(self.value)}"
 
     def met(self, score: float) -> bool:
-        return score >= self.value if self.comparator == ">=" else score <= self.value
+        return score >= self.value if self.comparator == "ge" else score <= self.value
 
 
 @dataclass(frozen=True)
 class ChartSpec:
     measure: str  # the Measure's id (MeasureReport.measure ends with it)
     title: str
-    kind: str  # "counts" or "scores"
-    stratifier: str | None = None  # the stratifier's code (counts; scores per stratum), None: the first
+    kind: str  # "monthly" (counts per month), "counts" (per stratum) or "scores" (per group or stratum)
+    group: str | None = None  # the group's code (None: every group, a bar each)
+    stratifier: str | None = None  # the stratifier whose strata are drawn
     unit: str = "%"
 
 
@@ -66,18 +67,26 @@ class Chart:
     columns: list[str]
     rows: list[list[str]]
     note: str = ""
-    numbers: list[str] = field(default_factory=list)  # the numbers shown, as the table writes them
 
 
-#: The dashboard's charts, in page order (domain page §8).
+#: The dashboard's charts, in page order (domain page §8; mappings/measures.yaml says what each counts).
 SPECS: tuple[ChartSpec, ...] = (
-    ChartSpec("voorzorg-referrals", "Referrals per month, by track", "counts", unit=""),
-    ChartSpec("voorzorg-reach", "Reach: clients enrolled per municipality", "counts", unit=""),
-    ChartSpec("voorzorg-uptake", "Uptake: enrolled of those referred eligible", "scores"),
-    ChartSpec("voorzorg-enrolment-timing", "Enrolment timing (gestational age at enrolment)", "scores"),
-    ChartSpec("voorzorg-attrition", "Attrition per phase", "scores"),
+    ChartSpec("voorzorg-referrals", "Referrals per month, by track", "monthly", "received", "track", ""),
+    ChartSpec(
+        "voorzorg-reach", "Reach: clients enrolled per municipality", "counts", "enrolled", "municipality", ""
+    ),
+    ChartSpec("voorzorg-uptake", "Uptake: enrolled of the referrals decided eligible", "scores"),
+    ChartSpec("voorzorg-enrolment-timing", "Enrolment timing: gestational age at enrolment", "scores"),
+    ChartSpec("voorzorg-attrition", "Attrition per phase: ended early", "scores"),
     ChartSpec("voorzorg-dosage", "Dosage per phase: visits done of visits planned", "scores"),
-    ChartSpec("voorzorg-consult", "VoorZorg Consult: turnaround", "scores", unit="days"),
+    ChartSpec(
+        "voorzorg-consult",
+        "VoorZorg Consult: days from request to advice",
+        "scores",
+        "days-to-advice",
+        "reason",
+        "days",
+    ),
 )
 
 
@@ -116,29 +125,23 @@ def measure_id(report: Mapping[str, Any]) -> str:
     return str(report.get("measure", "")).split("|")[0].rstrip("/").rsplit("/", 1)[-1]
 
 
-def _stratifier(group: Mapping[str, Any], code: str | None) -> Mapping[str, Any] | None:
-    for s in group.get("stratifier", []):
-        if code is None or any(code_of(c) == code for c in s.get("code", [])):
-            found: Mapping[str, Any] = s
+def group_of(report: Mapping[str, Any], code: str | None) -> Mapping[str, Any]:
+    """The group with this code (the first when None); an empty one when the report has none."""
+    for group in report.get("group", []):
+        if code is None or code_of(group.get("code")) == code:
+            found: Mapping[str, Any] = group
             return found
-    return None
+    return {}
 
 
-def _count(element: Mapping[str, Any]) -> float:
-    """A stratum's or group's number: its numerator, else its initial population, else its score."""
-    for code in ("numerator", "initial-population"):
-        n = population(element, code)
-        if n is not None:
-            return float(n)
-    return score(element) or 0.0
-
-
-def _components(stratum: Mapping[str, Any]) -> tuple[str, str]:
-    """(row, series) of a stratum: its two components (month, track), or its value alone."""
-    parts = [text_of(c.get("value")) for c in stratum.get("component", [])]
-    if len(parts) >= 2:
-        return parts[0], parts[1]
-    return (parts[0] if parts else text_of(stratum.get("value"))), ""
+def strata(group: Mapping[str, Any], stratifier: str | None) -> list[Mapping[str, Any]]:
+    """The strata of the stratifier with this code (the first when None)."""
+    for s in group.get("stratifier", []):
+        if stratifier is None or any(
+            text_of(c) == stratifier or code_of(c) == stratifier for c in s.get("code", [])
+        ):
+            return list(s.get("stratum", []))
+    return []
 
 
 def _number(value: float | None, unit: str = "") -> str:
@@ -148,12 +151,25 @@ def _number(value: float | None, unit: str = "") -> str:
     return f"{text} %" if unit == "%" else (f"{text} {unit}" if unit else text)
 
 
+def _count(n: int | None) -> str:
+    return "–" if n is None else str(n)
+
+
 # --- the charts ------------------------------------------------------------------------------------
-def charts(reports: Mapping[str, Mapping[str, Any]], goals: Mapping[str, Goal] | None = None) -> list[Chart]:
-    """The dashboard's charts of `reports` (measure id -> MeasureReport); `goals` by
-    "measure-id#group-or-stratum-code". A measure without a report is left out."""
+def charts(
+    reports: Mapping[str, Mapping[str, Any]],
+    goals: Mapping[str, Goal] | None = None,
+    monthly: Sequence[tuple[str, Mapping[str, Any]]] = (),
+) -> list[Chart]:
+    """The dashboard's charts: `reports` by measure id, `goals` by "measure-id#group-code" (in the unit
+    drawn: percent), `monthly` the referrals' reports month by month (label, report). A measure without
+    a report is left out."""
     out = []
     for spec in SPECS:
+        if spec.kind == "monthly":
+            if monthly:
+                out.append(monthly_chart(spec, monthly))
+            continue
         report = reports.get(spec.measure)
         if report is None:
             continue
@@ -164,41 +180,49 @@ def charts(reports: Mapping[str, Mapping[str, Any]], goals: Mapping[str, Goal] |
     return out
 
 
-def counts_chart(spec: ChartSpec, report: Mapping[str, Any]) -> Chart:
-    """Bars of the first group's strata (stacked per series when strata have two components)."""
-    group = (report.get("group") or [{}])[0]
-    strat = _stratifier(group, spec.stratifier)
-    rows_order: list[str] = []
-    series_order: list[str] = []
+def monthly_chart(spec: ChartSpec, monthly: Sequence[tuple[str, Mapping[str, Any]]]) -> Chart:
+    """Stacked bars: per month (a report each), the count of each stratum (track)."""
+    series: list[str] = []
     cells: dict[tuple[str, str], float] = {}
-    for stratum in (strat or {}).get("stratum", []):
-        row, series = _components(stratum)
-        rows_order += [row] if row not in rows_order else []
-        series_order += [series] if series not in series_order else []
-        cells[(row, series)] = cells.get((row, series), 0.0) + _count(stratum)
+    totals: dict[str, int | None] = {}
+    for month, report in monthly:
+        group = group_of(report, spec.group)
+        totals[month] = population(group, "initial-population")
+        for stratum in strata(group, spec.stratifier):
+            name = text_of(stratum.get("value"))
+            series += [name] if name not in series else []
+            cells[(month, name)] = float(population(stratum, "initial-population") or 0)
+    months = [m for m, _ in monthly]
+    rows = [[m, *(_number(cells.get((m, s), 0.0)) for s in series), _count(totals[m])] for m in months]
+    svg = _draw_counts(months, series, cells, horizontal=False)
+    total = sum(t or 0 for t in totals.values())
+    return Chart(_key(spec), spec.title, svg, ["month", *series, "total"], rows, f"{total} in the period")
+
+
+def counts_chart(spec: ChartSpec, report: Mapping[str, Any]) -> Chart:
+    """Horizontal bars: the count of each stratum (municipality)."""
+    group = group_of(report, spec.group)
+    cells: dict[tuple[str, str], float] = {}
+    names = []
+    for stratum in strata(group, spec.stratifier):
+        name = text_of(stratum.get("value"))
+        names.append(name)
+        cells[(name, "")] = float(population(stratum, "initial-population") or 0)
+    rows = [[n, _number(cells[(n, "")])] for n in names]
+    svg = _draw_counts(names, [""], cells, horizontal=True)
     total = population(group, "initial-population")
-    labels = [s or "count" for s in series_order] or ["count"]
-    table = [[r, *(_number(cells.get((r, s), 0.0)) for s in series_order)] for r in rows_order]
-    if len(series_order) > 1:
-        table = [
-            [*row, _number(sum(cells.get((r, s), 0.0) for s in series_order))]
-            for r, row in zip(rows_order, table, strict=True)
-        ]
-        labels = [*labels, "total"]
-    svg = _draw_counts(rows_order, series_order, cells, horizontal=len(series_order) <= 1)
-    note = f"total {_number(float(total))}" if total is not None else ""
-    return Chart(_key(spec), spec.title, svg, [_heading(strat), *labels], table, note, _numbers(table))
+    return Chart(
+        _key(spec), spec.title, svg, [spec.stratifier or "", "count"], rows, f"{_count(total)} in the period"
+    )
 
 
 def scores_chart(spec: ChartSpec, report: Mapping[str, Any], goals: Mapping[str, Goal]) -> Chart:
-    """A bar per group (or, with one group, per stratum), its score and, where the Measure has one, its
-    goal; the table adds numerator and denominator."""
-    elements = _scored(report, spec.stratifier)
+    """A bar per group (or, for one group, per stratum), its score, and the FNP goal where there is one."""
+    elements = _scored(spec, report)
     labels, values, marks, rows = [], [], [], []
     for code, label, element in elements:
         value = score(element)
-        if value is not None and spec.unit == "%" and value <= 1.0 and _is_proportion(report):
-            value *= 100.0
+        value = value * 100.0 if value is not None and spec.unit == "%" else value
         goal = goals.get(f"{spec.measure}#{code}")
         labels.append(label)
         values.append(value)
@@ -206,39 +230,43 @@ def scores_chart(spec: ChartSpec, report: Mapping[str, Any], goals: Mapping[str,
         rows.append(
             [
                 label,
-                _number(_maybe(population(element, "numerator"))),
-                _number(_maybe(population(element, "denominator"))),
+                *_sizes(spec, element),
                 _number(value, spec.unit),
-                str(goal) + (" %" if goal and spec.unit == "%" else "") if goal else "–",
+                _goal(goal, spec.unit),
                 _verdict(goal, value),
             ]
         )
     svg = _draw_scores(labels, values, marks, spec.unit)
-    columns = ["", "numerator", "denominator", "score", "FNP goal", ""]
-    return Chart(_key(spec), spec.title, svg, columns, rows, "", _numbers(rows))
+    sizes = ["answered", "requests"] if spec.unit != "%" else ["numerator", "of"]
+    return Chart(_key(spec), spec.title, svg, ["", *sizes, "score", "FNP goal", ""], rows)
 
 
-def _scored(report: Mapping[str, Any], stratifier: str | None) -> list[tuple[str, str, Mapping[str, Any]]]:
-    groups = report.get("group") or []
-    if len(groups) == 1 and _stratifier(groups[0], stratifier) is not None:
-        strata = _stratifier(groups[0], stratifier) or {}
-        return [(code_of(s.get("value")), text_of(s.get("value")), s) for s in strata.get("stratum", [])]
+def _scored(spec: ChartSpec, report: Mapping[str, Any]) -> list[tuple[str, str, Mapping[str, Any]]]:
+    if spec.group is not None:
+        group = group_of(report, spec.group)
+        out = [(code_of(s.get("value")), text_of(s.get("value")), s) for s in strata(group, spec.stratifier)]
+        return [("all", "all", group), *out]
+    return [(code_of(g.get("code")), text_of(g.get("code")), g) for g in report.get("group", [])]
+
+
+def _sizes(spec: ChartSpec, element: Mapping[str, Any]) -> list[str]:
+    """The counts beside a score: numerator and what it is out of (denominator less exclusions); for a
+    mean, how many it is over and of how many."""
+    if spec.unit != "%":
+        return [
+            _count(population(element, "measure-population")),
+            _count(population(element, "initial-population")),
+        ]
+    denominator = population(element, "denominator")
+    excluded = population(element, "denominator-exclusion") or 0
     return [
-        (code_of(g.get("code")), text_of(g.get("code")) or f"group {i + 1}", g) for i, g in enumerate(groups)
+        _count(population(element, "numerator")),
+        _count(None if denominator is None else denominator - excluded),
     ]
 
 
-def _is_proportion(report: Mapping[str, Any]) -> bool:
-    """Scores of proportions come as fractions (0.75) unless the report's unit says percent."""
-    for group in report.get("group", []):
-        unit = (group.get("measureScore") or {}).get("unit") or (group.get("measureScore") or {}).get("code")
-        if unit == "%":
-            return False
-    return True
-
-
-def _maybe(n: int | None) -> float | None:
-    return None if n is None else float(n)
+def _goal(goal: Goal | None, unit: str) -> str:
+    return "–" if goal is None else f"{goal}{' %' if unit == '%' else ''}"
 
 
 def _verdict(goal: Goal | None, value: float | None) -> str:
@@ -249,15 +277,6 @@ def _verdict(goal: Goal | None, value: float | None) -> str:
 
 def _key(spec: ChartSpec) -> str:
     return spec.measure.removeprefix("voorzorg-")
-
-
-def _heading(stratifier: Mapping[str, Any] | None) -> str:
-    codes = (stratifier or {}).get("code") or [{}]
-    return text_of(codes[0]) or ""
-
-
-def _numbers(rows: Sequence[Sequence[str]]) -> list[str]:
-    return [cell for row in rows for cell in row[1:] if cell and cell != "–"]
 
 
 # --- drawing ---------------------------------------------------------------------------------------
