@@ -22,6 +22,7 @@ from typing import Any
 
 import matplotlib
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 _STYLE: Any = {
     "svg.fonttype": "none",  # text stays text: small, sharp in print, readable by a screen reader
@@ -316,8 +317,9 @@ def _draw_counts(
                 ax.annotate(f"{total:g}", (x, total), ha="center", va="bottom", fontsize=8)
             if any(series):
                 ax.legend(frameon=False, fontsize=8, ncols=min(len(series), 4), loc="upper left")
+        (ax.xaxis if horizontal else ax.yaxis).set_major_locator(MaxNLocator(integer=True))  # counts
         if not rows:
-            ax.text(0.5, 0.5, "no data in this period", ha="center", va="center", transform=ax.transAxes)
+            _nothing(ax)
         return _svg(fig)
 
 
@@ -343,6 +345,11 @@ def _draw_scores(labels: list[str], values: list[float | None], goals: list[Goal
             ax.set_ylabel("%")
         elif unit:
             ax.set_ylabel(unit)
-        if not labels:
-            ax.text(0.5, 0.5, "no data in this period", ha="center", va="center", transform=ax.transAxes)
+        if not labels or (all(v is None for v in values) and unit != "%"):
+            _nothing(ax)
         return _svg(fig)
+
+
+def _nothing(ax: Any) -> None:
+    ax.set_axis_off()
+    ax.text(0.5, 0.5, "no data in this period", ha="center", va="center", transform=ax.transAxes)
