@@ -7,7 +7,7 @@ tests/monitoring/test_measures.py from the table below.
 | who | referrer | gemeente | EDD (GA at referral) | decision | intake visit (GA) | birth (GA, g) | ending |
 | --- | --- | --- | --- | --- | --- | --- | --- |
 | A | midwife | 0935 (coded) | 08-31 (14+0) | voorzorg | 03-09 (105 d) | 08-10 (259 d, 2950) | - |
-| B | midwife | Heerlen (text) | 07-20 (20) | voorzorg | 03-09 (147 d) | 07-01 (250 d, 2400) | 10-01 client-choice|
+| B | midwife | Heerlen | 07-20 (20+0) | voorzorg | 03-09 (147 d) | 07-01 (250 d, 2400) | 10-01 choice |
 | C | gp | none: unknown | 08-31 | voorzorg | 03-09 (105 d) | - | 05-01 not-reachable |
 | D | gynaecologist | 0935 (coded) | 08-31 | voorzorg | 03-09 (105 d) | - | 06-01 moved |
 | E | ozks | Heerlen | 08-31 | voorzorg | 03-09: says no | - | (cancelled) |
@@ -16,7 +16,7 @@ tests/monitoring/test_measures.py from the table below.
 | H | gp | Heerlen | 08-31, parity 1 | consult outside-criteria | - | - | - |
 | L | midwife | 0935 | 05-25 (28+0) | late-start | 03-16 (203 d) | - | - |
 
-(all dates in 2026)
+(all dates in 2026; "choice": client-choice)
 
 Visits recorded: A done 2-5 (and the intake visit, 1), missed 6; B done 2-3.
 Theme assessments: A financiele-stabiliteit concern (2026-03-09) -> attention-needed (2026-06-01): improved;
