@@ -47,6 +47,7 @@ SCALE_SYSTEM = own_system("voorzorg-theme-assessment")
 TRACK_URL = "https://fhir.voorzorg.nl/StructureDefinition/voorzorg-track"
 COUNTED_ASSESSMENTS = ("final", "amended", "corrected")
 NOT_VISITS = ("evaluation",)
+FIRST_PHASE = "pregnancy"
 
 
 def _token(param: str, value: str) -> Match:
@@ -285,7 +286,7 @@ class Facts:
             if row["phase"] == "programme" or end is None or not self.start <= end <= self.end:
                 continue
             ended = row.get("ended")
-            completed = ended is None or ended >= end or row.get("ending-reason") == "completed"
+            completed = ended is None or ended > end or row.get("ending-reason") == "completed"
             referral = by_programme.get(row["ref"])
             if referral:
                 out[referral].append({**row, "phase-completed": completed})
@@ -300,7 +301,9 @@ class Facts:
                 continue
             on = activity_date(a)
             for ph in phases:
-                if ph["phase-start"] <= on <= ph["phase-end"]:
+                # visits before her enrolment (the plan starts at the referral) belong to her first phase
+                first = ph["phase"] == FIRST_PHASE
+                if (first or ph["phase-start"] <= on) and on <= ph["phase-end"]:
                     out.append(
                         {
                             **{k: ph[k] for k in ("subject", "track", "municipality", "phase", "phase-end")},
@@ -348,10 +351,8 @@ class Facts:
 
     # --- birth ----------------------------------------------------------------------------------
     def births(self) -> list[Row]:
-        reports = self.s.every(
-            "Observation",
-            [_token("code", BIRTH_REPORT), _since("date", self.start), _until("date", self.end)],
-        )
+        # the birth date is the report's value (valueDateTime), which no search parameter indexes
+        reports = self.s.every("Observation", [_token("code", BIRTH_REPORT)])
         out = []
         for obs in reports:
             c = obs.content
