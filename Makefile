@@ -1,6 +1,7 @@
 # Two commands on a fresh machine (Python 3.11+; nothing else to set up):
 #   make run    installs the adapter into .venv and serves FHIR R4 on http://127.0.0.1:8080 (SQLite under ./data)
-#   make test   installs the test tools and runs lint, type checks and the whole test suite
+#   make test   installs the test tools (and chromium, when missing and allowed) and runs lint, type checks
+#               and the whole test suite
 #   make mutation  mutation testing of adapter/domain/ with tests/domain (not part of `make test`)
 PYTHON ?= python3
 VENV := .venv
@@ -23,7 +24,9 @@ lint: $(BIN)/voorzorg-adapter
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# the dashboard's browser test needs chromium: installed when missing and allowed (scripts/ensure-chromium.sh)
 test: lint
+	bash scripts/ensure-chromium.sh
 	$(BIN)/pytest -n 2
 
 # mutmut keeps its mutants and results under mutants/; a fresh copy each run, so every mutant is judged

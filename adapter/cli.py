@@ -267,6 +267,56 @@ def _check(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+# --- user (the dashboard's local users) ----------------------------------------------------------
+def _user_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=["add"], help="add: add a local dashboard user (or set a new password)")
+    p.add_argument("login", help="the user name to log in with")
+    p.add_argument("--name", required=True, help="the person's name, shown on the page and in the audit")
+    p.add_argument(
+        "--organization",
+        required=True,
+        help='"system|value", e.g. "http://fhir.nl/fhir/NamingSystem/ura|00000000"',
+    )
+    p.add_argument(
+        "--role", default="jgz", help="access-policy role (default jgz; see operations.monitoring)"
+    )
+    p.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input (else asked twice)",
+    )
+    p.epilog = (
+        "Users are kept in VOORZORG_USERS_FILE (default <data dir>/users.yaml, mode 0600), Argon2id hashes."
+    )
+
+
+def _user(settings: Settings, args: argparse.Namespace) -> int:
+    from getpass import getpass
+
+    from adapter.dashboard.users import add_user
+    from adapter.security.principal import known_roles
+
+    if args.role not in known_roles():
+        print(f"user: --role {args.role!r}; one of: {', '.join(known_roles())}", file=sys.stderr)
+        return 2
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass("password: ")
+        if getpass("again: ") != password:
+            print("user: the passwords differ", file=sys.stderr)
+            return 2
+    if len(password) < 12:
+        print("user: a password of at least 12 characters, please", file=sys.stderr)
+        return 2
+    path = settings.effective_users_file
+    add_user(
+        path, args.login, name=args.name, organization=args.organization, role=args.role, password=password
+    )
+    print(f"user {args.login} saved in {path}", file=sys.stderr)
+    return 0
+
+
 COMMANDS = (
     Command("serve", "run the FHIR REST API", _serve_arguments, _serve),
     Command(
@@ -283,6 +333,7 @@ COMMANDS = (
         _careplans_arguments,
         _careplans,
     ),
+    Command("user", "local users of the coordinator's dashboard (/dashboard)", _user_arguments, _user),
     *(Command(*c) for c in exchange_cli.COMMANDS),
 )
 

@@ -111,6 +111,15 @@ class Settings:
     # changes every pseudonym: research data exported before no longer links to what is exported after.
     pseudonym_key: str = field(default="", repr=False)  # VOORZORG_PSEUDONYM_KEY
     pseudonym_key_file: Path | None = None  # VOORZORG_PSEUDONYM_KEY_FILE
+    # The coordinator's dashboard (/dashboard, adapter/dashboard): local users, and the session's idle time.
+    users_file: Path | None = None  # VOORZORG_USERS_FILE; default: users.yaml in the data dir
+    dashboard_session_minutes: float = 30.0  # a session unused this long is over (login again)
+    # OpenID Connect login at the organisation's identity provider (none: local users only).
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = field(default="", repr=False)
+    oidc_role_claim: str = "voorzorg_role"  # the ID token claim that names the person's role
+    oidc_organization_claim: str = "organization"  # the claim naming the organisation ("system|value")
 
     def __post_init__(self) -> None:
         if self.token_lifetime > self.max_token_lifetime:
@@ -154,6 +163,10 @@ class Settings:
     def export_dir(self) -> Path:
         """Where Bulk Data exports write their NDJSON files, a directory per job."""
         return self.data_dir / "exports"
+
+    @property
+    def effective_users_file(self) -> Path:
+        return self.users_file or self.data_dir / "users.yaml"
 
     @property
     def effective_clients_file(self) -> Path:
@@ -205,6 +218,15 @@ class Settings:
             pseudonym_key_file=(
                 Path(e["VOORZORG_PSEUDONYM_KEY_FILE"]) if e.get("VOORZORG_PSEUDONYM_KEY_FILE") else None
             ),
+            users_file=Path(e["VOORZORG_USERS_FILE"]) if e.get("VOORZORG_USERS_FILE") else None,
+            dashboard_session_minutes=_positive(
+                "VOORZORG_DASHBOARD_SESSION_MINUTES", e.get("VOORZORG_DASHBOARD_SESSION_MINUTES", "30")
+            ),
+            oidc_issuer=e.get("VOORZORG_OIDC_ISSUER", "").rstrip("/"),
+            oidc_client_id=e.get("VOORZORG_OIDC_CLIENT_ID", ""),
+            oidc_client_secret=e.get("VOORZORG_OIDC_CLIENT_SECRET", ""),
+            oidc_role_claim=e.get("VOORZORG_OIDC_ROLE_CLAIM", "voorzorg_role"),
+            oidc_organization_claim=e.get("VOORZORG_OIDC_ORGANIZATION_CLAIM", "organization"),
         )
 
 

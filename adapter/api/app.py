@@ -21,6 +21,7 @@ from adapter.api import (
     care,
     consult,
     export,
+    dashboard,
     metadata,
     notifications,
     operations,
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 #: The routers, in the order their routes are tried: the specific ones before the generic REST ones.
 ROUTERS = (
     auth.router,
+    dashboard.router,  # the coordinator's dashboard (HTML, its own login)
     metadata.router,
     audit_events.router,
     care.router,

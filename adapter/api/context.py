@@ -11,6 +11,8 @@ from starlette.requests import Request
 
 from adapter.composition import Adapter
 from adapter.config import Settings
+from adapter.dashboard.oidc import OidcClient
+from adapter.dashboard.sessions import Sessions
 from adapter.domain.facts import Deployment
 from adapter.exchange.runtime import Exchange
 from adapter.fhir.jsonbody import parse_json
@@ -64,6 +66,17 @@ class AppContext:
             s.jwks_cache_seconds,
             s.max_token_lifetime,
         )
+
+    @cached_property
+    def sessions(self) -> Sessions:
+        """The dashboard's browser sessions (adapter.dashboard.sessions)."""
+        return Sessions(self.settings.dashboard_session_minutes * 60)
+
+    @cached_property
+    def oidc(self) -> OidcClient | None:
+        """The dashboard's login at the organisation's identity provider; None when none is configured."""
+        s = self.settings
+        return OidcClient(s) if s.oidc_issuer and s.oidc_client_id else None
 
     def clients(self) -> dict[str, RegisteredClient]:
         """Read on each token request, so a newly registered client needs no restart."""

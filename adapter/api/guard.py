@@ -31,8 +31,10 @@ from adapter.store.session import Match, Session, Stored
 
 log = logging.getLogger("voorzorg.security")
 
-#: Paths anyone may read: what the server is, and how to get a token.
-PUBLIC_PREFIXES = ("/metadata", "/.well-known/", "/auth/")
+#: Paths anyone may read: what the server is, and how to get a token. The coordinator's dashboard is a
+#: person's browser, not a bearer token: it authenticates by its own session and audits every view,
+#: login and logout itself (adapter.api.dashboard).
+PUBLIC_PREFIXES = ("/metadata", "/.well-known/", "/auth/", "/dashboard/")
 PUBLIC_CONFORMANCE = (
     "/CodeSystem",
     "/ValueSet",
@@ -56,7 +58,7 @@ def is_public(request: Request) -> bool:
     """What the server is and how to get a token; reads of conformance resources, not operations on them
     (`$validate` reads the store: it is authenticated and audited like any other)."""
     path = request.url.path
-    if path.startswith(PUBLIC_PREFIXES):
+    if path.startswith(PUBLIC_PREFIXES) or path == "/dashboard":
         return True
     if "/$" in path:
         return False

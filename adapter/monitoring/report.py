@@ -1,0 +1,177 @@
+"""Rows of facts -> an R4 MeasureReport: populations, scores, strata, subject lists, small numbers.
+
+Populations follow FHIR's proportion semantics: the denominator lies within the initial population, the
+exclusions within the denominator, the numerator within the denominator less its exclusions. A count the
+outside world may not see (audience external, 1-9) is absent, its primitive carrying the core
+data-absent-reason extension (`masked`) and `voorzorg-small-number` with the text shown ("< 10"); a score
+computed on such a count is left out too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from adapter.config import CANONICAL_BASE
+from adapter.monitoring.rules import POPULATION_ORDER, UNKNOWN, Group, Measure, SmallNumbers, holds
+
+Row = dict[str, Any]
+POPULATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/measure-population"
+IMPROVEMENT_SYSTEM = "http://terminology.hl7.org/CodeSystem/measure-improvement-notation"
+DATA_ABSENT = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
+SMALL_NUMBER = f"{CANONICAL_BASE}/StructureDefinition/voorzorg-small-number"
+AUDIENCE = f"{CANONICAL_BASE}/StructureDefinition/voorzorg-report-audience"
+UCUM = "http://unitsofmeasure.org"
+
+
+def measure_url(measure_id: str) -> str:
+    return f"{CANONICAL_BASE}/Measure/{measure_id}"
+
+
+def populations(group: Group, rows: list[Row], start: date, end: date) -> dict[str, list[Row]]:
+    """Population code -> its rows, nested as FHIR nests them."""
+
+    def meeting(code: str, among: list[Row]) -> list[Row]:
+        conditions = group.populations[code]
+        return [r for r in among if all(holds(c, r, start, end) for c in conditions)]
+
+    out: dict[str, list[Row]] = {"initial-population": meeting("initial-population", rows)}
+    if "measure-population" in group.populations:
+        out["measure-population"] = meeting("measure-population", out["initial-population"])
+    if "denominator" in group.populations:
+        out["denominator"] = meeting("denominator", out["initial-population"])
+        excluded: list[Row] = []
+        if "denominator-exclusion" in group.populations:
+            excluded = meeting("denominator-exclusion", out["denominator"])
+            out["denominator-exclusion"] = excluded
+        kept = [r for r in out["denominator"] if not any(r is x for x in excluded)]
+        out["numerator"] = meeting("numerator", kept)
+    return out
+
+
+def score(group: Group, pops: dict[str, list[Row]]) -> float | None:
+    if group.scoring == "proportion":
+        base = len(pops["denominator"]) - len(pops.get("denominator-exclusion", []))
+        return round(len(pops["numerator"]) / base, 4) if base > 0 else None
+    if group.scoring == "continuous-variable" and group.observe:
+        values = [r[group.observe] for r in pops["measure-population"]]
+        return round(sum(values) / len(values), 2) if values else None
+    return None
+
+
+def _strata(values: object) -> list[str]:
+    if isinstance(values, list | tuple):
+        return [str(v) for v in values] or [UNKNOWN]
+    return [UNKNOWN if values is None else str(values)]
+
+
+@dataclass
+class Report:
+    measure: Measure
+    start: date
+    end: date
+    report_type: str
+    audience: str
+    small: SmallNumbers
+
+    def render(self, rows: list[Row], subject: str | None) -> dict[str, Any]:
+        self.contained: list[dict[str, Any]] = []
+        report: dict[str, Any] = {
+            "resourceType": "MeasureReport",
+            "extension": [{"url": AUDIENCE, "valueCode": self.audience}],
+            "status": "complete",
+            "type": self.report_type,
+            "measure": measure_url(self.measure.id),
+            "date": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "period": {"start": self.start.isoformat(), "end": self.end.isoformat()},
+            "improvementNotation": {
+                "coding": [{"system": IMPROVEMENT_SYSTEM, "code": self.measure.improvement}]
+            },
+            "group": [self._group(i, g, rows) for i, g in enumerate(self.measure.groups)],
+        }
+        if subject is not None:
+            report["subject"] = {"reference": subject}
+        if self.contained:
+            report = {"resourceType": "MeasureReport", "contained": self.contained, **report}
+        return report
+
+    def _group(self, index: int, group: Group, rows: list[Row]) -> dict[str, Any]:
+        pops = populations(group, rows, self.start, self.end)
+        out: dict[str, Any] = {
+            "code": {
+                "coding": [{"system": measure_url(self.measure.id), "code": group.code}],
+                "text": group.code,
+            },
+            "population": self._populations(pops, f"g{index}"),
+        }
+        self._score(out, group, pops)
+        if group.stratifiers:
+            out["stratifier"] = [
+                self._stratifier(group, name, pops, f"g{index}") for name in group.stratifiers
+            ]
+        return out
+
+    def _populations(self, pops: dict[str, list[Row]], list_prefix: str) -> list[dict[str, Any]]:
+        out = []
+        for code in POPULATION_ORDER:
+            if code not in pops:
+                continue
+            p: dict[str, Any] = {"code": {"coding": [{"system": POPULATION_SYSTEM, "code": code}]}}
+            p |= self._count(len(pops[code]))
+            if self.report_type == "subject-list":
+                p["subjectResults"] = {"reference": "#" + self._list(f"{list_prefix}-{code}", pops[code])}
+            out.append(p)
+        return out
+
+    def _count(self, n: int) -> dict[str, Any]:
+        if self.audience == "external" and self.small.hides(n):
+            return {
+                "_count": {
+                    "extension": [
+                        {"url": DATA_ABSENT, "valueCode": "masked"},
+                        {"url": SMALL_NUMBER, "valueString": self.small.shown},
+                    ]
+                }
+            }
+        return {"count": n}
+
+    def _hidden(self, pops: dict[str, list[Row]]) -> bool:
+        return self.audience == "external" and any(self.small.hides(len(r)) for r in pops.values())
+
+    def _score(self, out: dict[str, Any], group: Group, pops: dict[str, list[Row]]) -> None:
+        value = score(group, pops)
+        if value is None or self._hidden(pops):
+            return
+        if group.scoring == "continuous-variable":
+            unit = group.unit_of_measure or "1"
+            out["measureScore"] = {"value": value, "unit": unit, "system": UCUM, "code": unit}
+        else:
+            out["measureScore"] = {"value": value}
+
+    def _stratifier(self, group: Group, name: str, pops: dict[str, list[Row]], prefix: str) -> dict[str, Any]:
+        values = sorted({v for r in pops["initial-population"] for v in _strata(r.get(name))})
+        strata = []
+        for value in values:
+            sub = {code: [r for r in rows if value in _strata(r.get(name))] for code, rows in pops.items()}
+            stratum: dict[str, Any] = {
+                "value": {"text": value},
+                "population": self._populations(sub, f"{prefix}-{name}-{value}"),
+            }
+            self._score(stratum, group, sub)
+            strata.append(stratum)
+        return {"code": [{"text": name}], "stratum": strata}
+
+    def _list(self, list_id: str, rows: list[Row]) -> str:
+        safe = "".join(ch if ch.isalnum() or ch in "-." else "-" for ch in list_id)[:64]
+        refs = list(dict.fromkeys(str(r["ref"]) for r in rows))
+        self.contained.append(
+            {
+                "resourceType": "List",
+                "id": safe,
+                "status": "current",
+                "mode": "snapshot",
+                **({"entry": [{"item": {"reference": ref}} for ref in refs]} if refs else {}),
+            }
+        )
+        return safe
