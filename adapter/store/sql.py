@@ -11,10 +11,12 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
@@ -58,6 +60,10 @@ class SqlSession:
         self.audit_keys = audit_keys
         self.written: list[Write] = []
         self.on_commit: list[Callable[[], None]] = []
+        #: What this unit of work read or wrote of `resource`, by (type, id): the row as stored (None when
+        #: there is none), so reading it again costs no round trip. Only this class writes `resource`, and
+        #: a write that lost a race to another transaction still fails (version check, primary key).
+        self._rows: dict[tuple[str, str], _Row | None] = {}
 
     @cached_property
     def queue(self) -> Queue:
@@ -73,10 +79,12 @@ class SqlSession:
 
     # --- reads -------------------------------------------------------------------------------
     def get(self, res_type: str, res_id: str) -> Stored | None:
-        row = self.conn.execute(
-            select(resource).where(resource.c.res_type == res_type, resource.c.res_id == res_id)
-        ).first()
-        return _stored(row) if row else None
+        key = (res_type, res_id)
+        if key not in self._rows:
+            found = self.conn.execute(_GET, {"t": res_type, "i": res_id}).first()
+            self._rows[key] = None if found is None else _row(found)
+        row = self._rows[key]
+        return _stored(row) if row is not None else None
 
     def live(self, reference: str) -> Stored | None:
         if not isinstance(reference, str) or reference.count("/") != 1:
@@ -193,14 +201,15 @@ class SqlSession:
         text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
         if current is None:
             self.conn.execute(
-                insert(resource).values(
-                    res_type=res_type,
-                    res_id=res_id,
-                    version_id=version,
-                    last_updated=stamp,
-                    deleted=False,
-                    content=text,
-                )
+                _INSERT_RESOURCE,
+                {
+                    "res_type": res_type,
+                    "res_id": res_id,
+                    "version_id": version,
+                    "last_updated": stamp,
+                    "deleted": False,
+                    "content": text,
+                },
             )
         else:
             done = self.conn.execute(
@@ -214,8 +223,9 @@ class SqlSession:
             )
             if done.rowcount != 1:
                 raise VersionConflict(current.version_id)
+        self._rows[(res_type, res_id)] = _Row(res_type, res_id, version, stamp, False, text)
         self._record_version(res_type, res_id, version, stamp, "POST" if current is None else method, text)
-        self._reindex(res_type, res_id, body)
+        self._reindex(res_type, res_id, body, fresh=current is None)
         written = Write(
             Stored(res_type, res_id, version, stamp, False, body),
             created=current is None or current.deleted,
@@ -235,6 +245,7 @@ class SqlSession:
             .values(version_id=version, last_updated=stamp, deleted=True)
         )
         text = json.dumps(current.content, separators=(",", ":"), ensure_ascii=False)
+        self._rows[(res_type, res_id)] = _Row(res_type, res_id, version, stamp, True, text)
         self._record_version(res_type, res_id, version, stamp, "DELETE", text)
         self.conn.execute(
             delete(search_index).where(search_index.c.res_type == res_type, search_index.c.res_id == res_id)
@@ -253,21 +264,22 @@ class SqlSession:
         self, res_type: str, res_id: str, version: int, stamp: str, method: str, text: str
     ) -> None:
         self.conn.execute(
-            insert(resource_version).values(
-                res_type=res_type,
-                res_id=res_id,
-                version_id=version,
-                last_updated=stamp,
-                method=method,
-                content=text,
-                author=self.author,
-            )
+            _INSERT_VERSION,
+            {
+                "res_type": res_type,
+                "res_id": res_id,
+                "version_id": version,
+                "last_updated": stamp,
+                "method": method,
+                "content": text,
+                "author": self.author,
+            },
         )
 
-    def _reindex(self, res_type: str, res_id: str, body: dict[str, Any]) -> None:
-        self.conn.execute(
-            delete(search_index).where(search_index.c.res_type == res_type, search_index.c.res_id == res_id)
-        )
+    def _reindex(self, res_type: str, res_id: str, body: dict[str, Any], fresh: bool = False) -> None:
+        """The index rows of `body`; a resource new to the store (`fresh`) has none to delete first."""
+        if not fresh:
+            self.conn.execute(_DELETE_INDEX, {"t": res_type, "i": res_id})
         indexed = index_rows(body)
         _fits(
             [
@@ -290,16 +302,17 @@ class SqlSession:
             for r in indexed
         ]
         if rows:
-            self.conn.execute(insert(search_index), rows)
+            self.conn.execute(_INSERT_INDEX, rows)
 
     # --- who has a part in what ---------------------------------------------------------------
     def grant(self, res_type: str, res_id: str, organization: str) -> None:
         """Record that `organization` has a part in this resource (idempotent)."""
         _fits([(f"{res_type} (the organisation with a part in it)", organization)])
-        if not self.has_access(res_type, res_id, organization):
-            self.conn.execute(
-                insert(resource_access).values(res_type=res_type, res_id=res_id, organization=organization)
-            )
+        # one statement: an existing grant is left as it is (ON CONFLICT DO NOTHING on the primary key)
+        self.conn.execute(
+            _GRANT_SQLITE if self.is_sqlite else _GRANT_POSTGRES,
+            {"res_type": res_type, "res_id": res_id, "organization": organization},
+        )
 
     def has_access(self, res_type: str, res_id: str, organization: str) -> bool:
         ra = resource_access.c
@@ -356,6 +369,30 @@ class SqlSession:
         return True
 
 
+@dataclass(frozen=True)
+class _Row:
+    """A row of `resource` as this unit of work last saw or wrote it (its content as stored: JSON)."""
+
+    res_type: str
+    res_id: str
+    version_id: int
+    last_updated: str
+    deleted: bool
+    content: str
+
+
+# Statements built once (bound parameters), not per call: building and cache-keying a SQLAlchemy
+# statement cost more than executing it on SQLite.
+_GET = select(resource).where(resource.c.res_type == bindparam("t"), resource.c.res_id == bindparam("i"))
+_INSERT_RESOURCE = insert(resource)
+_INSERT_VERSION = insert(resource_version)
+_INSERT_INDEX = insert(search_index)
+_DELETE_INDEX = delete(search_index).where(
+    search_index.c.res_type == bindparam("t"), search_index.c.res_id == bindparam("i")
+)
+_GRANT_SQLITE = sqlite.insert(resource_access).on_conflict_do_nothing()
+_GRANT_POSTGRES = postgresql.insert(resource_access).on_conflict_do_nothing()
+
 #: The width of the columns that keep identifiers, codes and references (search index, business keys,
 #: organisations): longer values are refused on both databases (PostgreSQL fails on them, SQLite
 #: would store them). The edge refuses them first, naming the element (`adapter.fhir.limits`).
@@ -401,6 +438,11 @@ def _version(row: Any) -> Stored:
         json.loads(row.content),
         row.author,
     )
+
+
+def _row(found: Any) -> _Row:
+    f = found
+    return _Row(f.res_type, f.res_id, f.version_id, f.last_updated, bool(f.deleted), f.content)
 
 
 def _stored(row: Any) -> Stored:
