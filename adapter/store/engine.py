@@ -143,12 +143,16 @@ class Store:
             command.upgrade(cfg, "head")
             if then is not None:
                 every = {r.revision for r in script.walk_revisions()}
-                then(SqlSession(conn, self.is_sqlite, None, self.audit_keys), frozenset(every - applied))
+                session = SqlSession(conn, self.is_sqlite, None, self.audit_keys)
+                then(session, frozenset(every - applied))
+                session.flush()
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
         with self.engine.connect().execution_options(voorzorg_read_only=True) as conn, conn.begin():
-            yield SqlSession(conn, self.is_sqlite, self.actor, self.audit_keys)
+            session = SqlSession(conn, self.is_sqlite, self.actor, self.audit_keys)
+            yield session
+            session.flush()
 
     def write(self, work: Callable[[Session], T], attempts: int = 8) -> T:
         """Run `work` and then the effects in one transaction; re-run it all when a concurrent writer got
@@ -185,6 +189,7 @@ class Store:
             result = work(session)
             for effect in self.effects:
                 effect(session)
+            session.flush()
             if deadline is not None:
                 deadline.committing()  # TimedOut rolls back; else the commit follows at once
         return result, session
