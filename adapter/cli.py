@@ -13,9 +13,10 @@ import json
 import logging
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from adapter.composition import compose
 from adapter.config import Settings
@@ -46,17 +47,23 @@ def _serve_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="DEVELOPMENT ONLY: accept requests without a token, as the JGZ organisation with every right",
     )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes on the one port (default 1); one of them runs the in-process outbox worker",
+    )
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from adapter.api.app import api
-    from adapter.instance import record, served
+    from adapter.instance import record
+    from adapter.serving import serve_settings, worker_environment
 
-    settings = served(settings, args.host, args.port)
+    settings = serve_settings(settings, args.host, args.port, args.insecure_dev_no_auth)
     if args.insecure_dev_no_auth:
-        settings = replace(settings, insecure_no_auth=True)
         banner = "!" * 78
         for line in (
             banner,
@@ -80,15 +87,28 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     )
     # proxy_headers off: uvicorn would believe X-Forwarded-For from 127.0.0.1; the gate reads it only from
     # the proxies an operator lists (VOORZORG_TRUSTED_PROXIES, adapter/security/proxies.py).
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level="info",
-        timeout_keep_alive=5,
-        proxy_headers=False,
-        access_log=False,  # it prints query strings (identifiers); the app logs each request without
-    )
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": "info",
+        "timeout_keep_alive": 5,
+        "proxy_headers": False,
+        "access_log": False,  # it prints query strings (identifiers); the app logs each request without
+    }
+    if args.workers > 1:  # each process builds its own app (adapter.serving); this one only supervises
+        app.state.ctx.adapter.store.dispose()
+        worker_environment(args.host, args.port, args.insecure_dev_no_auth)
+        log.info("starting %d server processes", args.workers)
+        # a process builds its app in seconds, more on a busy machine: not taken for hung meanwhile
+        uvicorn.run(
+            "adapter.serving:worker_app",
+            factory=True,
+            workers=args.workers,
+            timeout_worker_healthcheck=120,
+            **options,
+        )
+    else:
+        uvicorn.run(app, **options)
     return 0
 
 

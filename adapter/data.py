@@ -187,9 +187,15 @@ def conformance_resource(resource_type: str, resource_id: str) -> dict[str, Any]
 
 def codesystem_codes(codesystem_id: str) -> dict[str, str]:
     """code -> display of one of the project's CodeSystems (empty when the package lacks it)."""
+    return dict(_codesystem_codes(codesystem_id))
+
+
+@cache
+def _codesystem_codes(codesystem_id: str) -> tuple[tuple[str, str], ...]:
+    """Read once per CodeSystem (the package is read once): a referral's care plan asks ~60 times."""
     cs = conformance_resource("CodeSystem", codesystem_id)
     if cs is None:
-        return {}
+        return ()
     out: dict[str, str] = {}
 
     def walk(concepts: list[dict[str, Any]]) -> None:
@@ -198,7 +204,7 @@ def codesystem_codes(codesystem_id: str) -> dict[str, str]:
             walk(c.get("concept", []))
 
     walk(cs.get("concept", []))
-    return out
+    return tuple(out.items())
 
 
 @cache

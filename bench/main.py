@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from adapter.config import PROJECT_ROOT
-from bench import careplan, decision, outbox, security, validation
+from bench import careplan, decision, outbox, security, validation, vsfloor
 from bench.auth import TOKEN_ENV, token_source
 from bench.decision import Rate
 from bench.load import LoadResult, merged, probe, search_total, send_all
@@ -35,6 +35,9 @@ class Options:
     backends: tuple[str, ...]
     url: str | None
     outbox: int = 200
+    workers: int = 2
+    memory: int = 2000
+    vs_floor_only: bool = False
 
 
 def parse(argv: list[str] | None) -> Options:
@@ -63,6 +66,17 @@ def parse(argv: list[str] | None) -> Options:
         f"its token comes from {TOKEN_ENV}",
     )
     p.add_argument("--outbox", type=int, help="outbox messages delivered per backend and run (default 200)")
+    p.add_argument(
+        "--workers", type=int, default=2, help="`serve --workers N` against the floor (default 2: the cores)"
+    )
+    p.add_argument(
+        "--memory",
+        type=int,
+        help="more new referrals per backend before reading each server process's RSS (default 2000)",
+    )
+    p.add_argument(
+        "--vs-floor-only", action="store_true", help="only the comparison with the floor (issue #19's table)"
+    )
     a = p.parse_args(argv)
     quick = bool(a.quick)
     return Options(
@@ -76,6 +90,9 @@ def parse(argv: list[str] | None) -> Options:
         backends=tuple(a.backend or ("sqlite", "postgres")),
         url=a.url.rstrip("/") if a.url else None,
         outbox=a.outbox or (40 if quick else 200),
+        workers=max(1, a.workers),
+        memory=a.memory if a.memory is not None else (100 if quick else 2000),
+        vs_floor_only=bool(a.vs_floor_only),
     )
 
 
@@ -332,6 +349,25 @@ def _revision() -> str:
     return f"commit {head.stdout.strip()}{state} ({PROJECT_ROOT})"
 
 
+def _vs_floor(o: Options, run_id: str) -> bool:
+    """Issue #19's table; True when a request failed."""
+    backends, notes = _backends(o)
+    print(
+        f"## New referrals against the floor (issue #19), same run: {o.referrals} per row, "
+        f"`serve --workers {o.workers}`\n"
+    )
+    for note in notes:
+        print(f"> {note}\n")
+    text, failed = vsfloor.run(backends, o.workers, o.referrals, o.concurrency, run_id, o.memory)
+    print(text)
+    print(
+        "\nEvery row a fresh server on a fresh database; the adapter with authentication (bearer token) and "
+        "audit (an AuditEvent per request), every referral distinct and accepted. Ratios > 1 mean the "
+        "adapter is that many times slower than the floor."
+    )
+    return failed
+
+
 def main(argv: list[str] | None = None) -> int:
     o = parse(argv)
     started = time.perf_counter()
@@ -343,6 +379,10 @@ def main(argv: list[str] | None = None) -> int:
         f"- {time.strftime('%Y-%m-%d %H:%M %Z')}; referrals per backend: {o.referrals}, "
         f"client threads: {o.concurrency}\n"
     )
+    floor_failed = False if o.url else _vs_floor(o, run_id)
+    if o.vs_floor_only:
+        print(f"\n_Run took {time.perf_counter() - started:.0f} s; load average (1 min): {load_average()}._")
+        return 1 if floor_failed else 0
 
     rate_headers = ["what", "calls", "per s", "p50 µs", "p99 µs"]
 
@@ -406,4 +446,4 @@ def main(argv: list[str] | None = None) -> int:
 
     took = time.perf_counter() - started
     print(f"\n_Run took {took:.0f} s; load average (1 min) at the end: {load_average()}._")
-    return 1 if failed else 0
+    return 1 if failed or floor_failed else 0

@@ -54,6 +54,27 @@ def postgres_schema() -> Iterator[str]:
         admin.dispose()
 
 
+def spawned(pid: int) -> list[int]:
+    """The processes multiprocessing spawned under `pid` (uvicorn's workers), not its resource tracker."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == pid and b"spawn_main" in cmdline:
+            found.append(int(stat.parent.name))
+    return sorted(found)
+
+
+def rss_mb(pid: int) -> float:
+    for line in (Path("/proc") / str(pid) / "status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 class AdapterServer:
     """`python -m adapter.cli serve --port P` with VOORZORG_DATA_DIR / VOORZORG_DATABASE_URL set.
 
@@ -61,7 +82,9 @@ class AdapterServer:
     security layer (VOORZORG_*) reaches the server too. Its log goes to a file, shown on failure.
     """
 
-    def __init__(self, database_url: str = "", startup_timeout: float = 60.0, insecure: bool = False) -> None:
+    def __init__(
+        self, database_url: str = "", startup_timeout: float = 60.0, insecure: bool = False, workers: int = 1
+    ) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="voorzorg-bench-")
         self.data_dir = Path(self._tmp.name)
         self.port = free_port()
@@ -73,6 +96,8 @@ class AdapterServer:
         self._proc: subprocess.Popen[bytes] | None = None
         #: `serve --insecure-dev-no-auth`: no token checked (none sent); AuditEvents are still written
         self.insecure = insecure
+        #: `serve --workers N`: server processes on the one port
+        self.workers = workers
         #: what authenticates to this server (set once it runs)
         self.headers: dict[str, str] = {}
 
@@ -96,6 +121,8 @@ class AdapterServer:
         ]
         if self.insecure:
             command.append("--insecure-dev-no-auth")
+        if self.workers > 1:
+            command += ["--workers", str(self.workers)]
         self._proc = subprocess.Popen(
             command,
             cwd=PROJECT_ROOT,
@@ -126,6 +153,13 @@ class AdapterServer:
                 except requests.ConnectionError:
                     time.sleep(0.05)
         raise RuntimeError(f"the adapter did not answer /metadata in time:\n{self.log_tail()}")
+
+    def rss_mb(self) -> list[float]:
+        """Resident memory (MB) of each process that serves: the server, or with --workers its workers."""
+        if self._proc is None:
+            return []
+        pids = [self._proc.pid] if self.workers <= 1 else spawned(self._proc.pid)
+        return [rss_mb(pid) for pid in pids]
 
     def log_tail(self, lines: int = 30) -> str:
         try:

@@ -30,8 +30,9 @@ def free_port() -> int:
 
 
 class Served:
-    def __init__(self, data_dir: Path, *, startup_timeout: float = 60.0, **env: str) -> None:
+    def __init__(self, data_dir: Path, *serve_args: str, startup_timeout: float = 60.0, **env: str) -> None:
         self.data_dir = data_dir
+        self.serve_args = serve_args  # more `serve` options, e.g. ("--workers", "2")
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         base = {k: v for k, v in os.environ.items() if not k.startswith("VOORZORG_")}
@@ -44,7 +45,10 @@ class Served:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self.log.open("wb") as out:
             self._process = subprocess.Popen(
-                [CLI, "serve", "--port", str(self.port)], env=self.env, stdout=out, stderr=subprocess.STDOUT
+                [CLI, "serve", "--port", str(self.port), *self.serve_args],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + self._timeout
         while time.monotonic() < deadline:

@@ -130,9 +130,7 @@ CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
 
 
 def _circuit(row: Any) -> Circuit:
-    return Circuit(
-        row.peer, row.state, row.failures, row.retry_at, row.probe_by, row.last_error, row.changed
-    )
+    return Circuit(row.peer, row.state, row.failures, row.retry_at, row.probe_by, row.last_error, row.changed)
 
 
 #: Which older messages a newer one drops: (its payload) -> whether it covers them.

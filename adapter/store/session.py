@@ -15,7 +15,7 @@ Four parts sit behind one session, all in the same database transaction:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -145,6 +145,10 @@ class Session(Protocol):
 
     # --- reads ---
     def get(self, res_type: str, res_id: str) -> Stored | None: ...
+
+    def prefetch(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Read these (type, id) in one round trip, so the gets of them that follow cost none."""
+        ...
 
     def live(self, reference: str) -> Stored | None:
         """The current, not deleted version of `Type/id`; None for anything else."""

@@ -35,7 +35,13 @@ from adapter.fhir.models import parameters
 from adapter.fhir.outcome import FhirError, Issue
 from adapter.fhir.references import retarget
 from adapter.mapping.decision_out import apply_to_task, concept, to_guidance_response
-from adapter.mapping.ids import guidance_id, patient_as_sent_id, referral_part_id, referral_task_id
+from adapter.mapping.ids import (
+    careplan_id,
+    guidance_id,
+    patient_as_sent_id,
+    referral_part_id,
+    referral_task_id,
+)
 from adapter.mapping.referral_in import Entry, Referral, read_referral
 from adapter.security.senders import Sender
 from adapter.store.engine import Store
@@ -174,6 +180,7 @@ def _store(
     s: Session, referral: Referral, decision: Decision, deployment: Deployment | None, sender: Sender
 ) -> IntakeResult:
     ids = _claim_ids(s, referral, sender)
+    s.prefetch(_touched(ids))
     check_sent_task(referral, s.get("Task", referral_task_id(ids.referral)))
     # what the nurse established at the intake visit outranks what this submission says
     referral, decision = confirmed_referral(s, ids.referral, referral, decision, deployment)
@@ -252,6 +259,17 @@ def _claim_ids(s: Session, referral: Referral, sender: Sender) -> _Ids:
         if en.resource.get("id"):
             references[f"{en.type}/{en.resource['id']}"] = target
     return _Ids(patient_id, referral_id, by_entry, references, copies)
+
+
+def _touched(ids: _Ids) -> list[tuple[str, str]]:
+    """What intake reads and writes under the referral's ids: read in one round trip up front."""
+    return [
+        *ids.by_entry.values(),
+        ("Patient", ids.patient),
+        ("Task", referral_task_id(ids.referral)),
+        ("GuidanceResponse", guidance_id(ids.referral)),
+        ("CarePlan", careplan_id(ids.referral)),
+    ]
 
 
 def _as_stored(en: Entry, ids: _Ids) -> dict[str, Any]:

@@ -14,9 +14,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.add_column(
-        "outbox_message", sa.Column("generation", sa.Integer, nullable=False, server_default="0")
-    )
+    op.add_column("outbox_message", sa.Column("generation", sa.Integer, nullable=False, server_default="0"))
     op.create_table(
         "peer_circuit",
         sa.Column("peer", sa.String(64), primary_key=True),

@@ -36,8 +36,15 @@ def upgrade() -> None:
             )
         )
         indexed = [
-            {"res_type": _REINDEXED, "res_id": res_id, "param": r.param, "system": r.system,
-             "value": r.value, "low": r.low, "high": r.high}
+            {
+                "res_type": _REINDEXED,
+                "res_id": res_id,
+                "param": r.param,
+                "system": r.system,
+                "value": r.value,
+                "low": r.low,
+                "high": r.high,
+            }
             for r in index_rows(json.loads(content))
         ]
         if indexed:
