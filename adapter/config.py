@@ -106,6 +106,9 @@ class Settings:
     # Subscription endpoints must be https; VOORZORG_SUBSCRIPTION_ALLOW_HTTP=true also takes http (tests,
     # a subscriber on the same host).
     subscription_allow_http: bool = False
+    # Monitoring: the audience of a MeasureReport when the caller names none (VOORZORG_REPORT_AUDIENCE):
+    # internal (exact counts) or external (counts 1-9 shown as "< 10", mappings/measures.yaml).
+    report_audience: str = "internal"
 
     def __post_init__(self) -> None:
         if self.token_lifetime > self.max_token_lifetime:
@@ -187,7 +190,15 @@ class Settings:
                 "VOORZORG_OUTBOX_CIRCUIT_INTERVAL", e.get("VOORZORG_OUTBOX_CIRCUIT_INTERVAL", "30")
             ),
             subscription_allow_http=_yes(e.get("VOORZORG_SUBSCRIPTION_ALLOW_HTTP", "")),
+            report_audience=_audience(e.get("VOORZORG_REPORT_AUDIENCE", "internal")),
         )
+
+
+def _audience(raw: str) -> str:
+    value = raw.strip().lower() or "internal"
+    if value not in ("internal", "external"):
+        raise ValueError(f"VOORZORG_REPORT_AUDIENCE={raw!r}: internal or external")
+    return value
 
 
 def _yes(raw: str) -> bool:

@@ -17,6 +17,7 @@ loader per file, cached: each file is read once per process (none is read on the
 | exchange.yaml | `exchange_flows()` (the raw flows; `adapter.exchange.routing` makes `Flow`s of them) |
 | visit-schedule.yaml | `visit_schedule()` |
 | path.yaml | `path_rules()` (the client's path: businessStatus per decision, phases, birth outcome limits) |
+| measures.yaml | `measure_definitions()` (typed by `adapter.monitoring.rules.measure_rules()`) |
 """
 
 from __future__ import annotations
@@ -117,6 +118,7 @@ class AccessPolicy(TypedDict):
     consult_requests: dict[str, dict[str, str]]
     explicit_only: list[str]
     operations: dict[str, list[str]]
+    report_audience: dict[str, str]
 
 
 class SharingRules(TypedDict):
@@ -272,6 +274,12 @@ def access_policy() -> AccessPolicy:
 def operation_roles() -> dict[str, list[str]]:
     """Workflow operation -> the roles that may call it (access-policy.yaml `operations`)."""
     return access_policy().get("operations", {})
+
+
+@cache
+def measure_definitions() -> dict[str, Any]:
+    """The monitoring's measures, as written (measures.yaml; adapter.monitoring.rules types them)."""
+    return _mapping("measures.yaml")
 
 
 @cache

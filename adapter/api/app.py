@@ -20,6 +20,7 @@ from adapter.api import (
     auth,
     care,
     consult,
+    measures,
     metadata,
     notifications,
     operations,
@@ -63,6 +64,7 @@ ROUTERS = (
     sharing.router,
     consult.router,
     path.router,  # the intake visit, ending, the transfer
+    measures.router,  # Measure/{id}/$evaluate-measure
     notifications.router,  # POST /Task: notified pull
     subscriptions.router,  # POST, PUT /Subscription, $status
     rest.router,

@@ -9,9 +9,7 @@ from datetime import date
 from functools import cache
 from typing import Any
 
-import yaml
-
-from adapter.config import MAPPINGS_DIR
+from adapter.data import measure_definitions
 
 UNKNOWN = "unknown"
 #: The order populations appear in a MeasureReport group (R4 measure-population codes).
@@ -124,8 +122,7 @@ def _group(raw: dict[str, Any]) -> Group:
 
 @cache
 def measure_rules() -> MeasureRules:
-    with (MAPPINGS_DIR / "measures.yaml").open(encoding="utf-8") as f:
-        d: dict[str, Any] = yaml.safe_load(f)
+    d = measure_definitions()
     measures = {
         mid: Measure(
             id=mid,
