@@ -37,7 +37,9 @@ def test_a_csv_report_of_one_measure(data_dir: Path, capsys: pytest.CaptureFixtu
     assert lines[1].startswith("voorzorg-uptake,uptake,,,initial-population,")
 
 
-def test_an_external_json_report_masks_and_is_kept(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_external_json_report_masks_and_is_kept(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     args = ["report", "--period", "2025-01-01..2026-12-31", "--audience", "external", "--store"]
     assert main([*args, "--measure", "voorzorg-reach", "--measure", "voorzorg-themes"]) == 0
     bundle = json.loads(capsys.readouterr().out)
