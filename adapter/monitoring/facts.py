@@ -20,13 +20,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from adapter.data import own_system, theme_scale, themes
 from adapter.fhir.dates import date_range
 from adapter.mapping.birth_in import birth_outcome
-from adapter.mapping.careplan_out import KIND_EXT, activity_date, careplan_track
 from adapter.mapping.consult_out import advice_of
 from adapter.mapping.programme_out import (
     GA_AT_ENROLMENT,
@@ -34,6 +33,7 @@ from adapter.mapping.programme_out import (
     phases_of,
     read_programme,
 )
+from adapter.monitoring.activities import activities
 from adapter.monitoring.rules import MeasureRules
 from adapter.store.session import Alternative, Match, Session, Stored
 
@@ -48,6 +48,7 @@ TRACK_URL = "https://fhir.voorzorg.nl/StructureDefinition/voorzorg-track"
 COUNTED_ASSESSMENTS = ("final", "amended", "corrected")
 NOT_VISITS = ("evaluation",)
 FIRST_PHASE = "pregnancy"
+VERDER = "voorzorg-plan-voorzorg-verder"
 
 
 def _token(param: str, value: str) -> Match:
@@ -256,26 +257,21 @@ class Facts:
 
     # --- visit ----------------------------------------------------------------------------------
     def visits(self) -> list[Row]:
+        """One row per passed phase of a programme, weighted: `visits` planned in it, `done` of them."""
         passed = self._passed_phases()
         if not passed:
             return []
-        wanted = set(passed)
-        plans = self.s.every("CarePlan", [_since("date", self.start - timedelta(days=3 * 366))])
-        out: list[Row] = []
-        for plan in plans:
-            c = plan.content
-            referral = next(
-                (
-                    str(r["reference"])
-                    for r in c.get("supportingInfo", [])
-                    if str(r.get("reference", "")).startswith("ServiceRequest/")
-                ),
-                "",
-            )
-            if referral not in wanted or careplan_track(c).value == "voorzorg-verder":
+        for a in activities(self.s, self.start, self.end):
+            phases = passed.get(a.referral)
+            if not phases or a.canonical.endswith(VERDER) or a.kind in NOT_VISITS:
                 continue
-            out += self._plan_visits(c, passed[referral], referral)
-        return out
+            for ph in phases:
+                # visits before her enrolment (the plan starts at the referral) belong to her first phase
+                first = ph["phase"] == FIRST_PHASE
+                if (first or ph["phase-start"] <= a.on) and a.on <= ph["phase-end"]:
+                    ph["visits"] += 1
+                    ph["done"] += a.status == "completed"
+        return [ph for phases in passed.values() for ph in phases]
 
     def _passed_phases(self) -> dict[str, list[Row]]:
         """Referral -> the phase rows of her programme that ended in the period, the phase completed."""
@@ -289,29 +285,7 @@ class Facts:
             completed = ended is None or ended > end or row.get("ending-reason") == "completed"
             referral = by_programme.get(row["ref"])
             if referral:
-                out[referral].append({**row, "phase-completed": completed})
-        return out
-
-    def _plan_visits(self, plan: dict[str, Any], phases: list[Row], referral: str) -> list[Row]:
-        out = []
-        for a in plan.get("activity", []):
-            detail = a.get("detail", {})
-            kinds = [e.get("valueCode") for e in detail.get("extension", []) if e.get("url") == KIND_EXT]
-            if (kinds and kinds[0] in NOT_VISITS) or "scheduledPeriod" not in detail:
-                continue
-            on = activity_date(a)
-            for ph in phases:
-                # visits before her enrolment (the plan starts at the referral) belong to her first phase
-                first = ph["phase"] == FIRST_PHASE
-                if (first or ph["phase-start"] <= on) and on <= ph["phase-end"]:
-                    out.append(
-                        {
-                            **{k: ph[k] for k in ("subject", "track", "municipality", "phase", "phase-end")},
-                            "ref": referral,
-                            "phase-completed": ph["phase-completed"],
-                            "done": detail.get("status") == "completed",
-                        }
-                    )
+                out[referral].append({**row, "phase-completed": completed, "visits": 0, "done": 0})
         return out
 
     # --- consult --------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ SCORING = "http://terminology.hl7.org/CodeSystem/measure-scoring"
 #: The language of a population's criteria: the conditions of mappings/measures.yaml, as JSON.
 CRITERIA_LANGUAGE = "text/x-voorzorg-measure-conditions"
 
+
 def _q(text: str) -> str:
     return '"' + " ".join(str(text).split()).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -44,7 +45,7 @@ SMALL = _q(
     "mappings/measures.yaml."
 )
 
-EXTENSIONS = f'''Extension: VoorZorgMeasureGoalExtension
+EXTENSIONS = f"""Extension: VoorZorgMeasureGoalExtension
 Id: voorzorg-measure-goal
 Title: "Goal of a measure group"
 Description: {GOAL}
@@ -80,7 +81,7 @@ Description: "internal (exact counts) or external (counts of 1-9 masked, scores 
 * ^context.type = #element
 * ^context.expression = "MeasureReport"
 * value[x] only code
-'''
+"""
 
 
 def _quote(text: str) -> str:
@@ -97,7 +98,7 @@ def _group(mid: str, i: int, g: dict[str, Any]) -> list[str]:
         f"{p}.code = {BASE}/Measure/{mid}#{g['code']}",
         f"{p}.code.text = {_quote(g['code'])}",
         f"{p}.description = {_quote(g.get('description', ''))}",
-        f"{p}.extension[0].url = \"{BASE}/StructureDefinition/voorzorg-measure-group-scoring\"",
+        f'{p}.extension[0].url = "{BASE}/StructureDefinition/voorzorg-measure-group-scoring"',
         f"{p}.extension[0].valueCode = #{g['scoring']}",
     ]
     if g.get("goal"):
@@ -116,6 +117,9 @@ def _group(mid: str, i: int, g: dict[str, Any]) -> list[str]:
             f"{q}.criteria.language = #{CRITERIA_LANGUAGE}",
             f"{q}.criteria.expression = {_quote(json.dumps(conditions or [], sort_keys=True))}",
         ]
+        weight = (g.get("weights") or {}).get(code)
+        if weight:
+            out.append(f"{q}.description = {_quote(f'counts the sum of {weight} over its rows')}")
     for j, name in enumerate(g.get("stratifiers", [])):
         out.append(f"{p}.stratifier[{j}].code.text = {_quote(name)}")
     return out

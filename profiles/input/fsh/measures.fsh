@@ -325,12 +325,15 @@ Usage: #definition
 * group[0].population[0].code = http://terminology.hl7.org/CodeSystem/measure-population#initial-population
 * group[0].population[0].criteria.language = #text/x-voorzorg-measure-conditions
 * group[0].population[0].criteria.expression = "[{\"fact\": \"phase\", \"in\": [\"pregnancy\"]}]"
+* group[0].population[0].description = "counts the sum of visits over its rows"
 * group[0].population[1].code = http://terminology.hl7.org/CodeSystem/measure-population#denominator
 * group[0].population[1].criteria.language = #text/x-voorzorg-measure-conditions
 * group[0].population[1].criteria.expression = "[{\"fact\": \"phase-end\", \"in_period\": true}, {\"fact\": \"phase-completed\", \"is\": true}]"
+* group[0].population[1].description = "counts the sum of visits over its rows"
 * group[0].population[2].code = http://terminology.hl7.org/CodeSystem/measure-population#numerator
 * group[0].population[2].criteria.language = #text/x-voorzorg-measure-conditions
-* group[0].population[2].criteria.expression = "[{\"fact\": \"done\", \"is\": true}]"
+* group[0].population[2].criteria.expression = "[]"
+* group[0].population[2].description = "counts the sum of done over its rows"
 * group[0].stratifier[0].code.text = "track"
 * group[1].code = https://fhir.voorzorg.nl/Measure/voorzorg-dosage#infancy
 * group[1].code.text = "infancy"
@@ -345,12 +348,15 @@ Usage: #definition
 * group[1].population[0].code = http://terminology.hl7.org/CodeSystem/measure-population#initial-population
 * group[1].population[0].criteria.language = #text/x-voorzorg-measure-conditions
 * group[1].population[0].criteria.expression = "[{\"fact\": \"phase\", \"in\": [\"infancy\"]}]"
+* group[1].population[0].description = "counts the sum of visits over its rows"
 * group[1].population[1].code = http://terminology.hl7.org/CodeSystem/measure-population#denominator
 * group[1].population[1].criteria.language = #text/x-voorzorg-measure-conditions
 * group[1].population[1].criteria.expression = "[{\"fact\": \"phase-end\", \"in_period\": true}, {\"fact\": \"phase-completed\", \"is\": true}]"
+* group[1].population[1].description = "counts the sum of visits over its rows"
 * group[1].population[2].code = http://terminology.hl7.org/CodeSystem/measure-population#numerator
 * group[1].population[2].criteria.language = #text/x-voorzorg-measure-conditions
-* group[1].population[2].criteria.expression = "[{\"fact\": \"done\", \"is\": true}]"
+* group[1].population[2].criteria.expression = "[]"
+* group[1].population[2].description = "counts the sum of done over its rows"
 * group[1].stratifier[0].code.text = "track"
 * group[2].code = https://fhir.voorzorg.nl/Measure/voorzorg-dosage#toddler
 * group[2].code.text = "toddler"
@@ -365,12 +371,15 @@ Usage: #definition
 * group[2].population[0].code = http://terminology.hl7.org/CodeSystem/measure-population#initial-population
 * group[2].population[0].criteria.language = #text/x-voorzorg-measure-conditions
 * group[2].population[0].criteria.expression = "[{\"fact\": \"phase\", \"in\": [\"toddler\"]}]"
+* group[2].population[0].description = "counts the sum of visits over its rows"
 * group[2].population[1].code = http://terminology.hl7.org/CodeSystem/measure-population#denominator
 * group[2].population[1].criteria.language = #text/x-voorzorg-measure-conditions
 * group[2].population[1].criteria.expression = "[{\"fact\": \"phase-end\", \"in_period\": true}, {\"fact\": \"phase-completed\", \"is\": true}]"
+* group[2].population[1].description = "counts the sum of visits over its rows"
 * group[2].population[2].code = http://terminology.hl7.org/CodeSystem/measure-population#numerator
 * group[2].population[2].criteria.language = #text/x-voorzorg-measure-conditions
-* group[2].population[2].criteria.expression = "[{\"fact\": \"done\", \"is\": true}]"
+* group[2].population[2].criteria.expression = "[]"
+* group[2].population[2].description = "counts the sum of done over its rows"
 * group[2].stratifier[0].code.text = "track"
 
 Instance: voorzorg-consult
