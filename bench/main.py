@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from adapter.config import PROJECT_ROOT
-from bench import careplan, decision, outbox, security, validation
+from bench import careplan, decision, measures, outbox, security, validation
 from bench.auth import TOKEN_ENV, token_source
 from bench.decision import Rate
 from bench.load import LoadResult, merged, probe, search_total, send_all
@@ -35,6 +35,7 @@ class Options:
     backends: tuple[str, ...]
     url: str | None
     outbox: int = 200
+    measures: int = 10_000
 
 
 def parse(argv: list[str] | None) -> Options:
@@ -63,6 +64,11 @@ def parse(argv: list[str] | None) -> Options:
         f"its token comes from {TOKEN_ENV}",
     )
     p.add_argument("--outbox", type=int, help="outbox messages delivered per backend and run (default 200)")
+    p.add_argument(
+        "--measures",
+        type=int,
+        help="clients of the generated region the measures are timed on (default 10000)",
+    )
     a = p.parse_args(argv)
     quick = bool(a.quick)
     return Options(
@@ -76,6 +82,7 @@ def parse(argv: list[str] | None) -> Options:
         backends=tuple(a.backend or ("sqlite", "postgres")),
         url=a.url.rstrip("/") if a.url else None,
         outbox=a.outbox or (40 if quick else 200),
+        measures=a.measures or (1000 if quick else 10_000),
     )
 
 
@@ -403,6 +410,13 @@ def main(argv: list[str] | None = None) -> int:
         rows = [row for b in backends for row in outbox.run(b, names[b], o.outbox)]
         print(table(outbox.HEADERS, rows))
         print(f"\n{' '.join((outbox.__doc__ or '').split())}")
+
+    if not o.url:
+        print(f"\n## The monitoring's measures over a generated region ({o.measures:,} clients), one year\n")
+        names = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+        rows = [row for b in backends for row in measures.run(b, names[b], o.measures)]
+        print(table(measures.HEADERS, rows))
+        print(f"\n{' '.join((measures.__doc__ or '').split('python -m')[0].split())}")
 
     took = time.perf_counter() - started
     print(f"\n_Run took {took:.0f} s; load average (1 min) at the end: {load_average()}._")
