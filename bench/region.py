@@ -22,11 +22,13 @@ import random
 import uuid
 from collections.abc import Iterator
 from datetime import date, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import insert
 
 from adapter.config import CANONICAL_BASE
+from adapter.data import search_parameters
 from adapter.fhir.dates import now_instant
 from adapter.mapping.careplan_out import KIND_EXT, PHASE_EXT, SEQUENCE_EXT, plan_definition_url
 from adapter.mapping.programme_out import ENDING_EXT, GA_AT_ENROLMENT, PROGRAMME_PROFILE
@@ -334,6 +336,22 @@ def generate_region(store: Store, clients: int, seed: int) -> dict[str, int]:
     return counts
 
 
+@cache
+def _elements(res_type: str) -> frozenset[str]:
+    """The top-level elements the type's search parameters read (their FHIRPath's first step)."""
+    return frozenset(
+        str(p["expression"]).split(".")[1].split("(")[0].split(" ")[0]
+        for p in search_parameters().get(res_type, {}).values()
+        if "." in str(p["expression"])
+    ) | {"resourceType", "id", "meta"}
+
+
+def _indexed_part(r: dict[str, Any]) -> dict[str, Any]:
+    """Only what the search parameters read: the same index rows, without walking a plan's 60 activities."""
+    keep = _elements(r["resourceType"])  # a choice element (effective[x]) is kept by its stem
+    return {k: v for k, v in r.items() if any(k.lstrip("_").startswith(e) for e in keep)}
+
+
 def _write(store: Store, batch: list[dict[str, Any]], counts: dict[str, int]) -> None:
     if not batch:
         return
@@ -348,7 +366,7 @@ def _write(store: Store, batch: list[dict[str, Any]], counts: dict[str, int]) ->
             {**key, "version_id": 1, "last_updated": stamp, "method": "POST", "content": text, "author": None}
         )
         index += [{**key, "param": x.param, "system": x.system, "value": x.value, "low": x.low, "high": x.high}
-                  for x in index_rows(r)]  # fmt: skip
+                  for x in index_rows(_indexed_part(r))]  # fmt: skip
         counts[r["resourceType"]] = counts.get(r["resourceType"], 0) + 1
     with store.engine.begin() as conn:
         conn.execute(insert(resource), current)
