@@ -10,6 +10,7 @@ are read. A session without SQL (none today) falls back to reading the plans.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -84,3 +85,23 @@ def _read(session: Session, lo: str, hi: str) -> Iterator[Activity]:  # pragma: 
                 yield Activity(
                     referral, canonical, activity_date(a), detail.get("status", ""), (kinds or [None])[0]
                 )
+
+
+_ADDRESSES = {
+    True: "SELECT res_id, json_extract(content, '$.address') AS address FROM resource "
+    "WHERE res_type = 'Patient' AND deleted = 0",
+    False: "SELECT res_id, (content::jsonb -> 'address')::text AS address FROM resource "
+    "WHERE res_type = 'Patient' AND NOT deleted",
+}
+
+
+def addresses(session: Session) -> dict[str, dict[str, Any]]:
+    """`Patient/{id}` -> {"address": [...]} of every client: only the addresses leave the database (her
+    municipality is all the measures take from her Patient)."""
+    conn: Any = getattr(session, "conn", None)
+    if conn is None:  # pragma: no cover - every session is an SqlSession today
+        return {p.reference: p.content for p in session.search("Patient", [], 10_000_000, 0)[1]}
+    out: dict[str, dict[str, Any]] = {}
+    for row in conn.execute(text(_ADDRESSES[session.is_sqlite])):
+        out[f"Patient/{row.res_id}"] = {"address": json.loads(row.address)} if row.address else {}
+    return out

@@ -33,7 +33,7 @@ from adapter.mapping.programme_out import (
     phases_of,
     read_programme,
 )
-from adapter.monitoring.activities import activities
+from adapter.monitoring.activities import activities, addresses
 from adapter.monitoring.rules import MeasureRules
 from adapter.store.session import Alternative, Match, Session, Stored
 
@@ -121,9 +121,7 @@ class Facts:
 
     # --- shared lookups -------------------------------------------------------------------------
     def patients(self) -> dict[str, dict[str, Any]]:
-        return self._once(  # type: ignore[no-any-return]
-            "patients", lambda: {p.reference: p.content for p in _all(self.s, "Patient", [])}
-        )
+        return self._once("patients", lambda: addresses(self.s))  # type: ignore[no-any-return]
 
     def municipality(self, subject: str | None) -> str | None:
         return self.rules.municipality_of(self.patients().get(subject or "", {}))
@@ -142,7 +140,8 @@ class Facts:
 
     # --- referral -------------------------------------------------------------------------------
     def referrals(self) -> list[Row]:
-        referrals = _all(self.s,
+        referrals = _all(
+            self.s,
             "ServiceRequest",
             [_token("code", REFERRAL_CODE), _since("authored", self.start), _until("authored", self.end)],
         )
@@ -299,7 +298,8 @@ class Facts:
 
     # --- consult --------------------------------------------------------------------------------
     def consults(self) -> list[Row]:
-        requests = _all(self.s,
+        requests = _all(
+            self.s,
             "ServiceRequest",
             [
                 _token("category", CONSULT_CATEGORY),
@@ -358,7 +358,8 @@ class Facts:
 
     # --- theme ----------------------------------------------------------------------------------
     def themes(self) -> list[Row]:
-        observations = _all(self.s,
+        observations = _all(
+            self.s,
             "Observation",
             [
                 Match("code", tuple(Alternative(value=t.code, system=THEME_SYSTEM) for t in themes())),
