@@ -36,16 +36,20 @@ FROM p, json_each(p.activity) a
 WHERE substr(json_extract(a.value, '$.detail.scheduledPeriod.start'), 1, 10) BETWEEN :lo AND :hi
 """
 _POSTGRES = """
-SELECT j.c -> 'supportingInfo' -> 0 ->> 'reference' AS referral,
-       j.c -> 'instantiatesCanonical' ->> 0 AS canonical,
+WITH plans AS MATERIALIZED (
+  SELECT content::jsonb AS c FROM resource WHERE res_type = 'CarePlan' AND NOT deleted
+), p AS MATERIALIZED (
+  SELECT c -> 'supportingInfo' -> 0 ->> 'reference' AS referral,
+         c -> 'instantiatesCanonical' ->> 0 AS canonical,
+         c -> 'activity' AS activity
+  FROM plans
+)
+SELECT p.referral, p.canonical,
        substr(a -> 'detail' -> 'scheduledPeriod' ->> 'start', 1, 10) AS day,
        a -> 'detail' ->> 'status' AS status,
        CASE WHEN strpos(a::text, :evaluation_pg) > 0 THEN 'evaluation' END AS kind
-FROM resource r
-CROSS JOIN LATERAL (SELECT r.content::jsonb AS c) j
-CROSS JOIN LATERAL jsonb_array_elements(j.c -> 'activity') a
-WHERE r.res_type = 'CarePlan' AND NOT r.deleted
-  AND substr(a -> 'detail' -> 'scheduledPeriod' ->> 'start', 1, 10) BETWEEN :lo AND :hi
+FROM p CROSS JOIN LATERAL jsonb_array_elements(p.activity) a
+WHERE substr(a -> 'detail' -> 'scheduledPeriod' ->> 'start', 1, 10) BETWEEN :lo AND :hi
 """
 
 
