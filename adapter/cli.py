@@ -337,6 +337,56 @@ def _user(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+# --- report ----------------------------------------------------------------------------------------
+def _report_arguments(p: argparse.ArgumentParser) -> None:
+    from adapter.monitoring import MEASURE_IDS
+    from adapter.monitoring.render import FORMATS
+
+    p.add_argument("--period", required=True, help="a year (2026) or FIRST..LAST (2026-01-01..2026-06-30)")
+    p.add_argument(
+        "--measure", action="append", choices=MEASURE_IDS, help="one measure (repeat); default all"
+    )
+    p.add_argument("--audience", choices=("internal", "external"), help="default VOORZORG_REPORT_AUDIENCE")
+    p.add_argument("--format", choices=FORMATS, default="json")
+    p.add_argument("--output", type=Path, help="write here instead of stdout")
+    p.add_argument("--store", action="store_true", help="also keep the MeasureReports in the store")
+    p.add_argument("--progress", action="store_true", help="a progress bar on stderr even when not a tty")
+
+
+def _report(settings: Settings, args: argparse.Namespace) -> int:
+    from adapter.monitoring import MEASURE_IDS
+    from adapter.monitoring.render import parse_period, render
+    from adapter.monitoring.reports import make_reports
+
+    try:
+        start, end = parse_period(args.period)
+    except FhirError as e:
+        print(f"voorzorg-adapter report: {e.issues[0].diagnostics}", file=sys.stderr)
+        return 2
+    adapter = compose(settings)
+    try:
+        reports = make_reports(
+            adapter,
+            tuple(args.measure or MEASURE_IDS),
+            start,
+            end,
+            audience=args.audience or settings.report_audience,
+            keep=args.store,
+            progress=args.progress or sys.stderr.isatty(),
+        )
+    except FhirError as e:
+        print(json.dumps(operation_outcome(e.issues)), file=sys.stderr)
+        return 1
+    finally:
+        adapter.close()
+    text = render(reports, args.format)
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 COMMANDS = (
     Command("serve", "run the FHIR REST API", _serve_arguments, _serve),
     Command(
@@ -354,6 +404,7 @@ COMMANDS = (
         _careplans,
     ),
     Command("user", "local users of the coordinator's dashboard (/dashboard)", _user_arguments, _user),
+    Command("report", "the monitoring's MeasureReports over a period", _report_arguments, _report),
     *(Command(*c) for c in exchange_cli.COMMANDS),
 )
 

@@ -120,6 +120,9 @@ class Settings:
     oidc_client_secret: str = field(default="", repr=False)
     oidc_role_claim: str = "voorzorg_role"  # the ID token claim that names the person's role
     oidc_organization_claim: str = "organization"  # the claim naming the organisation ("system|value")
+    # Monitoring: the audience of a MeasureReport when the caller names none (VOORZORG_REPORT_AUDIENCE):
+    # internal (exact counts) or external (counts 1-9 shown as "< 10", mappings/measures.yaml).
+    report_audience: str = "internal"
 
     def __post_init__(self) -> None:
         if self.token_lifetime > self.max_token_lifetime:
@@ -227,7 +230,15 @@ class Settings:
             oidc_client_secret=e.get("VOORZORG_OIDC_CLIENT_SECRET", ""),
             oidc_role_claim=e.get("VOORZORG_OIDC_ROLE_CLAIM", "voorzorg_role"),
             oidc_organization_claim=e.get("VOORZORG_OIDC_ORGANIZATION_CLAIM", "organization"),
+            report_audience=_audience(e.get("VOORZORG_REPORT_AUDIENCE", "internal")),
         )
+
+
+def _audience(raw: str) -> str:
+    value = raw.strip().lower() or "internal"
+    if value not in ("internal", "external"):
+        raise ValueError(f"VOORZORG_REPORT_AUDIENCE={raw!r}: internal or external")
+    return value
 
 
 def _yes(raw: str) -> bool:

@@ -19,6 +19,7 @@ loader per file, cached: each file is read once per process (none is read on the
 | path.yaml | `path_rules()` (the client's path: businessStatus per decision, phases, birth outcome limits) |
 | export.yaml | `export_rules()` (Bulk Data $export: types, output formats, parameters) |
 | pseudonymisation.yaml | `pseudonymisation_rules()` (what the research export removes and pseudonymises) |
+| measures.yaml | `measure_definitions()` (typed by `adapter.monitoring.rules.measure_rules()`) |
 """
 
 from __future__ import annotations
@@ -119,6 +120,7 @@ class AccessPolicy(TypedDict):
     consult_requests: dict[str, dict[str, str]]
     explicit_only: list[str]
     operations: dict[str, list[str]]
+    report_audience: dict[str, str]
 
 
 class SharingRules(TypedDict):
@@ -280,6 +282,12 @@ def access_policy() -> AccessPolicy:
 def operation_roles() -> dict[str, list[str]]:
     """Workflow operation -> the roles that may call it (access-policy.yaml `operations`)."""
     return access_policy().get("operations", {})
+
+
+@cache
+def measure_definitions() -> dict[str, Any]:
+    """The monitoring's measures, as written (measures.yaml; adapter.monitoring.rules types them)."""
+    return _mapping("measures.yaml")
 
 
 @cache

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from adapter.config import PROJECT_ROOT
-from bench import careplan, decision, outbox, security, validation, vsfloor
+from bench import careplan, decision, measures, outbox, security, validation, vsfloor
 from bench.auth import TOKEN_ENV, token_source
 from bench.decision import Rate
 from bench.load import LoadResult, merged, probe, search_total, send_all
@@ -38,6 +38,7 @@ class Options:
     workers: int = 2
     memory: int = 2000
     vs_floor_only: bool = False
+    measures: int = 10_000
 
 
 def parse(argv: list[str] | None) -> Options:
@@ -77,6 +78,11 @@ def parse(argv: list[str] | None) -> Options:
     p.add_argument(
         "--vs-floor-only", action="store_true", help="only the comparison with the floor (issue #19's table)"
     )
+    p.add_argument(
+        "--measures",
+        type=int,
+        help="clients of the generated region the measures are timed on (default 10000)",
+    )
     a = p.parse_args(argv)
     quick = bool(a.quick)
     return Options(
@@ -93,6 +99,7 @@ def parse(argv: list[str] | None) -> Options:
         workers=max(1, a.workers),
         memory=a.memory if a.memory is not None else (100 if quick else 2000),
         vs_floor_only=bool(a.vs_floor_only),
+        measures=a.measures or (1000 if quick else 10_000),
     )
 
 
@@ -443,6 +450,13 @@ def main(argv: list[str] | None = None) -> int:
         rows = [row for b in backends for row in outbox.run(b, names[b], o.outbox)]
         print(table(outbox.HEADERS, rows))
         print(f"\n{' '.join((outbox.__doc__ or '').split())}")
+
+    if not o.url:
+        print(f"\n## The monitoring's measures over a generated region ({o.measures:,} clients), one year\n")
+        names = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+        rows = [row for b in backends for row in measures.run(b, names[b], o.measures)]
+        print(table(measures.HEADERS, rows))
+        print(f"\n{' '.join((measures.__doc__ or '').split('python -m')[0].split())}")
 
     took = time.perf_counter() - started
     print(f"\n_Run took {took:.0f} s; load average (1 min) at the end: {load_average()}._")

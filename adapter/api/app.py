@@ -22,6 +22,7 @@ from adapter.api import (
     consult,
     dashboard,
     export,
+    measures,
     metadata,
     notifications,
     operations,
@@ -67,6 +68,7 @@ ROUTERS = (
     sharing.router,
     consult.router,
     path.router,  # the intake visit, ending, the transfer
+    measures.router,  # Measure/{id}/$evaluate-measure
     notifications.router,  # POST /Task: notified pull
     subscriptions.router,  # POST, PUT /Subscription, $status
     rest.router,

@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
-from adapter.api import capability, consult, path
+from adapter.api import capability, consult, measures, path
 from adapter.api.context import check_accept, ctx, page
 from adapter.api.responses import FhirResponse
 from adapter.api.rest import CREATABLE, UPDATABLE
@@ -31,6 +31,7 @@ CONFORMANCE_TYPES = (
     "NamingSystem",
     "OperationDefinition",
     "PlanDefinition",
+    "Measure",
 )
 
 
@@ -222,6 +223,7 @@ def _conformance() -> list[dict[str, Any]]:
         consult.request_consult_definition(),
         consult.accept_advice_definition(),
         *path.definitions(),
+        measures.evaluate_definition(),
     ]
 
 
@@ -256,6 +258,7 @@ WRITES: dict[str, tuple[str, ...]] = {
 def capability_statement(settings: Settings) -> dict[str, Any]:
     operations = {t: [_VALIDATE, *_INSTANCE_OPERATIONS.get(t, [])] for t in stored_types()}
     conformance = {t: [_APPLY] if t == "PlanDefinition" else [] for t in CONFORMANCE_TYPES}
+    conformance["Measure"] = list(measures.OPERATIONS["Measure"])
     check = f"{CANONICAL_BASE}/OperationDefinition/check-eligibility"
     system = [
         {"name": "check-eligibility", "definition": check},

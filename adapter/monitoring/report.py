@@ -52,8 +52,10 @@ def populations(group: Group, rows: list[Row], start: date, end: date) -> dict[s
 
 def score(group: Group, pops: dict[str, list[Row]]) -> float | None:
     if group.scoring == "proportion":
-        base = len(pops["denominator"]) - len(pops.get("denominator-exclusion", []))
-        return round(len(pops["numerator"]) / base, 4) if base > 0 else None
+        base = group.count("denominator", pops["denominator"]) - group.count(
+            "denominator-exclusion", pops.get("denominator-exclusion", [])
+        )
+        return round(group.count("numerator", pops["numerator"]) / base, 4) if base > 0 else None
     if group.scoring == "continuous-variable" and group.observe:
         values = [r[group.observe] for r in pops["measure-population"]]
         return round(sum(values) / len(values), 2) if values else None
@@ -103,7 +105,7 @@ class Report:
                 "coding": [{"system": measure_url(self.measure.id), "code": group.code}],
                 "text": group.code,
             },
-            "population": self._populations(pops, f"g{index}"),
+            "population": self._populations(group, pops, f"g{index}"),
         }
         self._score(out, group, pops)
         if group.stratifiers:
@@ -112,20 +114,23 @@ class Report:
             ]
         return out
 
-    def _populations(self, pops: dict[str, list[Row]], list_prefix: str) -> list[dict[str, Any]]:
+    def _populations(
+        self, group: Group, pops: dict[str, list[Row]], list_prefix: str
+    ) -> list[dict[str, Any]]:
         out = []
         for code in POPULATION_ORDER:
             if code not in pops:
                 continue
             p: dict[str, Any] = {"code": {"coding": [{"system": POPULATION_SYSTEM, "code": code}]}}
-            p |= self._count(len(pops[code]))
+            p |= self._count(group.count(code, pops[code]), len(pops[code]))
             if self.report_type == "subject-list":
                 p["subjectResults"] = {"reference": "#" + self._list(f"{list_prefix}-{code}", pops[code])}
             out.append(p)
         return out
 
-    def _count(self, n: int) -> dict[str, Any]:
-        if self.audience == "external" and self.small.hides(n):
+    def _count(self, n: int, people: int) -> dict[str, Any]:
+        """The count `n` of a population of `people` rows (n = people unless weighted: visits)."""
+        if self.audience == "external" and (self.small.hides(people) or self.small.hides(n)):
             return {
                 "_count": {
                     "extension": [
@@ -136,12 +141,15 @@ class Report:
             }
         return {"count": n}
 
-    def _hidden(self, pops: dict[str, list[Row]]) -> bool:
-        return self.audience == "external" and any(self.small.hides(len(r)) for r in pops.values())
+    def _hidden(self, group: Group, pops: dict[str, list[Row]]) -> bool:
+        return self.audience == "external" and any(
+            self.small.hides(len(rows)) or self.small.hides(group.count(code, rows))
+            for code, rows in pops.items()
+        )
 
     def _score(self, out: dict[str, Any], group: Group, pops: dict[str, list[Row]]) -> None:
         value = score(group, pops)
-        if value is None or self._hidden(pops):
+        if value is None or self._hidden(group, pops):
             return
         if group.scoring == "continuous-variable":
             unit = group.unit_of_measure or "1"
@@ -156,7 +164,7 @@ class Report:
             sub = {code: [r for r in rows if value in _strata(r.get(name))] for code, rows in pops.items()}
             stratum: dict[str, Any] = {
                 "value": {"text": value},
-                "population": self._populations(sub, f"{prefix}-{name}-{value}"),
+                "population": self._populations(group, sub, f"{prefix}-{name}-{value}"),
             }
             self._score(stratum, group, sub)
             strata.append(stratum)

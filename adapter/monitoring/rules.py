@@ -9,9 +9,7 @@ from datetime import date
 from functools import cache
 from typing import Any
 
-import yaml
-
-from adapter.config import MAPPINGS_DIR
+from adapter.data import measure_definitions
 
 UNKNOWN = "unknown"
 #: The order populations appear in a MeasureReport group (R4 measure-population codes).
@@ -40,6 +38,11 @@ class Group:
     goal: Goal | None = None
     observe: str | None = None
     unit_of_measure: str | None = None
+    weights: dict[str, str] | None = None  # population code -> the fact summed instead of counting rows
+
+    def count(self, code: str, rows: list[dict[str, Any]]) -> int:
+        weight = (self.weights or {}).get(code)
+        return sum(int(r.get(weight) or 0) for r in rows) if weight else len(rows)
 
 
 @dataclass(frozen=True)
@@ -119,13 +122,13 @@ def _group(raw: dict[str, Any]) -> Group:
         goal=Goal(str(goal["comparator"]), float(goal["value"])) if goal else None,
         observe=raw.get("observe"),
         unit_of_measure=raw.get("unit_of_measure"),
+        weights=dict(raw["weights"]) if raw.get("weights") else None,
     )
 
 
 @cache
 def measure_rules() -> MeasureRules:
-    with (MAPPINGS_DIR / "measures.yaml").open(encoding="utf-8") as f:
-        d: dict[str, Any] = yaml.safe_load(f)
+    d = measure_definitions()
     measures = {
         mid: Measure(
             id=mid,
