@@ -63,6 +63,17 @@ def _install_peer() -> str | None:
 @pytest.fixture(scope="session")
 def medplum() -> Iterator[str]:
     """Base URL of a real FHIR R4 server (Medplum's FHIR router, in memory) for this test session."""
+    yield from _medplum_server()
+
+
+@pytest.fixture
+def fresh_medplum() -> Iterator[str]:
+    """A Medplum peer of this test's own, empty: for a test whose peer must answer as fast as a new server
+    (the session's peer holds every earlier test's resources, and its in-memory searches slow down)."""
+    yield from _medplum_server()
+
+
+def _medplum_server() -> Iterator[str]:
     why = _install_peer()
     if why:
         pytest.skip(why)

@@ -320,13 +320,15 @@ def test_a_withdrawal_while_the_ozks_refuses_stops_the_try_and_the_queued_messag
 def test_one_peer_hanging_costs_a_probe_per_interval_and_the_other_peer_goes_on(
     store: Store,
     tmp_path: Path,
-    faults: Faults,
-    medplum: str,
+    fresh_medplum: str,
     referral: dict[str, Any],
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    down, up = faults(), faults()
+    # a peer of its own: after the hang, each delivery must fit in the dossier peer's 0.3 s timeout, which
+    # the session's Medplum, holding every earlier test's resources, no longer answers within
+    medplum = fresh_medplum
+    down, up = FaultProxy(medplum).start(), FaultProxy(medplum).start()
     peers = {
         "jgz-dossier": {"base_url": down.url, "timeout": 0.3, "retries": 3},
         "ozks": {"base_url": up.url, "retries": 0},
@@ -356,6 +358,8 @@ def test_one_peer_hanging_costs_a_probe_per_interval_and_the_other_peer_goes_on(
         _until(lambda: _pending(store) == 0, 30, "the dossiers delivered")
     finally:
         worker.stop()
+        down.stop()
+        up.stop()
 
     assert summaries_took < 2.5, f"the OZKS waited {summaries_took:.1f} s for the hanging dossier"
     assert tried <= 3 + 3, f"{tried} requests to the hanging peer in 4.5 s"  # 3 failures, then probes
