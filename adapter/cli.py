@@ -350,28 +350,51 @@ def _report_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=FORMATS, default="json")
     p.add_argument("--output", type=Path, help="write here instead of stdout")
     p.add_argument("--store", action="store_true", help="also keep the MeasureReports in the store")
+    p.add_argument(
+        "--send",
+        action="store_true",
+        help="keep them and send them to the peer configured for MeasureReports (the regional "
+        "registration, flow registration); external only",
+    )
     p.add_argument("--progress", action="store_true", help="a progress bar on stderr even when not a tty")
+
+
+def _report_audience(settings: Settings, args: argparse.Namespace) -> str:
+    """The audience asked for; what is sent leaves the organisation, so `--send` is external."""
+    if args.send and args.audience == "internal":
+        raise ValueError("--send sends reports outside the organisation: --audience external only")
+    return str(args.audience or ("external" if args.send else settings.report_audience))
 
 
 def _report(settings: Settings, args: argparse.Namespace) -> int:
     from adapter.monitoring import MEASURE_IDS
     from adapter.monitoring.render import parse_period, render
-    from adapter.monitoring.reports import make_reports
+    from adapter.monitoring.reports import make_reports, report_peers
 
     try:
         start, end = parse_period(args.period)
-    except FhirError as e:
-        print(f"voorzorg-adapter report: {e.issues[0].diagnostics}", file=sys.stderr)
+        audience = _report_audience(settings, args)
+    except (FhirError, ValueError) as e:
+        why = e.issues[0].diagnostics if isinstance(e, FhirError) else str(e)
+        print(f"voorzorg-adapter report: {why}", file=sys.stderr)
         return 2
     adapter = compose(settings)
     try:
+        peers = report_peers(adapter.exchange)
+        if args.send and not peers:
+            print(
+                "voorzorg-adapter report: --send: no peer is configured for MeasureReports "
+                "(peer registration in VOORZORG_PEERS_FILE)",
+                file=sys.stderr,
+            )
+            return 2
         reports = make_reports(
             adapter,
             tuple(args.measure or MEASURE_IDS),
             start,
             end,
-            audience=args.audience or settings.report_audience,
-            keep=args.store,
+            audience=audience,
+            keep=args.store or args.send,
             progress=args.progress or sys.stderr.isatty(),
         )
     except FhirError as e:
@@ -379,6 +402,11 @@ def _report(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     finally:
         adapter.close()
+    if args.send:
+        print(
+            f"{len(reports)} MeasureReports kept; what changed is queued for {', '.join(peers)}",
+            file=sys.stderr,
+        )
     text = render(reports, args.format)
     if args.output:
         args.output.write_text(text, encoding="utf-8")

@@ -34,7 +34,7 @@ def _outbox(request: Request) -> Outbox:
 def _seen(request: Request, messages: list[Message]) -> None:
     a = access(request)
     for m in messages:
-        a.touched(m.client, m.client)
+        a.touched(m.client, m.patient)
 
 
 @router.get("/admin/outbox")

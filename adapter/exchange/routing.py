@@ -14,7 +14,11 @@ A flow may also say
   replaces older undelivered ones of the same flow, peer and client that it covers (`outbox.enqueue`);
 - `route: <name>` — the peer is chosen per resource by a named route, not fixed: the obstetric feedback
   goes to whichever peer is the practice that sent the referral. The routes are listed in one place,
-  `adapter.exchange.runtime.ROUTES`, which the composition root hands to `plan`.
+  `adapter.exchange.runtime.ROUTES`, which the composition root hands to `plan`;
+- `ordered_by: <element>` — the flow carries resources about no client (a MeasureReport for the regional
+  registration): a message per value of that element (the report's Measure, `Measure/voorzorg-uptake`),
+  which orders its messages where a client orders those of the other flows. Such a flow carries only
+  resources about no client, and the other flows only resources about a client.
 """
 
 from __future__ import annotations
@@ -38,13 +42,21 @@ class Selector:
     type: str
     code_system: str | None = None
     profile: str | None = None
+    #: an extension the resource must carry, as (element, value) pairs: (("url", …), ("valueCode", …))
+    extension: tuple[tuple[str, Any], ...] = ()
 
     def matches(self, content: dict[str, Any]) -> bool:
         if content.get("resourceType") != self.type:
             return False
         if self.profile and self.profile not in (content.get("meta") or {}).get("profile", []):
             return False
+        if self.extension and not any(_has(e, self.extension) for e in content.get("extension") or []):
+            return False
         return not self.code_system or self.code_system in _code_systems(content)
+
+
+def _has(extension: Any, wanted: tuple[tuple[str, Any], ...]) -> bool:
+    return isinstance(extension, dict) and all(extension.get(k) == v for k, v in wanted)
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,7 @@ class Flow:
     consent: str | None = None  # a voorzorg-sharing recipient whose consent gates the flow
     supersede: bool = False  # a newer message replaces the older undelivered ones it covers
     route: str | None = None  # a registered route picks the peer per resource (no fixed `peer`)
+    ordered_by: str | None = None  # resources about no client: this element orders them (not a client)
 
     def carries(self, content: dict[str, Any]) -> bool:
         return any(s.matches(content) for s in self.resources)
@@ -97,26 +110,34 @@ Routes = Mapping[str, Route]
 def load_flows(data: dict[str, Any] | None = None) -> tuple[Flow, ...]:
     """The flows of `mappings/exchange.yaml` (or of `data`, for tests)."""
     raw = exchange_flows() if data is None else data
-    flows = []
-    for name, f in (raw.get("flows") or {}).items():
-        flows.append(
-            Flow(
-                name=name,
-                peer=str(f.get("peer", "")),
-                kind=str(f.get("kind", "transaction")),
-                resources=tuple(
-                    Selector(s["type"], s.get("code_system"), s.get("profile")) for s in f["resources"]
-                ),
-                when_client_has=f.get("when_client_has"),
-                include_client=bool(f.get("include_client", True)),
-                match=dict(f.get("match") or {}),
-                description=str(f.get("description", "")),
-                consent=f.get("consent"),
-                supersede=bool(f.get("supersede", False)),
-                route=f.get("route"),
-            )
-        )
-    return tuple(flows)
+    return tuple(_flow(name, f) for name, f in (raw.get("flows") or {}).items())
+
+
+def _flow(name: str, f: dict[str, Any]) -> Flow:
+    ordered_by = f.get("ordered_by")
+    flow = Flow(
+        name=name,
+        peer=str(f.get("peer", "")),
+        kind=str(f.get("kind", "transaction")),
+        resources=tuple(_selector(s) for s in f["resources"]),
+        when_client_has=f.get("when_client_has"),
+        include_client=bool(f.get("include_client", ordered_by is None)),
+        match=dict(f.get("match") or {}),
+        description=str(f.get("description", "")),
+        consent=f.get("consent"),
+        supersede=bool(f.get("supersede", False)),
+        route=f.get("route"),
+        ordered_by=ordered_by,
+    )
+    about_her = [k for k in ("when_client_has", "include_client", "consent", "route") if getattr(flow, k)]
+    if ordered_by is not None and about_her:
+        raise ValueError(f"flow {name}: ordered_by is for resources about no client, not with {about_her}")
+    return flow
+
+
+def _selector(s: dict[str, Any]) -> Selector:
+    extension = tuple(sorted((s.get("extension") or {}).items()))
+    return Selector(s["type"], s.get("code_system"), s.get("profile"), extension)
 
 
 @cache
@@ -162,13 +183,11 @@ def _routed(
 
 
 def _to_fixed_peer(session: Session, flow: Flow, latest: list[Stored]) -> list[Planned]:
-    by_client: dict[str, list[Stored]] = {}
+    by_client: dict[str, list[Stored]] = {}  # by the ordering key: the client, or the flow's `ordered_by`
     for stored in latest:
-        client = client_of(stored.content)
-        # a Patient travels only as the client herself: a referrer's copy of her stays here
-        herself = stored.res_type != "Patient" or stored.reference == client
-        if client and herself and flow.carries(stored.content):
-            by_client.setdefault(client, []).append(stored)
+        key = _key(flow, stored)
+        if key and flow.carries(stored.content):
+            by_client.setdefault(key, []).append(stored)
     out = []
     for client, carried in by_client.items():
         if flow.when_client_has and not session.count(flow.when_client_has, patient=client):
@@ -178,6 +197,26 @@ def _to_fixed_peer(session: Session, flow: Flow, latest: list[Stored]) -> list[P
         elif gone := [_entry(s) for s in carried if s.deleted]:  # removing her data is never withheld
             out.append(Planned(flow, client, gone))
     return out
+
+
+def _key(flow: Flow, stored: Stored) -> str | None:
+    """What orders the resource's messages in this flow: its client; in a flow `ordered_by` an element,
+    that element of a resource about no client. None: the flow does not carry it."""
+    client = client_of(stored.content)
+    if flow.ordered_by is not None:
+        return None if client else _ordering_key(stored.content.get(flow.ordered_by))
+    # a Patient travels only as the client herself: a referrer's copy of her stays here
+    herself = stored.res_type != "Patient" or stored.reference == client
+    return client if herself else None
+
+
+def _ordering_key(value: Any) -> str | None:
+    """`Type/id` of a reference or canonical (`https://fhir.voorzorg.nl/Measure/voorzorg-uptake|1` →
+    `Measure/voorzorg-uptake`)."""
+    ref = value.get("reference") if isinstance(value, dict) else value
+    if not isinstance(ref, str) or not ref.strip("/"):
+        return None
+    return "/".join(ref.split("|", 1)[0].rstrip("/").split("/")[-2:])
 
 
 def _entries(session: Session, flow: Flow, client: str, carried: list[Stored]) -> list[dict[str, Any]]:

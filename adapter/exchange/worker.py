@@ -201,7 +201,7 @@ class Worker:
         self, message: Message, peer: Peer, outcome: str, text: str, touched: list[str]
     ) -> dict[str, Any]:
         access = Access(interaction="transfer-out", resource_type=None)
-        access.touched(message.client, message.client)
+        access.touched(message.client, message.patient)
         for ref in touched:
             access.touched(ref, None)
         me = Principal(client_id="voorzorg-adapter", role="jgz", organization=self.organization)

@@ -49,6 +49,12 @@ class Message:
     generation: int = 0  # the lease's generation when claimed: the fencing token
     probe: bool = False  # taken as the probe of its peer's open circuit (one request, no retries)
 
+    @property
+    def patient(self) -> str | None:
+        """The client the message is about (`Patient/id`); None for a flow about no client, whose
+        ordering key `client` is something else (a report's `Measure/id`)."""
+        return self.client if self.client.startswith("Patient/") else None
+
     def summary(self) -> dict[str, Any]:
         """What an operator sees: no resource content (client data), only what and where."""
         entries = self.payload.get("entries", [])
