@@ -27,7 +27,7 @@ lint: $(BIN)/voorzorg-adapter
 # the dashboard's browser test needs chromium: installed when missing and allowed (scripts/ensure-chromium.sh)
 test: lint
 	bash scripts/ensure-chromium.sh
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 3 --durations=25
 
 # mutmut keeps its mutants and results under mutants/; a fresh copy each run, so every mutant is judged
 # against the code and tests as they are now. One worker: the machine has 2 cores and is shared.

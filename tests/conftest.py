@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,34 +42,101 @@ def postgres_available() -> None:
         pytest.skip(_PG_REASON)
 
 
+#: Migrated schemas this test process made and emptied again, ready for the next test (a migration
+#: costs ~0.4 s, emptying ~0.03 s: the suite has some 1,600 tests on PostgreSQL).
+_EMPTY_SCHEMAS: list[tuple[str, tuple[str, ...]]] = []
+
+
+def _schema_url(schema: str) -> str:
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    return f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
+
+
+def _at_head(conn: Any, schema: str) -> tuple[str, ...]:
+    rows = conn.execute(text(f'SELECT version_num FROM "{schema}".alembic_version')).scalars()
+    return tuple(sorted(rows))
+
+
+def _empty_or_drop(admin: Any, schema: str, head: tuple[str, ...]) -> None:
+    """Back to the pool, emptied, when the test left the schema at the newest migration; else dropped (a
+    test that migrates down leaves another schema behind)."""
+    with admin.begin() as conn:
+        if _at_head(conn, schema) != head:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            return
+        tables = conn.execute(
+            text("SELECT tablename FROM pg_tables WHERE schemaname = :s AND tablename <> 'alembic_version'"),
+            {"s": schema},
+        ).scalars()
+        names = ", ".join(f'"{schema}"."{t}"' for t in tables)
+        if names:
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    _EMPTY_SCHEMAS.append((schema, head))
+
+
 def postgres_store() -> Iterator[Store]:
-    """A store in a schema of its own inside the `test` database, dropped afterwards."""
+    """A store in a schema of its own inside the `test` database: a fresh, fully migrated schema, empty;
+    afterwards emptied for the next test of this process (or dropped)."""
     if _PG_REASON:
         pytest.skip(_PG_REASON)
-    schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in POSTGRES_URL else "?"
-    store = Store(f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}")
-    store.migrate()
+    if _EMPTY_SCHEMAS:
+        schema, head = _EMPTY_SCHEMAS.pop()
+    else:
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        migrated = Store(_schema_url(schema))
+        migrated.migrate()
+        migrated.dispose()
+        with admin.connect() as conn:
+            head = _at_head(conn, schema)
+    store = Store(_schema_url(schema))  # at the newest migration already
     try:
         yield store
     finally:
         store.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        _empty_or_drop(admin, schema, head)
         admin.dispose()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _drop_pooled_schemas() -> Iterator[None]:
+    yield
+    if _EMPTY_SCHEMAS:
+        admin = create_engine(POSTGRES_URL)
+        with admin.begin() as conn:
+            for schema, _ in _EMPTY_SCHEMAS:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+        _EMPTY_SCHEMAS.clear()
+
+
+def _migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file per test process, copied for each test (a migration costs ~0.1 s)."""
+    global _SQLITE_TEMPLATE
+    if _SQLITE_TEMPLATE is None:
+        path = tmp_path_factory.mktemp("template") / "voorzorg.db"
+        made = Store(f"sqlite:///{path}")
+        made.migrate()
+        made.dispose()
+        _SQLITE_TEMPLATE = path
+    return _SQLITE_TEMPLATE
+
+
+_SQLITE_TEMPLATE: Path | None = None
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+def store(
+    request: pytest.FixtureRequest, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Store]:
     """The store on each backend the adapter supports."""
     if request.param == "postgres":
         yield from postgres_store()
         return
-    s = Store(f"sqlite:///{tmp_path / 'voorzorg.db'}")
-    s.migrate()
+    shutil.copyfile(_migrated_sqlite(tmp_path_factory), tmp_path / "voorzorg.db")
+    s = Store(f"sqlite:///{tmp_path / 'voorzorg.db'}")  # at the newest migration already
     yield s
     s.dispose()
 
