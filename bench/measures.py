@@ -9,38 +9,23 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
-from pathlib import Path
 
 from adapter.monitoring import MEASURE_IDS, evaluate_measure
 from adapter.store.engine import Store
 from bench.region import generate_region
 from bench.report import table
-from bench.server import postgres_schema, postgres_unreachable
+from bench.server import bench_store, postgres_unreachable
 
 HEADERS = ["backend", "clients", "measure", "median s", "max s", "resources of the region"]
 YEAR = (date(2026, 1, 1), date(2026, 12, 31))
 
 
-@contextmanager
-def _store(backend: str) -> Iterator[Store]:
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="voorzorg-bench-region-") as tmp:
-            store = Store(f"sqlite:///{Path(tmp) / 'voorzorg.db'}")
-            store.migrate()
-            yield store
-            store.dispose()
-    else:
-        with postgres_schema() as url:
-            store = Store(url)
-            store.migrate()
-            yield store
-            store.dispose()
+def _store(backend: str) -> contextlib.AbstractContextManager[Store]:
+    return bench_store(backend, "region")
 
 
 def run(backend: str, label: str, clients: int, repeat: int = 3, seed: int = 17) -> list[list[object]]:

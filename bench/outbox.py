@@ -12,11 +12,11 @@ tests (tests/exchange/peer: a real server doing conditional updates).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -36,7 +36,7 @@ from adapter.store.engine import Store
 from adapter.workflows.effects import every_change
 from adapter.workflows.intake import intake
 from bench.referrals import bsns, example, variant
-from bench.server import postgres_schema
+from bench.server import bench_store
 
 PEER_DIR = Path(__file__).resolve().parent.parent / "tests" / "exchange" / "peer"
 FLOW_PEER = "jgz-dossier"
@@ -97,20 +97,8 @@ def _peer(kind: str) -> Iterator[str | None]:
         proc.wait(10)
 
 
-@contextmanager
-def _store(backend: str) -> Iterator[Store]:
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="voorzorg-bench-outbox-") as tmp:
-            store = Store(f"sqlite:///{Path(tmp) / 'voorzorg.db'}")
-            store.migrate()
-            yield store
-            store.dispose()
-    else:
-        with postgres_schema() as url:
-            store = Store(url)
-            store.migrate()
-            yield store
-            store.dispose()
+def _store(backend: str) -> contextlib.AbstractContextManager[Store]:
+    return bench_store(backend, "outbox")
 
 
 def _fill(store: Store, exchange: Exchange, n: int, seed: int) -> None:

@@ -8,10 +8,9 @@ with it; an `AuditLog` on a migrated `Store`, and events from `build_event` for 
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from adapter.security.tokens import IssuerKey, TokenVerifier, mint
 from adapter.store.engine import Store
 from bench.auth import JGZ_ORGANIZATION
 from bench.decision import Rate, measure
-from bench.server import postgres_schema
+from bench.server import bench_store
 
 BASE = "http://127.0.0.1:8080"  # stands for the server's base URL (audience; issuer is BASE/auth)
 
@@ -72,24 +71,8 @@ def intake_event(who: Principal) -> dict[str, Any]:
     )
 
 
-@contextmanager
-def _store(backend: str) -> Iterator[Store]:
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="voorzorg-bench-audit-") as tmp:
-            store = Store(f"sqlite:///{Path(tmp, 'voorzorg.db').as_posix()}")
-            try:
-                store.migrate()
-                yield store
-            finally:
-                store.dispose()
-    else:
-        with postgres_schema() as url:
-            store = Store(url)
-            try:
-                store.migrate()
-                yield store
-            finally:
-                store.dispose()
+def _store(backend: str) -> contextlib.AbstractContextManager[Store]:
+    return bench_store(backend, "audit")
 
 
 def audit_rate(backend: str, label: str, who: Principal, calls: int) -> Rate:

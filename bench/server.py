@@ -18,7 +18,7 @@ import requests
 from sqlalchemy import create_engine, text
 
 from adapter.config import PROJECT_ROOT
-from adapter.store.engine import unreachable
+from adapter.store.engine import Store, unreachable
 from bench.auth import mint_for_server, session
 
 POSTGRES_URL = os.environ.get(
@@ -52,6 +52,28 @@ def postgres_schema() -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@contextmanager
+def bench_store(backend: str, name: str) -> Iterator[Store]:
+    """A migrated store on `backend` ("sqlite": a file in a temporary directory; else a fresh PostgreSQL
+    schema), removed afterwards."""
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory(prefix=f"voorzorg-bench-{name}-") as tmp:
+            store = Store(f"sqlite:///{Path(tmp, 'voorzorg.db').as_posix()}")
+            try:
+                store.migrate()
+                yield store
+            finally:
+                store.dispose()
+    else:
+        with postgres_schema() as url:
+            store = Store(url)
+            try:
+                store.migrate()
+                yield store
+            finally:
+                store.dispose()
 
 
 def spawned(pid: int) -> list[int]:
