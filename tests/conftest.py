@@ -52,26 +52,35 @@ def _schema_url(schema: str) -> str:
     return f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
 
 
-def _at_head(conn: Any, schema: str) -> tuple[str, ...]:
-    rows = conn.execute(text(f'SELECT version_num FROM "{schema}".alembic_version')).scalars()
-    return tuple(sorted(rows))
+_SHAPE = text(
+    "SELECT 'version ' || version_num FROM alembic_version"
+    " UNION ALL SELECT 'table ' || tablename FROM pg_tables WHERE schemaname = :s"
+    " UNION ALL SELECT 'index ' || indexname FROM pg_indexes WHERE schemaname = :s"
+    " UNION ALL SELECT 'function ' || p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+    "  WHERE n.nspname = :s"
+    " UNION ALL SELECT 'trigger ' || t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+    "  JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = :s AND NOT t.tgisinternal"
+)
 
 
-def _empty_or_drop(admin: Any, schema: str, head: tuple[str, ...]) -> None:
-    """Back to the pool, emptied, when the test left the schema at the newest migration; else dropped (a
-    test that migrates down leaves another schema behind)."""
+def _shape(conn: Any, schema: str) -> tuple[str, ...]:
+    """What the schema is made of (its migration, tables, indexes, functions, triggers): a test that
+    changes it (a failure-injecting trigger, a migration down) leaves a schema that is not reused."""
+    conn.execute(text(f'SET LOCAL search_path TO "{schema}"'))
+    return tuple(sorted(conn.execute(_SHAPE, {"s": schema}).scalars()))
+
+
+def _empty_or_drop(admin: Any, schema: str, shape: tuple[str, ...]) -> None:
+    """Back to the pool, emptied, when the test left the schema as it was made; else dropped."""
     with admin.begin() as conn:
-        if _at_head(conn, schema) != head:
+        if _shape(conn, schema) != shape:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
             return
-        tables = conn.execute(
-            text("SELECT tablename FROM pg_tables WHERE schemaname = :s AND tablename <> 'alembic_version'"),
-            {"s": schema},
-        ).scalars()
+        tables = [t[6:] for t in shape if t.startswith("table ") and t != "table alembic_version"]
         names = ", ".join(f'"{schema}"."{t}"' for t in tables)
         if names:
             conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    _EMPTY_SCHEMAS.append((schema, head))
+    _EMPTY_SCHEMAS.append((schema, shape))
 
 
 def postgres_store() -> Iterator[Store]:
@@ -81,7 +90,7 @@ def postgres_store() -> Iterator[Store]:
         pytest.skip(_PG_REASON)
     admin = create_engine(POSTGRES_URL)
     if _EMPTY_SCHEMAS:
-        schema, head = _EMPTY_SCHEMAS.pop()
+        schema, shape = _EMPTY_SCHEMAS.pop()
     else:
         schema = f"t_{uuid.uuid4().hex[:12]}"
         with admin.begin() as conn:
@@ -89,14 +98,14 @@ def postgres_store() -> Iterator[Store]:
         migrated = Store(_schema_url(schema))
         migrated.migrate()
         migrated.dispose()
-        with admin.connect() as conn:
-            head = _at_head(conn, schema)
+        with admin.begin() as conn:
+            shape = _shape(conn, schema)
     store = Store(_schema_url(schema))  # at the newest migration already
     try:
         yield store
     finally:
         store.dispose()
-        _empty_or_drop(admin, schema, head)
+        _empty_or_drop(admin, schema, shape)
         admin.dispose()
 
 
