@@ -89,8 +89,13 @@ def test_a_request_answered_503_stored_nothing(
         assert _stored_patients(store) == 0, "the client was told 503, but the referral was stored"
         records = events_at(store, "POST /")
         assert [e["outcomeDesc"] for e in records] == ["HTTP 503"], records  # the status sent, no change
-        ok = requests.post(f"{server.url}/", data=json.dumps(referral), headers=headers, timeout=30)
-        assert ok.status_code == 200, ok.text  # the lock is free again: the same request goes through
+        # the lock is free again: the same request goes through (on a loaded machine an intake can itself
+        # outlast the short timeout of this test; then it is answered 503, stores nothing, and is sent again)
+        for _ in range(3):
+            ok = requests.post(f"{server.url}/", data=json.dumps(referral), headers=headers, timeout=30)
+            if ok.status_code != 503:
+                break
+        assert ok.status_code == 200, ok.text
         assert _stored_patients(store) == 1
 
 
