@@ -121,30 +121,23 @@ def _drop_pooled_schemas() -> Iterator[None]:
         _EMPTY_SCHEMAS.clear()
 
 
-def _migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One migrated SQLite file per test process, copied for each test (a migration costs ~0.1 s)."""
-    global _SQLITE_TEMPLATE
-    if _SQLITE_TEMPLATE is None:
-        path = tmp_path_factory.mktemp("template") / "voorzorg.db"
-        made = Store(f"sqlite:///{path}")
-        made.migrate()
-        made.dispose()
-        _SQLITE_TEMPLATE = path
-    return _SQLITE_TEMPLATE
-
-
-_SQLITE_TEMPLATE: Path | None = None
+    path = tmp_path_factory.mktemp("template") / "voorzorg.db"
+    made = Store(f"sqlite:///{path}")
+    made.migrate()
+    made.dispose()
+    return path
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(
-    request: pytest.FixtureRequest, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Store]:
+def store(request: pytest.FixtureRequest, tmp_path: Path, migrated_sqlite: Path) -> Iterator[Store]:
     """The store on each backend the adapter supports."""
     if request.param == "postgres":
         yield from postgres_store()
         return
-    shutil.copyfile(_migrated_sqlite(tmp_path_factory), tmp_path / "voorzorg.db")
+    shutil.copyfile(migrated_sqlite, tmp_path / "voorzorg.db")
     s = Store(f"sqlite:///{tmp_path / 'voorzorg.db'}")  # at the newest migration already
     yield s
     s.dispose()
