@@ -90,7 +90,11 @@ def test_the_dashboard_in_a_browser(driver: Any, server: LiveServer, request: py
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
     log_in(driver, server.url, "wrong password")
-    assert "not right" in driver.find_element(By.CSS_SELECTOR, ".message").text
+    # the click returns before the answer has loaded: wait for the message, not for the old page
+    message = WebDriverWait(driver, 60).until(
+        expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ".message"))
+    )
+    assert "not right" in message.text
     driver.get_log("browser")  # the 401 of the wrong password is expected: forget it
 
     log_in(driver, server.url, PASSWORD)
