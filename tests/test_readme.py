@@ -77,7 +77,7 @@ def _checkout(tmp_path: Path) -> Path:
 def _script(runnable: list[Block], url: str) -> str:
     parts = ["set -euo pipefail"]
     for b in runnable:
-        parts.append(f"echo \"### README block at line {b.line} (at $(date +%T.%N))\" >&2")
+        parts.append(f'echo "### README block at line {b.line} (at $(date +%T.%N))" >&2')
         parts.append(b.text.replace(ADDRESS, url))
     return "\n".join(parts) + "\n"
 

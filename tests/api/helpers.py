@@ -7,8 +7,30 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from httpx import Response
+from sqlalchemy import Table, func, select
 
+from adapter.store.engine import Store
+from adapter.store.schema import (
+    business_key,
+    outbox_message,
+    peer_resource,
+    resource,
+    resource_access,
+    resource_version,
+    search_index,
+)
 from tests.conftest import FHIR_JSON_HEADERS
+
+#: Every table a refused request must leave as it was (the audit trail is the only thing it may add to).
+DATA_TABLES: tuple[Table, ...] = (
+    resource,
+    resource_version,
+    search_index,
+    business_key,
+    resource_access,
+    outbox_message,
+    peer_resource,
+)
 
 URN = "urn:uuid:5d0c3a4e-1b7f-4f3a-9b64-2b6f0b0a00"
 OWN_ITEM = "https://fhir.voorzorg.nl/CodeSystem/voorzorg-referral-item"
@@ -122,3 +144,16 @@ def path_status(task: dict[str, Any]) -> str:
     coding = task["businessStatus"]["coding"][0]
     assert coding["system"] == PATH_STATUS
     return str(coding["code"])
+
+
+def stored_rows(store: Store) -> tuple[int, ...]:
+    """Rows per data table: what a refused request must not change, read from the store itself."""
+    with store.engine.connect() as conn:
+        return tuple(conn.execute(select(func.count()).select_from(t)).scalar_one() for t in DATA_TABLES)
+
+
+def nothing_stored(client: TestClient) -> None:
+    """Nothing at all in the store behind `client`'s app: no resource, version, index row, business key,
+    access grant, outbox message or peer copy (every type, not only the ones a referral makes)."""
+    counts = dict(zip((t.name for t in DATA_TABLES), stored_rows(client.app.state.ctx.store), strict=True))
+    assert not any(counts.values()), counts

@@ -24,6 +24,7 @@ from tests.api.helpers import (
     URN,
     VV,
     expressions,
+    nothing_stored,
     params,
     post,
     resource,
@@ -31,13 +32,6 @@ from tests.api.helpers import (
 )
 
 Mutator = Callable[[dict[str, Any]], Any]
-
-
-def nothing_stored(client: TestClient) -> None:
-    for rtype in ("Patient", "ServiceRequest", "Observation", "Task", "GuidanceResponse"):
-        r = client.get(f"/{rtype}")
-        assert r.status_code == 200, r.text
-        assert r.json()["total"] == 0, rtype
 
 
 def outcome_of(r: Any, status: int) -> dict[str, Any]:

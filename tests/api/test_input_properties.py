@@ -25,11 +25,10 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
 
 from adapter.store.engine import Store
-from adapter.store.schema import business_key, outbox_message, resource_access, resource_version
 from tests.api.bodies import intake, send, sharing_consent, visit
+from tests.api.helpers import stored_rows
 
 Path = tuple[str | int, ...]
 BOUNDED = settings(
@@ -122,14 +121,6 @@ def mutated(draw: st.DrawFn, doc: dict[str, Any]) -> str:
     return text
 
 
-def _stored(store: Store) -> tuple[int, ...]:
-    with store.engine.connect() as conn:
-        return tuple(
-            conn.execute(select(func.count()).select_from(t)).scalar_one()
-            for t in (resource_version, business_key, resource_access, outbox_message)
-        )
-
-
 def _check(r: Any, store: Store, before: tuple[int, ...], sent: str) -> None:
     assert r.status_code < 500, (r.status_code, r.text[:500], sent[:2000])
     if r.status_code < 400:
@@ -139,7 +130,7 @@ def _check(r: Any, store: Store, before: tuple[int, ...], sent: str) -> None:
     assert out["issue"], out
     for issue in out["issue"]:
         assert issue.get("diagnostics") and issue.get("expression"), (r.status_code, issue, sent[:2000])
-    assert _stored(store) == before, (r.status_code, out, sent[:2000])
+    assert stored_rows(store) == before, (r.status_code, out, sent[:2000])
 
 
 def _parameters(**named: Any) -> dict[str, Any]:
@@ -185,7 +176,7 @@ def test_mutated_referrals_never_make_a_5xx_and_a_4xx_stores_nothing(
     wrapped = path.endswith("(Parameters)")
     body = data.draw(mutated(_parameters(referral=referral) if wrapped else referral), label="body")
     path = path.split(" ")[0]
-    before = _stored(store)
+    before = stored_rows(store)
     _check(send(client, "POST", path, body), store, before, body)
 
 
@@ -208,7 +199,7 @@ def test_mutated_writes_never_make_a_5xx_and_a_4xx_stores_nothing(
     # an update names the version it changes (without If-Match it is 428 whatever the body)
     headers = {"If-Match": f'W/"{made["Task"]["meta"]["versionId"]}"'} if name == "task" else {}
     body = data.draw(mutated(valid), label="body")
-    before = _stored(store)
+    before = stored_rows(store)
     _check(send(client, method, path, body, **headers), store, before, body)
 
 
@@ -242,7 +233,7 @@ def test_random_searches_never_make_a_5xx(client: TestClient, store: Store, data
         ),
         label="query",
     )
-    before = _stored(store)
+    before = stored_rows(store)
     r = client.get(
         f"/{rtype}",
         params=[(k.encode("utf-8", "surrogatepass").decode("utf-8", "replace"), v) for k, v in params],

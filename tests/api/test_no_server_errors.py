@@ -19,8 +19,8 @@ from adapter.config import Settings
 from adapter.fhir.outcome import FhirError
 from adapter.store.engine import Store
 from tests.api.bodies import intake, send, visit
-from tests.api.helpers import EDD, PATIENT, SR, URN, entry, expressions, post, resource
-from tests.api.test_bad_input import nothing_stored, outcome_of
+from tests.api.helpers import EDD, PATIENT, SR, URN, entry, expressions, nothing_stored, post, resource
+from tests.api.test_bad_input import outcome_of
 from tests.security.helpers import privacy_officer
 
 PATHS = ["/", "/$check-eligibility"]

@@ -17,8 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.bodies import intake, send, sharing_consent, visit
-from tests.api.helpers import BSN, CONSENT, PARITY, PATIENT, SR, expressions, post, resource
-from tests.api.test_bad_input import nothing_stored, outcome_of
+from tests.api.helpers import BSN, CONSENT, PARITY, PATIENT, SR, expressions, nothing_stored, post, resource
+from tests.api.test_bad_input import outcome_of
 
 PATHS = ["/", "/$check-eligibility"]
 INVALID_BSN = "999911121"  # fails the eleven-test

@@ -299,7 +299,5 @@ def readme_tables() -> str:
     ]
     for role in roles:
         intake = {"any": "yes", "own": "in its own name", "none": "no"}[role_policy(role)["intake"]]
-        lines.append(
-            f"| `{role}` | {intake} | {_changes(role)} | {_task_moves(role)} | {_exports(role)} |"
-        )
+        lines.append(f"| `{role}` | {intake} | {_changes(role)} | {_task_moves(role)} | {_exports(role)} |")
     return "\n".join(lines)
