@@ -6,7 +6,8 @@ Measures carry) and never the store, so what the page shows is what the reports 
 - *counts*: the strata of a stratifier (referrals per month by track, reach per municipality): bars,
   stacked when a stratum has two components (month x track);
 - *scores*: a score per group or per stratum (enrolment timing, attrition and dosage per phase, consult
-  turnaround) with the FNP goal as a dashed line over each bar.
+  turnaround, births before 37 weeks and under 2,500 g, themes improved per theme) with the FNP goal as a
+  dashed line over each bar where the Measure has one.
 
 Each chart is an `<img>` of an SVG document (a data: URL): no script, no fonts or files fetched, and the
 page's Content-Security-Policy stays strict; the table beside it carries the same numbers as text.
@@ -87,6 +88,14 @@ SPECS: tuple[ChartSpec, ...] = (
         "days-to-advice",
         "reason",
         "days",
+    ),
+    ChartSpec("voorzorg-birth-outcomes", "Birth outcomes: born before 37+0 weeks, under 2,500 g", "scores"),
+    ChartSpec(
+        "voorzorg-themes",
+        "Themes: latest assessment better than the first, per theme",
+        "scores",
+        "improved",
+        "theme",
     ),
 )
 

@@ -95,6 +95,22 @@ def all_reports() -> dict[str, dict[str, Any]]:
         measureScore={"value": 6.5, "unit": "d"},
         stratifier=[by_reason],
     )
+    by_theme = stratifier(
+        "theme",
+        [
+            ("housing", {"population": pops(initial_population=5, denominator=5, numerator=3),
+                         "measureScore": {"value": 0.6}}),
+            ("finances", {"population": pops(initial_population=4, denominator=4, numerator=1),
+                          "measureScore": {"value": 0.25}}),
+        ],
+    )  # fmt: skip
+    improved = group(
+        "voorzorg-themes",
+        "improved",
+        population=pops(initial_population=9, denominator=9, numerator=4),
+        measureScore={"value": round(4 / 9, 4)},
+        stratifier=[by_theme],
+    )
     return {
         "voorzorg-reach": report(
             "voorzorg-reach",
@@ -112,6 +128,10 @@ def all_reports() -> dict[str, dict[str, Any]]:
             "voorzorg-dosage", [("pregnancy", 40, 50), ("infancy", 30, 50), ("toddler", 20, 40)]
         ),
         "voorzorg-consult": report("voorzorg-consult", [days]),
+        "voorzorg-birth-outcomes": proportion(
+            "voorzorg-birth-outcomes", [("preterm", 2, 16), ("low-birth-weight", 3, 15)]
+        ),
+        "voorzorg-themes": report("voorzorg-themes", [improved]),
     }
 
 

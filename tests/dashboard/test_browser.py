@@ -27,7 +27,17 @@ from tests.live import LiveServer
 ARTEFACTS = PROJECT_ROOT / "test-artefacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
-CHARTS = ("referrals", "reach", "uptake", "enrolment-timing", "attrition", "dosage", "consult")
+CHARTS = (
+    "referrals",
+    "reach",
+    "uptake",
+    "enrolment-timing",
+    "attrition",
+    "dosage",
+    "consult",
+    "birth-outcomes",
+    "themes",
+)
 
 
 @pytest.fixture(scope="module")

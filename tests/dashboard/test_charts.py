@@ -29,6 +29,15 @@ def test_every_chart_is_drawn_with_its_numbers() -> None:
     assert by_key["attrition"].rows[1] == ["infancy", "2", "8", "25 %", "≤ 20 %", "goal not met"]
     assert by_key["dosage"].rows[0] == ["pregnancy", "40", "50", "80 %", "≥ 80 %", "goal met"]
     assert by_key["consult"].rows[0] == ["all", "3", "4", "6.5 days", "–", ""]
+    assert by_key["birth-outcomes"].rows == [
+        ["preterm", "2", "16", "12.5 %", "–", ""],
+        ["low-birth-weight", "3", "15", "20 %", "–", ""],
+    ]
+    assert by_key["themes"].rows == [
+        ["all", "4", "9", "44.4 %", "–", ""],
+        ["housing", "3", "5", "60 %", "–", ""],
+        ["finances", "1", "4", "25 %", "–", ""],
+    ]
     for chart in drawn:
         text = svg(chart.svg)
         assert text.lstrip().startswith("<?xml") or text.lstrip().startswith("<svg")
