@@ -106,6 +106,9 @@ class Settings:
     # Subscription endpoints must be https; VOORZORG_SUBSCRIPTION_ALLOW_HTTP=true also takes http (tests,
     # a subscriber on the same host).
     subscription_allow_http: bool = False
+    # Endpoints on loopback, private or link-local addresses are refused (SSRF, exchange/endpoints.py);
+    # VOORZORG_SUBSCRIPTION_ALLOW_PRIVATE=true allows them (tests, a subscriber on the same host or network).
+    subscription_allow_private: bool = False
     # The key of the research export's pseudonyms (adapter/export/pseudonymise.py): a secret from the
     # environment, else a file (default: pseudonym-key in the data dir, made on first use). Changing it
     # changes every pseudonym: research data exported before no longer links to what is exported after.
@@ -219,6 +222,7 @@ class Settings:
                 "VOORZORG_OUTBOX_CIRCUIT_INTERVAL", e.get("VOORZORG_OUTBOX_CIRCUIT_INTERVAL", "30")
             ),
             subscription_allow_http=_yes(e.get("VOORZORG_SUBSCRIPTION_ALLOW_HTTP", "")),
+            subscription_allow_private=_yes(e.get("VOORZORG_SUBSCRIPTION_ALLOW_PRIVATE", "")),
             pseudonym_key=e.get("VOORZORG_PSEUDONYM_KEY", ""),
             pseudonym_key_file=(
                 Path(e["VOORZORG_PSEUDONYM_KEY_FILE"]) if e.get("VOORZORG_PSEUDONYM_KEY_FILE") else None

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from adapter.api.context import check_accept, ctx, if_match_version, read_fhir_body
 from adapter.api.guard import access, principal, require, viewer, writer
 from adapter.api.responses import FhirResponse, resource_response
+from adapter.exchange.endpoints import EndpointPolicy
 from adapter.security.scopes import CREATE, READ, UPDATE
 from adapter.workflows.subscriptions import create_subscription, subscription_status, update_subscription
 
@@ -26,7 +27,7 @@ async def create(request: Request) -> FhirResponse:
         writer(request),
         principal(request),
         body,
-        allow_http=c.settings.subscription_allow_http,
+        endpoints=EndpointPolicy.of(c.settings),
     )
     access(request).touched(written.stored.reference, None)
     return resource_response(written.stored, c.base, 201)
@@ -44,7 +45,7 @@ async def update(sub_id: str, request: Request) -> FhirResponse:
         sub_id,
         body,
         if_match_version(request),
-        allow_http=c.settings.subscription_allow_http,
+        endpoints=EndpointPolicy.of(c.settings),
     )
     access(request).touched(written.stored.reference, None)
     return resource_response(written.stored, c.base)

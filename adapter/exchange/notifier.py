@@ -32,6 +32,7 @@ import requests
 from adapter.background import Background
 from adapter.config import Settings
 from adapter.exchange.client import FhirClient, PeerError, RetryPolicy
+from adapter.exchange.endpoints import EndpointPolicy
 from adapter.exchange.outbox import DEAD, Outbox
 from adapter.exchange.subscriptions import KIND, Channel, channel_of, delivery, notification, post
 from adapter.exchange.worker import Worker, WorkerSettings
@@ -64,7 +65,8 @@ class SubscriptionNotifier(Background):
         self.retry = retry or RetryPolicy(retries=1)
         self.outbox = Outbox(store)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:notifier-{uuid.uuid4().hex[:6]}"
-        self._deliver = delivery(settings.base_url, self._sent)
+        self.endpoints = EndpointPolicy.of(settings)
+        self._deliver = delivery(settings.base_url, self._sent, self.endpoints)
 
     # --- one round ------------------------------------------------------------------------------
     def run_once(self) -> int:
@@ -120,7 +122,7 @@ class SubscriptionNotifier(Background):
         active = replace(c, status="active")
         bundle = notification(self.settings.base_url, active, "handshake", self._events(c))
         try:
-            post(self._client(c), c, bundle, f"voorzorg-handshake-{c.sub_id}")
+            post(self._client(c), c, bundle, f"voorzorg-handshake-{c.sub_id}", self.endpoints)
         except PeerError as e:
             self._set_status(c.sub_id, "error", f"handshake refused: {e}")
             log.warning("Subscription/%s: handshake refused (%s)", c.sub_id, type(e).__name__)
@@ -142,7 +144,7 @@ class SubscriptionNotifier(Background):
     def _heartbeat(self, c: Channel) -> int:
         bundle = notification(self.settings.base_url, c, "heartbeat", self._events(c))
         try:
-            post(self._client(c), c, bundle, f"voorzorg-heartbeat-{c.sub_id}")
+            post(self._client(c), c, bundle, f"voorzorg-heartbeat-{c.sub_id}", self.endpoints)
         except PeerError as e:
             self._set_status(c.sub_id, "error", f"heartbeat refused: {e}")
             return 1

@@ -41,8 +41,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 from adapter.config import CANONICAL_BASE
 from adapter.data import search_parameters
-from adapter.exchange.client import FhirClient
+from adapter.exchange.client import FhirClient, PeerError
 from adapter.exchange.delivery import Delivered, Delivery, DeliveryContext, request_id
+from adapter.exchange.endpoints import EndpointPolicy
 from adapter.exchange.feedback import is_referral_task
 from adapter.exchange.outbox import Message
 from adapter.exchange.peers import Peer
@@ -138,7 +139,7 @@ def channel_of(stored: Stored) -> Channel:
 
 
 # --- what a subscriber may ask for ----------------------------------------------------------------
-def problems(sub: dict[str, Any], *, allow_http: bool) -> list[Issue]:
+def problems(sub: dict[str, Any], *, endpoints: EndpointPolicy) -> list[Issue]:
     """What keeps this Subscription from being one this server can keep (422), each with its element."""
     out: list[Issue] = []
     if sub.get("criteria") != TOPIC:
@@ -150,7 +151,9 @@ def problems(sub: dict[str, Any], *, allow_http: bool) -> list[Issue]:
         out.append(
             Issue("only channel type rest-hook is supported", ("Subscription.channel.type",), "not-supported")
         )
-    out += _endpoint_problems(str(ch.get("endpoint") or ""), allow_http)
+    endpoint_problem = endpoints.problem(str(ch.get("endpoint") or ""))
+    if endpoint_problem:
+        out.append(Issue(endpoint_problem, ("Subscription.channel.endpoint",), "value"))
     if ch.get("payload") not in (None, "application/fhir+json", "application/json"):
         out.append(
             Issue("payload must be application/fhir+json", ("Subscription.channel.payload",), "not-supported")
@@ -183,15 +186,6 @@ def _filter_problems(raw: str) -> list[Issue]:
             allowed = ", ".join(["_id", *(n for n, p in params.items() if p["type"] in FILTERABLE_TYPES)])
             out.append(Issue(f"filter {raw!r}: {name!r} is not one of {allowed}", where, "not-supported"))
     return out
-
-
-def _endpoint_problems(endpoint: str, allow_http: bool) -> list[Issue]:
-    where = ("Subscription.channel.endpoint",)
-    parts = urlsplit(endpoint)
-    schemes = ("https", "http") if allow_http else ("https",)
-    if parts.scheme not in schemes or not parts.hostname:
-        return [Issue(f"endpoint must be an absolute {' or '.join(schemes)} URL", where, "value")]
-    return []
 
 
 # --- which events go where -------------------------------------------------------------------------
@@ -312,14 +306,20 @@ def _split(endpoint: str) -> tuple[str, str, dict[str, str]]:
     return f"{parts.scheme}://{parts.netloc}{head}", last, dict(parse_qsl(parts.query))
 
 
-def post(client: FhirClient, channel: Channel, bundle: dict[str, Any], request: str) -> None:
-    """POST a notification to the endpoint, with the channel's headers; PeerError when it is refused."""
+def post(
+    client: FhirClient, channel: Channel, bundle: dict[str, Any], request: str, endpoints: EndpointPolicy
+) -> None:
+    """POST a notification to the endpoint, with the channel's headers; PeerError when it is refused, or
+    when the endpoint now resolves into this server's own network (never sent there)."""
+    refused = endpoints.refused_at_send(channel.endpoint)
+    if refused:
+        raise PeerError(refused, transient=False)
     _, path, query = _split(channel.endpoint)
     headers = {**dict(channel.headers), "X-Request-Id": request}
     client.request("POST", path, body=bundle, headers=headers, params=query)
 
 
-def delivery(base: str, sent: Callable[[str], None]) -> Delivery:
+def delivery(base: str, sent: Callable[[str], None], endpoints: EndpointPolicy) -> Delivery:
     """The `rest-hook` delivery: an event notification for a message of the flow `subscriptions`.
     `sent(sub_id)` records that something reached the endpoint (the heartbeat counts from there)."""
 
@@ -339,7 +339,7 @@ def delivery(base: str, sent: Callable[[str], None]) -> Delivery:
         bundle = notification(
             base, channel, "event-notification", int(event["event"]), event, entry["resource"]
         )
-        post(ctx.client, channel, bundle, request_id(message))  # PeerError: the outbox tries again later
+        post(ctx.client, channel, bundle, request_id(message), endpoints)  # PeerError: tried again later
         sent(sub_id)
         return Delivered([], f"event {event['event']} to Subscription/{sub_id}", [f"Task/{entry['id']}"])
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from adapter.exchange.endpoints import EndpointPolicy
 from adapter.exchange.subscriptions import channel_of, problems, status_parameters
 from adapter.fhir.models import check_structure
 from adapter.fhir.outcome import FhirError
@@ -25,13 +26,13 @@ from adapter.store.engine import Store
 from adapter.store.session import Session, VersionConflict, Write, new_id
 
 
-def _checked(body: dict[str, Any], allow_http: bool) -> dict[str, Any]:
+def _checked(body: dict[str, Any], endpoints: EndpointPolicy) -> dict[str, Any]:
     check_structure(body)
     if body.get("resourceType") != "Subscription":
         raise FhirError.one(
             400, f"The body is a {body.get('resourceType')}, not a Subscription", "resourceType"
         )
-    issues = problems(body, allow_http=allow_http)
+    issues = problems(body, endpoints=endpoints)
     if issues:
         raise FhirError(422, issues)
     out = {k: v for k, v in body.items() if k not in ("meta", "error")}
@@ -53,11 +54,11 @@ def _owner(principal: Principal) -> str:
 
 
 def create_subscription(
-    store: Store, principal: Principal, body: dict[str, Any], *, allow_http: bool
+    store: Store, principal: Principal, body: dict[str, Any], *, endpoints: EndpointPolicy
 ) -> Write:
     """A new Subscription of the caller's organisation: `requested` until its handshake is answered."""
     owner = _owner(principal)
-    sub = {**_checked(body, allow_http), "id": new_id(), "status": "requested"}
+    sub = {**_checked(body, endpoints), "id": new_id(), "status": "requested"}
 
     def work(s: Session) -> Write:
         written = s.put(sub, method="POST")
@@ -75,14 +76,14 @@ def update_subscription(
     body: dict[str, Any],
     if_match: int | None,
     *,
-    allow_http: bool,
+    endpoints: EndpointPolicy,
 ) -> Write:
     """Restart (`requested`), stop (`off`), or change the channel; the status stays the server's."""
     if body.get("id") != sub_id:
         raise FhirError.one(
             400, f"Resource id {body.get('id')!r} does not match the URL's {sub_id!r}", "Subscription.id"
         )
-    sub = _checked(body, allow_http)
+    sub = _checked(body, endpoints)
 
     def work(s: Session) -> Write:
         current = viewer.found(s, f"Subscription/{sub_id}")

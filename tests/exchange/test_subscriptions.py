@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import copy
 import json
+import socket
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +37,7 @@ QUICK = WorkerSettings(poll_interval=0.01, max_attempts=3, backoff=0.001, backof
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return exchange_settings(tmp_path, None, subscription_allow_http=True)
+    return exchange_settings(tmp_path, None, subscription_allow_http=True, subscription_allow_private=True)
 
 
 @pytest.fixture
@@ -354,3 +356,64 @@ def test_only_a_sender_organisation_subscribes(app: FastAPI, settings: Settings)
         app, settings, role="consult", organization="http://fhir.nl/fhir/NamingSystem/ura|00000001"
     )
     assert consult.post("/Subscription", content=body, headers=FHIR_JSON_HEADERS).status_code == 403
+
+
+# --- server-side request forgery: a token holder names the endpoint, not a place in our network -------
+OWN_NETWORK = [
+    "https://127.0.0.1:8443/h",
+    "https://localhost/h",
+    "https://api.localhost/h",
+    "https://10.1.2.3/h",
+    "https://172.16.0.9/h",
+    "https://192.168.0.10/h",
+    "https://169.254.169.254/latest/meta-data",  # a cloud's instance metadata
+    "https://100.64.0.1/h",  # carrier-grade NAT
+    "https://0.0.0.0/h",
+    "https://[::1]/h",
+    "https://[fe80::1]/h",
+    "https://[fd00::7]/h",
+    "https://[::ffff:127.0.0.1]/h",
+]
+
+
+@pytest.mark.parametrize("endpoint", OWN_NETWORK)
+def test_an_endpoint_in_the_servers_own_network_is_refused(
+    store: Store, tmp_path: Path, endpoint: str
+) -> None:
+    strict = exchange_settings(tmp_path, None)  # VOORZORG_SUBSCRIPTION_ALLOW_PRIVATE unset
+    sender = obstetric(create_app(strict, store), strict, ORG_A)
+    r = sender.post("/Subscription", content=json.dumps(subscription(endpoint)), headers=FHIR_JSON_HEADERS)
+    assert r.status_code == 422, r.text
+    issue = r.json()["issue"][0]
+    assert issue["expression"] == ["Subscription.channel.endpoint"]
+    assert "private or link-local" in issue["diagnostics"]
+    assert sender.get("/Subscription").json()["total"] == 0
+
+
+def test_a_public_address_is_taken(store: Store, tmp_path: Path) -> None:
+    strict = exchange_settings(tmp_path, None)
+    sender = obstetric(create_app(strict, store), strict, ORG_A)
+    body = json.dumps(subscription("https://93.184.215.14/hooks/voorzorg"))
+    assert sender.post("/Subscription", content=body, headers=FHIR_JSON_HEADERS).status_code == 201
+
+
+def test_nothing_is_sent_where_the_endpoint_resolves_into_the_network(
+    store: Store, app: FastAPI, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A name that pointed elsewhere when the Subscription was made, and resolves to a private address
+    when the notifier sends: the handshake is not sent, the Subscription goes to error saying why."""
+    real = socket.getaddrinfo
+
+    def resolve(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "hooks.dewieg.example.nl":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.7", port))]
+        return real(host, port, *args, **kwargs)
+
+    made = subscribe(obstetric(app, settings, ORG_A), subscription("https://hooks.dewieg.example.nl/hook"))
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    strict = replace(settings, subscription_allow_private=False)
+    notifier = SubscriptionNotifier(store, strict, worker_settings=QUICK, retry=RetryPolicy(retries=0))
+    drain(notifier)
+    status = status_of(obstetric(app, settings, ORG_A), made["id"])
+    assert status["status"] == "error"
+    assert "resolves to a loopback, private or link-local address" in str(status.get("error"))
