@@ -10,7 +10,8 @@ Referrals are spread over 2024-2026, so a year holds about a third of them.
 
 The resources are shaped as the adapter stores them (the same extensions and codes the workflows write)
 and are written straight into the tables in bulk — current version, first history version, search index
-rows from the same extraction the store uses (`adapter.store.indexing.index_rows`) — which is much
+rows from the same extraction the store uses (`adapter.store.indexing.index_rows`), a plan's visit rows
+(`adapter.store.plan_visits`) — which is much
 faster than a unit of work per resource and leaves the same rows. Reproducible: the same seed, the same
 region (ids are uuid5 of the seed and the client's number).
 """
@@ -35,7 +36,8 @@ from adapter.mapping.programme_out import ENDING_EXT, GA_AT_ENROLMENT, PROGRAMME
 from adapter.mapping.programme_out import PHASE_EXT as PROGRAMME_PHASE
 from adapter.store.engine import Store
 from adapter.store.indexing import index_rows
-from adapter.store.schema import resource, resource_version, search_index
+from adapter.store.plan_visits import PLAN_TYPE, plan_visit_rows
+from adapter.store.schema import plan_visit, resource, resource_version, search_index
 from bench.referrals import bsns
 
 VZ = f"{CANONICAL_BASE}/CodeSystem/"
@@ -356,7 +358,7 @@ def _write(store: Store, batch: list[dict[str, Any]], counts: dict[str, int]) ->
     if not batch:
         return
     stamp = now_instant()
-    current, versions, index = [], [], []
+    current, versions, index, visits = [], [], [], []
     for r in batch:
         r["meta"] = {**r.get("meta", {}), "versionId": "1", "lastUpdated": stamp}
         text = json.dumps(r, separators=(",", ":"), ensure_ascii=False)
@@ -367,9 +369,13 @@ def _write(store: Store, batch: list[dict[str, Any]], counts: dict[str, int]) ->
         )
         index += [{**key, "param": x.param, "system": x.system, "value": x.value, "low": x.low, "high": x.high}
                   for x in index_rows(_indexed_part(r))]  # fmt: skip
+        if r["resourceType"] == PLAN_TYPE:
+            visits += plan_visit_rows(r["id"], r)
         counts[r["resourceType"]] = counts.get(r["resourceType"], 0) + 1
     with store.engine.begin() as conn:
         conn.execute(insert(resource), current)
         conn.execute(insert(resource_version), versions)
         if index:
             conn.execute(insert(search_index), index)
+        if visits:
+            conn.execute(insert(plan_visit), visits)

@@ -45,7 +45,8 @@ def populations(group: Group, rows: list[Row], start: date, end: date) -> dict[s
         if "denominator-exclusion" in group.populations:
             excluded = meeting("denominator-exclusion", out["denominator"])
             out["denominator-exclusion"] = excluded
-        kept = [r for r in out["denominator"] if not any(r is x for x in excluded)]
+        gone = {id(r) for r in excluded}  # the rows themselves (two rows may hold the same facts)
+        kept = [r for r in out["denominator"] if id(r) not in gone]
         out["numerator"] = meeting("numerator", kept)
     return out
 
@@ -159,9 +160,15 @@ class Report:
 
     def _stratifier(self, group: Group, name: str, pops: dict[str, list[Row]], prefix: str) -> dict[str, Any]:
         values = sorted({v for r in pops["initial-population"] for v in _strata(r.get(name))})
+        # each population's rows by stratum, in one pass (a row with several values is in each of them)
+        by_value: dict[str, dict[str, list[Row]]] = {code: {} for code in pops}
+        for code, rows in pops.items():
+            for r in rows:
+                for v in dict.fromkeys(_strata(r.get(name))):
+                    by_value[code].setdefault(v, []).append(r)
         strata = []
         for value in values:
-            sub = {code: [r for r in rows if value in _strata(r.get(name))] for code, rows in pops.items()}
+            sub = {code: by_value[code].get(value, []) for code in pops}
             stratum: dict[str, Any] = {
                 "value": {"text": value},
                 "population": self._populations(group, sub, f"{prefix}-{name}-{value}"),

@@ -150,6 +150,19 @@ def measure_rules() -> MeasureRules:
     )
 
 
+#: The checks of a condition (measures.yaml's header): (the fact's value, what the condition says, the
+#: period's start and end) -> holds.
+_CHECKS: dict[str, Callable[[Any, Any, date, date], bool]] = {
+    "in": lambda v, want, start, end: v in want,
+    "not_in": lambda v, want, start, end: v not in want,
+    "lt": lambda v, want, start, end: v is not None and v < want,
+    "ge": lambda v, want, start, end: v is not None and v >= want,
+    "is": lambda v, want, start, end: v == want,
+    "present": lambda v, want, start, end: (v is not None) == want,
+    "in_period": lambda v, want, start, end: v is not None and (start <= v <= end) == want,
+}
+
+
 def holds(condition: dict[str, Any], row: dict[str, Any], start: date, end: date) -> bool:
     """One condition of a population (measures.yaml's header lists them) on one row of facts."""
     if "overlaps_period" in condition:
@@ -157,13 +170,8 @@ def holds(condition: dict[str, Any], row: dict[str, Any], start: date, end: date
         lo, hi = row.get(first), row.get(last)
         return lo is not None and lo <= end and (hi is None or hi >= start)
     value = row.get(condition["fact"])
-    checks: dict[str, Callable[[Any], bool]] = {
-        "in": lambda v: v in condition["in"],
-        "not_in": lambda v: v not in condition["not_in"],
-        "lt": lambda v: v is not None and v < condition["lt"],
-        "ge": lambda v: v is not None and v >= condition["ge"],
-        "is": lambda v: v == condition["is"],
-        "present": lambda v: (v is not None) == condition["present"],
-        "in_period": lambda v: v is not None and (start <= v <= end) == condition["in_period"],
-    }
-    return all(check(value) for key, check in checks.items() if key in condition)
+    for key, want in condition.items():
+        check = _CHECKS.get(key)
+        if check is not None and not check(value, want, start, end):
+            return False
+    return True
