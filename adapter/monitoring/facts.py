@@ -105,14 +105,39 @@ def _request_key(guidance: dict[str, Any]) -> tuple[object, object]:
     return ident.get("system"), ident.get("value")
 
 
-class Facts:
-    """The rows of each unit, for one report (a reader reads its types once)."""
+#: The units whose rows do not depend on the period (its conditions are the measures'): read once for
+#: every period a page asks for.
+PERIOD_FREE = frozenset({"referral", "programme", "phase", "birth"})
 
-    def __init__(self, session: Session, rules: MeasureRules, start: date, end: date) -> None:
+
+class Facts:
+    """The rows of each unit, for one report or for the reports of a page (`over`): a reader reads its
+    types once, and a unit's rows are made once (the reports only read them)."""
+
+    def __init__(
+        self,
+        session: Session,
+        rules: MeasureRules,
+        start: date,
+        end: date,
+        cache: dict[str, Any] | None = None,
+    ) -> None:
         self.s, self.rules, self.start, self.end = session, rules, start, end
-        self._cache: dict[str, Any] = {}
+        self._cache: dict[str, Any] = {} if cache is None else cache
+
+    def over(self, start: date, end: date) -> Facts:
+        """These facts for another period, sharing what does not depend on it."""
+        return (
+            self
+            if (start, end) == (self.start, self.end)
+            else Facts(self.s, self.rules, start, end, self._cache)
+        )
 
     def rows(self, unit: str) -> list[Row]:
+        key = f"rows:{unit}" if unit in PERIOD_FREE else f"rows:{unit}:{self.start}:{self.end}"
+        return self._once(key, lambda: self._read(unit))  # type: ignore[no-any-return]
+
+    def _read(self, unit: str) -> list[Row]:
         readers: dict[str, Callable[[], list[Row]]] = {
             "referral": self.referrals,
             "programme": self.programmes_enrolled,
@@ -317,7 +342,7 @@ class Facts:
         """Referral -> the phase rows of her programme that ended in the period, the phase completed."""
         out: dict[str, list[Row]] = defaultdict(list)
         by_programme = {p.reference: _ref(p.content, "referralRequest") for p in self.programmes()}
-        for row in self.phases():
+        for row in self.rows("phase"):
             end = row["phase-end"]
             if row["phase"] == "programme" or end is None or not self.start <= end <= self.end:
                 continue

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from adapter.config import CANONICAL_BASE
-from adapter.monitoring.rules import POPULATION_ORDER, UNKNOWN, Group, Measure, SmallNumbers, holds
+from adapter.monitoring.rules import POPULATION_ORDER, UNKNOWN, Group, Measure, SmallNumbers, predicate
 
 Row = dict[str, Any]
 POPULATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/measure-population"
@@ -33,8 +33,11 @@ def populations(group: Group, rows: list[Row], start: date, end: date) -> dict[s
     """Population code -> its rows, nested as FHIR nests them."""
 
     def meeting(code: str, among: list[Row]) -> list[Row]:
-        conditions = group.populations[code]
-        return [r for r in among if all(holds(c, r, start, end) for c in conditions)]
+        tests = [predicate(c, start, end) for c in group.populations[code]]
+        if len(tests) == 1:
+            test = tests[0]
+            return [r for r in among if test(r)]
+        return [r for r in among if all(t(r) for t in tests)]
 
     out: dict[str, list[Row]] = {"initial-population": meeting("initial-population", rows)}
     if "measure-population" in group.populations:

@@ -163,15 +163,20 @@ _CHECKS: dict[str, Callable[[Any, Any, date, date], bool]] = {
 }
 
 
-def holds(condition: dict[str, Any], row: dict[str, Any], start: date, end: date) -> bool:
-    """One condition of a population (measures.yaml's header lists them) on one row of facts."""
+def predicate(condition: dict[str, Any], start: date, end: date) -> Callable[[dict[str, Any]], bool]:
+    """One condition of a population (measures.yaml's header lists them) as a test of a row of facts,
+    made once for the rows of a report."""
     if "overlaps_period" in condition:
         first, last = condition["overlaps_period"]
-        lo, hi = row.get(first), row.get(last)
-        return lo is not None and lo <= end and (hi is None or hi >= start)
-    value = row.get(condition["fact"])
-    for key, want in condition.items():
-        check = _CHECKS.get(key)
-        if check is not None and not check(value, want, start, end):
-            return False
-    return True
+
+        def overlaps(row: dict[str, Any]) -> bool:
+            lo, hi = row.get(first), row.get(last)
+            return lo is not None and lo <= end and (hi is None or hi >= start)
+
+        return overlaps
+    fact = condition["fact"]
+    checks = [(check, want) for key, want in condition.items() if (check := _CHECKS.get(key)) is not None]
+    if len(checks) == 1:
+        check, want = checks[0]
+        return lambda row: check(row.get(fact), want, start, end)
+    return lambda row: all(check(row.get(fact), want, start, end) for check, want in checks)
