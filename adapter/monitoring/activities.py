@@ -44,7 +44,8 @@ GROUP BY ph.k, v.canonical, v.kind
 def project(
     session: Session, res_type: str, matches: list[Match], elements: tuple[str, ...]
 ) -> list[tuple[str, dict[str, Any]]]:
-    """(id, the top-level `elements` it has) of each resource `Session.search` finds, in its order."""
+    """(id, the `elements` it has) of each resource `Session.search` finds, in its order. An element is
+    a top-level one (`period`) or a path into it (`subject.reference`, `code.coding`), the key it has."""
     sql: Any = session  # an SqlSession: the conditions of its search
     content = resource.c.content if session.is_sqlite else cast(resource.c.content, JSONB)
     found = (
@@ -54,7 +55,10 @@ def project(
         .prefix_with("MATERIALIZED")  # the JSON parsed once a resource (PostgreSQL), not once an element
     )
     # the elements as one JSON object a resource: Python parses one small text a row
-    pairs = ", ".join(f"'{e}', r.c -> '{e}'" for e in elements)
+    path = "r.c -> '$.{}'" if session.is_sqlite else "r.c #> '{{{}}}'"
+    pairs = ", ".join(
+        f"'{e}', {path.format(e if session.is_sqlite else e.replace('.', ','))}" for e in elements
+    )
     projected = f"json_object({pairs})" if session.is_sqlite else f"CAST(jsonb_build_object({pairs}) AS text)"
     query = select(found.c.res_id, literal_column(projected)).order_by(found.c.last_updated, found.c.res_id)
     return [

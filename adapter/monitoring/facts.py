@@ -174,8 +174,15 @@ class Facts:
         )
 
     def programme_by_referral(self) -> dict[str, Stored]:
+        """Referral -> her programme, holding what a referral's row reads of it (its link and period): the
+        programmes read already, or only those two elements of each."""
+
         def load() -> dict[str, Stored]:
-            return {ref: p for p in self.programmes() if (ref := _ref(p.content, "referralRequest"))}
+            profile = Match("_profile", (Alternative(value=PROGRAMME_PROFILE),))
+            found = self._cache.get("programmes")
+            if found is None:
+                found = _projected(self.s, "EpisodeOfCare", [profile], ("referralRequest", "period"))
+            return {ref: p for p in found if (ref := _ref(p.content, "referralRequest"))}
 
         return self._once("programme_by_referral", load)  # type: ignore[no-any-return]
 
@@ -422,24 +429,23 @@ class Facts:
 
     # --- theme ----------------------------------------------------------------------------------
     def themes(self) -> list[Row]:
-        observations = _projected(
+        observations = project(
             self.s,
             "Observation",
             [
                 Match("code", tuple(Alternative(value=t.code, system=THEME_SYSTEM) for t in themes())),
                 _until("date", self.end),
             ],
-            ("status", "code", "valueCodeableConcept", "effectiveDateTime", "subject"),
+            ("status", "code", "valueCodeableConcept", "effectiveDateTime", "subject.reference"),
         )
         levels = theme_scale().levels
         seen: dict[tuple[str, str], list[tuple[str, int]]] = defaultdict(list)
-        for obs in observations:
-            c = obs.content
+        for _, c in observations:
             codes = _codes([c.get("code", {})], THEME_SYSTEM)
             values = _codes([c.get("valueCodeableConcept", {})], SCALE_SYSTEM)
             when = str(c.get("effectiveDateTime", ""))
             if c.get("status") in COUNTED_ASSESSMENTS and codes and values and values[0] in levels and when:
-                seen[str(_ref(c, "subject")), codes[0]].append((when, levels[values[0]]))
+                seen[str(c.get("subject.reference") or None), codes[0]].append((when, levels[values[0]]))
         out = []
         for (subject, theme), found in seen.items():
             found.sort()
