@@ -3,8 +3,7 @@
 
 Loading whole resources (`Session.search`) and parsing their JSON in Python cost 1-2 s a type for a region
 of 10,000 clients; `project` has the database take the few elements each unit needs out of the stored JSON
-(the `->` operator, which SQLite and PostgreSQL share) into one small object a resource, so Python parses
-only that.
+(`->` on SQLite, `#>` on PostgreSQL), so Python parses only those, and each distinct text once.
 
 Dosage needs each plan activity's date, status and kind; reading every CarePlan (40-60 activities, some
 30 kB of JSON each) cost seconds for a region, even with the database projecting them (`json_each` /
@@ -47,24 +46,36 @@ def project(
     """(id, the `elements` it has) of each resource `Session.search` finds, in its order. An element is
     a top-level one (`period`) or a path into it (`subject.reference`, `code.coding`), the key it has."""
     sql: Any = session  # an SqlSession: the conditions of its search
-    content = resource.c.content if session.is_sqlite else cast(resource.c.content, JSONB)
+    stored = resource.c.content if session.is_sqlite else cast(resource.c.content, JSONB)
     found = (
-        select(resource.c.res_id, resource.c.last_updated, content.label("c"))
+        select(resource.c.res_id, resource.c.last_updated, stored.label("c"))
         .where(*sql.conditions(res_type, matches))
         .cte("r")
         .prefix_with("MATERIALIZED")  # the JSON parsed once a resource (PostgreSQL), not once an element
     )
-    # the elements as one JSON object a resource: Python parses one small text a row
-    path = "r.c -> '$.{}'" if session.is_sqlite else "r.c #> '{{{}}}'"
-    pairs = ", ".join(
-        f"'{e}', {path.format(e if session.is_sqlite else e.replace('.', ','))}" for e in elements
+    if session.is_sqlite:
+        columns = [f"r.c -> '$.{e}'" for e in elements]
+    else:
+        columns = [f"CAST(r.c #> '{{{e.replace('.', ',')}}}' AS text)" for e in elements]
+    query = select(found.c.res_id, *map(literal_column, columns)).order_by(
+        found.c.last_updated, found.c.res_id
     )
-    projected = f"json_object({pairs})" if session.is_sqlite else f"CAST(jsonb_build_object({pairs}) AS text)"
-    query = select(found.c.res_id, literal_column(projected)).order_by(found.c.last_updated, found.c.res_id)
-    return [
-        (res_id, {e: v for e, v in json.loads(obj).items() if v is not None})
-        for res_id, obj in sql.conn.execute(query)
-    ]
+    # each element's JSON text parsed once a call: codes, references to the few organisations, dates,
+    # repeat from resource to resource (the readers only read what they are given)
+    parsed: dict[str, Any] = {}
+    out = []
+    for row in sql.conn.execute(query):
+        content: dict[str, Any] = {}
+        for e, raw in zip(elements, row[1:], strict=True):
+            if raw is None:
+                continue
+            value = parsed.get(raw)
+            if value is None:
+                value = parsed[raw] = json.loads(raw)
+            if value is not None:
+                content[e] = value
+        out.append((row[0], content))
+    return out
 
 
 @dataclass(frozen=True)
