@@ -111,6 +111,8 @@ class Settings:
     # changes every pseudonym: research data exported before no longer links to what is exported after.
     pseudonym_key: str = field(default="", repr=False)  # VOORZORG_PSEUDONYM_KEY
     pseudonym_key_file: Path | None = None  # VOORZORG_PSEUDONYM_KEY_FILE
+    # Hours a completed export's files are kept: then they are deleted and the job answers 404.
+    export_keep_hours: float = 24.0
     # The coordinator's dashboard (/dashboard, adapter/dashboard): local users, and the session's idle time.
     users_file: Path | None = None  # VOORZORG_USERS_FILE; default: users.yaml in the data dir
     dashboard_session_minutes: float = 30.0  # a session unused this long is over (login again)
@@ -221,6 +223,9 @@ class Settings:
             pseudonym_key_file=(
                 Path(e["VOORZORG_PSEUDONYM_KEY_FILE"]) if e.get("VOORZORG_PSEUDONYM_KEY_FILE") else None
             ),
+            export_keep_hours=_positive(
+                "VOORZORG_EXPORT_KEEP_HOURS", e.get("VOORZORG_EXPORT_KEEP_HOURS", "24"), "hours"
+            ),
             users_file=Path(e["VOORZORG_USERS_FILE"]) if e.get("VOORZORG_USERS_FILE") else None,
             dashboard_session_minutes=_positive(
                 "VOORZORG_DASHBOARD_SESSION_MINUTES", e.get("VOORZORG_DASHBOARD_SESSION_MINUTES", "30")
@@ -252,10 +257,10 @@ def _non_negative(name: str, raw: str) -> float:
     return value
 
 
-def _positive(name: str, raw: str) -> float:
+def _positive(name: str, raw: str, unit: str = "seconds") -> float:
     value = float(raw)
     if value <= 0:
-        raise ValueError(f"{name}: {raw!r}; a number of seconds, more than 0")
+        raise ValueError(f"{name}: {raw!r}; a number of {unit}, more than 0")
     return value
 
 

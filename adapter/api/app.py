@@ -84,18 +84,19 @@ def api(adapter: Adapter) -> FastAPI:
     worker = adapter.worker() if in_process and adapter.exchange.peers else None
     notifier = adapter.exchange.notifier(adapter.store) if in_process else None
 
+    # ... and the export sweeper deletes expired exports' files (adapter/export/runner.py).
+    background = [b for b in (worker, notifier, adapter.exports.sweeper) if b is not None]
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        for running in (worker, notifier):
-            if running is not None:
-                running.start()
+        for running in background:
+            running.start()
         adapter.exports.resume()  # the exports a previous run accepted and did not finish
         try:
             yield
         finally:
-            for running in (worker, notifier):
-                if running is not None:
-                    running.stop()
+            for running in background:
+                running.stop()
 
     app = FastAPI(
         title="VoorZorg FHIR adapter",

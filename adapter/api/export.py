@@ -4,6 +4,9 @@
     GET  /$export-status/{job}           202 (X-Progress, Retry-After) while it runs; 200 the manifest
     DELETE /$export-status/{job}         cancel -> 202; the status then answers 404
     GET  /$export-file/{job}/{Type}.ndjson   one output file (application/fhir+ndjson), streamed
+
+A completed job's files are kept VOORZORG_EXPORT_KEEP_HOURS (the manifest's `Expires` header says until
+when), then deleted: the status and the files then answer 404 saying the export expired.
     POST /Group                          a Group of clients (type person, actual, members: Patients)
 
 Only the client that asked (the same client id and organisation) sees the job's status and files:
@@ -14,6 +17,7 @@ variant (mappings/pseudonymisation.yaml); who may export what is mappings/access
 from __future__ import annotations
 
 import json
+from email.utils import format_datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -112,6 +116,11 @@ def _own_job(request: Request, job_id: str) -> Job:
         job = s.exports.get(job_id)
     if job is None or job.status == CANCELLED or not job.owned_by(p.client_id, p.organization):
         raise FhirError.one(404, f"export {job_id} is not known", code="not-found")
+    exports = _exports(request)
+    if exports.expired(job):
+        hours = f"{exports.settings.export_keep_hours:g}"
+        text = f"export {job_id} has expired: its files are deleted {hours} hours after it completed"
+        raise FhirError.one(404, text, code="not-found")
     return job
 
 
@@ -138,7 +147,8 @@ def export_status(job_id: str, request: Request) -> Response:
         "error": [],
     }
     body = json.dumps(manifest, separators=(",", ":")).encode("utf-8")
-    return Response(body, status_code=200, media_type="application/json")
+    expires = format_datetime(_exports(request).expires(job), usegmt=True)
+    return Response(body, status_code=200, media_type="application/json", headers={"Expires": expires})
 
 
 @router.delete("/$export-status/{job_id}")

@@ -4,7 +4,9 @@ A session ends when it has not been used for the idle time (`VOORZORG_DASHBOARD_
 logout, and when the server restarts (kept in memory: `serve` is one process; a restart asks everyone
 to log in again, which is the safe side). Each session has its own CSRF token for the forms it posts.
 Logins in progress (the login form, an OpenID Connect round trip) are `Pending` entries of their own,
-with a short life, bound to the browser by a cookie of their own.
+with a short life, bound to the browser by a cookie of their own; anyone can start one (the login page is
+public), so at most `max_pending` are kept: a flood of login pages pushes out the oldest instead of filling
+the server's memory.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from adapter.dashboard.users import User
 SESSION_COOKIE = "vz_dashboard"
 LOGIN_COOKIE = "vz_login"  # binds a login in progress (form CSRF, OIDC state) to the browser
 PENDING_SECONDS = 600.0
+MAX_PENDING = 10_000
 
 
 @dataclass
@@ -47,8 +50,14 @@ def same(a: str | None, b: str | None) -> bool:
 
 
 class Sessions:
-    def __init__(self, idle_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        idle_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+        max_pending: int = MAX_PENDING,
+    ) -> None:
         self.idle_seconds = idle_seconds
+        self.max_pending = max_pending
         self._clock = clock
         self._lock = threading.Lock()
         self._sessions: dict[str, Session] = {}
@@ -82,6 +91,8 @@ class Sessions:
         pending = Pending(data=dict(data), started=self._clock())
         with self._lock:
             self._forget_expired(self._clock())
+            while len(self._pending) >= self.max_pending:  # the oldest login in progress makes room
+                del self._pending[next(iter(self._pending))]
             self._pending[key] = pending
         return key, pending
 
@@ -95,5 +106,8 @@ class Sessions:
     def _forget_expired(self, now: float) -> None:
         for sid in [s for s, v in self._sessions.items() if now - v.last_seen > self.idle_seconds]:
             del self._sessions[sid]
-        for key in [k for k, v in self._pending.items() if now - v.started > PENDING_SECONDS]:
-            del self._pending[key]
+        while self._pending:  # in the order they began: the expired ones come first
+            oldest = next(iter(self._pending))
+            if now - self._pending[oldest].started <= PENDING_SECONDS:
+                break
+            del self._pending[oldest]

@@ -53,17 +53,21 @@ class ReferralFacts:
             return None
         if self.estimated_delivery_date is not None:
             return gestational_age_on(self.referral_date, self.estimated_delivery_date, full_term_days)
-        if self.pregnancy_duration is not None:
-            d = self.pregnancy_duration
-            return d.days + (self.referral_date - d.measured_on).days
-        return None
+        return self._projected_age_days()
+
+    def _projected_age_days(self) -> int | None:
+        """The pregnancy's duration as measured, projected forward to the referral date (no EDD needed)."""
+        if self.child_born or self.pregnancy_duration is None:
+            return None
+        d = self.pregnancy_duration
+        return d.days + (self.referral_date - d.measured_on).days
 
     def expected_birth(self, full_term_days: int) -> date | None:
         """The EDD when the referral gives one, else the day the GA reaches full term; None when the
         referral says neither (or the child is born and no EDD was given)."""
         if self.estimated_delivery_date is not None:
             return self.estimated_delivery_date
-        ga = self.gestational_age_days(full_term_days)
+        ga = self._projected_age_days()
         return self.referral_date + timedelta(days=full_term_days - ga) if ga is not None else None
 
     @property

@@ -635,9 +635,7 @@ def _fit(
         return fixed + sum(1 for v in future if v.kind in counted)
 
     for phase in schedule.thinning.phases:
-        excess = total() - hi
-        if excess <= 0:
-            break
+        excess = total() - hi  # none left (0 or less): k is 0 below, and nothing more is dropped
         members = [v for v in future if v.phase == phase and v.kind is VisitKind.HOME_VISIT]
         n = len(members)
         k = min(excess, math.floor(n * schedule.thinning.max_drop_share))

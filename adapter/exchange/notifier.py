@@ -29,6 +29,7 @@ from typing import Any
 
 import requests
 
+from adapter.background import Background
 from adapter.config import Settings
 from adapter.exchange.client import FhirClient, PeerError, RetryPolicy
 from adapter.exchange.outbox import DEAD, Outbox
@@ -41,7 +42,9 @@ from adapter.store.session import Session
 log = logging.getLogger("voorzorg.exchange")
 
 
-class SubscriptionNotifier:
+class SubscriptionNotifier(Background):
+    thread_name = "voorzorg-subscription-notifier"
+
     def __init__(
         self,
         store: Store,
@@ -52,6 +55,7 @@ class SubscriptionNotifier:
         retry: RetryPolicy | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__()
         self.store = store
         self.settings = settings
         self.session = session or requests.Session()
@@ -61,8 +65,6 @@ class SubscriptionNotifier:
         self.outbox = Outbox(store)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:notifier-{uuid.uuid4().hex[:6]}"
         self._deliver = delivery(settings.base_url, self._sent)
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
 
     # --- one round ------------------------------------------------------------------------------
     def run_once(self) -> int:
@@ -185,16 +187,3 @@ class SubscriptionNotifier:
                 tried = 0
             if not tried:
                 stop.wait(self.worker_settings.poll_interval)
-
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self.run, name="voorzorg-subscription-notifier", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None

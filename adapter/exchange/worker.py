@@ -40,6 +40,7 @@ from typing import Any
 
 import requests
 
+from adapter.background import Background
 from adapter.config import Settings
 from adapter.exchange.circuit import CLOSED, Circuits, CircuitSettings
 from adapter.exchange.client import FhirClient, PeerError, RetryPolicy
@@ -86,7 +87,9 @@ class CircuitOpen(PeerError):
     """The peer's circuit is open (and this try is not its probe)."""
 
 
-class Worker:
+class Worker(Background):
+    thread_name = "voorzorg-outbox-worker"
+
     def __init__(
         self,
         store: Store,
@@ -102,6 +105,7 @@ class Worker:
         worker_id: str | None = None,
         consents: Mapping[str, str] | None = None,
     ) -> None:
+        super().__init__()
         self.store = store
         self.peers = dict(peers)
         self.deliveries = deliveries
@@ -118,8 +122,6 @@ class Worker:
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.consents = dict(consents or {})  # flow -> the recipient whose consent gates it
         self._heartbeat = _Heartbeat(self.outbox, self.worker_id, self.settings.lease)
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
 
     # --- one round ------------------------------------------------------------------------------
     def run_once(self) -> int:
@@ -245,18 +247,8 @@ class Worker:
             if not tried:
                 stop.wait(self.settings.poll_interval)
 
-    def start(self) -> None:
-        if self._thread is not None or not self.peers:
-            return  # nothing to deliver to: no thread
-        self._stop.clear()
-        self._thread = threading.Thread(target=self.run, name="voorzorg-outbox-worker", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+    def wanted(self) -> bool:
+        return bool(self.peers)  # nothing to deliver to: no thread
 
 
 @dataclass

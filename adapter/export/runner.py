@@ -9,6 +9,10 @@ that restarts picks up the jobs it had not finished (`Exports.resume`), from the
 When the files are written, one transaction marks the job completed and writes its NEN 7513 record: a
 transfer (verstrekking), AuditEvent type DCM 110106 "Export", naming who asked, for which organisation,
 the types, how many resources, whether pseudonymised, and every client whose data went out.
+
+Files with client data do not stay on disk for ever: `VOORZORG_EXPORT_KEEP_HOURS` after a job completed
+(the status response says when, `Expires`) it counts as expired, and the sweeper (`Sweeper`, a thread
+that runs with the app) deletes its files and marks it `expired`.
 """
 
 from __future__ import annotations
@@ -19,18 +23,21 @@ import shutil
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from adapter.background import Background
 from adapter.config import Settings
 from adapter.data import export_rules
 from adapter.export.pseudonymise import Pseudonymiser, load_pseudonym_key
+from adapter.fhir.dates import instant
 from adapter.fhir.subject import client_of
 from adapter.security.audit import Access, append_event, build_event
 from adapter.security.principal import Principal
 from adapter.store.engine import Store
-from adapter.store.export_jobs import CANCELLED, COMPLETED, FAILED, RUNNING, UNFINISHED, Job
+from adapter.store.export_jobs import CANCELLED, COMPLETED, EXPIRED, FAILED, RUNNING, UNFINISHED, Job
 from adapter.store.session import Session, Stored
 
 log = logging.getLogger("voorzorg.export")
@@ -64,6 +71,7 @@ class Exports:
         self.settings = settings
         self._threads: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
+        self.sweeper = Sweeper(self)
 
     @cached_property
     def pseudonymiser(self) -> Pseudonymiser:
@@ -101,8 +109,39 @@ class Exports:
             t.join(timeout)
 
     def discard(self, job_id: str) -> None:
-        """Remove a job's files (cancelled or failed)."""
+        """Remove a job's files (cancelled, failed or expired)."""
         shutil.rmtree(self.directory(job_id), ignore_errors=True)
+
+    @property
+    def keep(self) -> timedelta:
+        return timedelta(hours=self.settings.export_keep_hours)
+
+    def expires(self, job: Job) -> datetime:
+        """When a completed job's files go: `keep` after it completed."""
+        return datetime.fromisoformat(job.updated) + self.keep
+
+    def expired(self, job: Job, now: datetime | None = None) -> bool:
+        """Expired, or completed longer ago than the files are kept (the sweeper may not have come by yet)."""
+        if job.status == EXPIRED:
+            return True
+        return job.status == COMPLETED and self.expires(job) <= (now or datetime.now(UTC))
+
+    def sweep(self, now: datetime | None = None) -> list[str]:
+        """Delete the files of every job that completed more than `keep` ago and mark it expired."""
+        cutoff = instant((now or datetime.now(UTC)) - self.keep)
+        with self.store.reading() as s:
+            due = s.exports.completed_before(cutoff)
+        swept = []
+        for job_id in due:
+
+            def expire(s: Session, job_id: str = job_id) -> bool:
+                return s.exports.set(job_id, only_from=(COMPLETED,), status=EXPIRED, progress="expired")
+
+            if self.store.write(expire):
+                self.discard(job_id)
+                swept.append(job_id)
+                log.info("export %s expired: its files were deleted", job_id)
+        return swept
 
     def _run_logged(self, job_id: str) -> None:
         try:
@@ -209,6 +248,27 @@ class Exports:
         if job.params.get("pseudonymised"):
             return self.pseudonymiser.resource(stored.content)
         return stored.content
+
+
+class Sweeper(Background):
+    """Deletes expired exports' files while the app runs: at start, then every tenth of the keep time (at
+    most every ten minutes), so files outlive their time by at most that."""
+
+    thread_name = "voorzorg-export-sweeper"
+
+    def __init__(self, exports: Exports) -> None:
+        super().__init__()
+        self.exports = exports
+
+    def run(self, stop: threading.Event | None = None) -> None:
+        stop = stop or self._stop
+        interval = min(self.exports.keep.total_seconds() / 10, 600.0)
+        while not stop.is_set():
+            try:
+                self.exports.sweep()
+            except Exception as e:  # the database briefly away: the next round sweeps what this one left
+                log.error("export sweeper: %s", type(e).__name__)
+            stop.wait(interval)
 
 
 def transfer_event(

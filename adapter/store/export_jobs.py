@@ -12,12 +12,13 @@ from sqlalchemy.engine import Connection
 from adapter.fhir.dates import now_instant
 from adapter.store.schema import export_job
 
-ACCEPTED, RUNNING, COMPLETED, FAILED, CANCELLED = (
+ACCEPTED, RUNNING, COMPLETED, FAILED, CANCELLED, EXPIRED = (
     "accepted",
     "in-progress",
     "completed",
     "failed",
     "cancelled",
+    "expired",  # completed, and its files deleted after the time they are kept (adapter/export)
 )
 #: A job in one of these states still has work to do (a restarted server picks it up again).
 UNFINISHED = (ACCEPTED, RUNNING)
@@ -36,6 +37,7 @@ class Job:
     progress: str | None = None
     output: list[dict[str, Any]] | None = None
     error: str | None = None
+    updated: str = ""  # when the row last changed: for a completed job, when it completed
 
     def owned_by(self, client_id: str, organization: str | None) -> bool:
         """Only the client that asked, in the same organisation, polls, downloads and cancels."""
@@ -77,11 +79,21 @@ class ExportJobs:
             row.progress,
             json.loads(row.output) if row.output else None,
             row.error,
+            row.updated,
         )
 
     def unfinished(self) -> list[str]:
         rows = self.conn.execute(
             select(export_job.c.id).where(export_job.c.status.in_(UNFINISHED)).order_by(export_job.c.id)
+        ).all()
+        return [str(r.id) for r in rows]
+
+    def completed_before(self, instant: str) -> list[str]:
+        """Completed jobs that completed before `instant` (instants of one format compare as text)."""
+        rows = self.conn.execute(
+            select(export_job.c.id)
+            .where(export_job.c.status == COMPLETED, export_job.c.updated < instant)
+            .order_by(export_job.c.id)
         ).all()
         return [str(r.id) for r in rows]
 
@@ -93,5 +105,6 @@ class ExportJobs:
         where = [export_job.c.id == job_id]
         if only_from:
             where.append(export_job.c.status.in_(only_from))
-        done = self.conn.execute(update(export_job).where(*where).values(updated=now_instant(), **values))
+        values = {"updated": now_instant(), **values}
+        done = self.conn.execute(update(export_job).where(*where).values(**values))
         return bool(done.rowcount)

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import pytest
@@ -13,9 +16,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
 
+from adapter.api.app import create_app
 from adapter.config import Settings
 from adapter.data import stored_types
-from adapter.fhir.dates import now_instant
+from adapter.fhir.dates import instant, now_instant
 from adapter.fhir.subject import client_of
 from adapter.fhir.validator import has_errors, validate
 from adapter.security.audit import AuditLog
@@ -287,3 +291,64 @@ def test_the_capability_statement_declares_export(client: TestClient) -> None:
     assert {o["definition"] for o in group["operation"]} >= {
         "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export"
     }
+
+
+def _job_of(manifest: dict[str, Any]) -> str:
+    return str(manifest["output"][0]["url"].split("/$export-file/")[1].split("/")[0])
+
+
+def test_a_completed_export_says_until_when_its_files_are_kept_and_then_they_are_gone(
+    client: TestClient, two: tuple[str, str]
+) -> None:
+    """Files with client data are kept VOORZORG_EXPORT_KEEP_HOURS (24 by default) after the export
+    completed, announced in the manifest's Expires; past that the sweep deletes them and the job answers
+    404 saying it expired. A job not yet due is left alone."""
+    exports = client.app.state.ctx.adapter.exports  # type: ignore[attr-defined]
+    old, new = (
+        finish(client, kick_off(client, _type="Patient")),
+        finish(client, kick_off(client, _type="Task")),
+    )
+    old_job, new_job = _job_of(old), _job_of(new)
+    status_url = old["output"][0]["url"].replace("$export-file", "$export-status").rsplit("/", 1)[0]
+    answer = client.get(status_url)
+    completed = datetime.fromisoformat(_job_row(exports, old_job).updated)
+    expires = parsedate_to_datetime(answer.headers["expires"])
+    assert expires == (completed + timedelta(hours=24)).replace(microsecond=0)
+
+    job = _job_row(exports, old_job)
+    assert not exports.expired(job, completed + timedelta(hours=23, minutes=59))
+    assert exports.expired(job, completed + timedelta(hours=24))  # refused even before the sweep
+    assert exports.sweep(now=completed + timedelta(hours=23, minutes=59)) == []  # not yet
+    assert exports.directory(old_job).is_dir()
+    later = instant(completed + timedelta(hours=1))  # the newer job completed an hour after the older one
+    exports.store.write(lambda s: s.exports.set(new_job, updated=later))
+    assert exports.sweep(now=completed + timedelta(hours=24, seconds=1)) == [old_job]
+    assert not exports.directory(old_job).exists() and exports.directory(new_job).is_dir()
+    gone = client.get(status_url)
+    assert gone.status_code == 404 and "has expired" in gone.json()["issue"][0]["diagnostics"]
+    assert client.get(old["output"][0]["url"]).status_code == 404
+    assert client.get(new["output"][0]["url"]).status_code == 200
+
+
+def _job_row(exports: Any, job_id: str) -> Any:
+    with exports.store.reading() as s:
+        return s.exports.get(job_id)
+
+
+def test_the_sweeper_runs_with_the_app(
+    store: Store, settings: Settings, auth_headers: dict[str, str]
+) -> None:
+    """Started with the app: with a keep time of a few milliseconds, a finished export's files disappear
+    without anyone asking for them, and the job is marked expired."""
+    app = create_app(replace(settings, export_keep_hours=0.00002), store)  # 72 ms
+    with TestClient(app, headers=auth_headers) as client:
+        _refer(client, "999911120", "EXP-1")
+        manifest = finish(client, kick_off(client, _type="Patient"))
+        job = _job_of(manifest)
+        exports = app.state.ctx.adapter.exports
+        deadline = time.monotonic() + 10
+        while exports.directory(job).exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not exports.directory(job).exists(), "the sweeper did not delete the expired export's files"
+        assert _job_row(exports, job).status == "expired"
+        assert client.get(manifest["output"][0]["url"]).status_code == 404

@@ -137,6 +137,21 @@ def test_an_idle_session_expires_and_goes_back_to_the_login(browser: TestClient)
     assert expired.status_code == 303 and expired.headers["location"] == "/dashboard/login"
 
 
+def test_logins_in_progress_are_capped_and_the_oldest_makes_room(browser: TestClient) -> None:
+    """The login page is public, so each visit's login in progress is capped (10,000; 3 here): a flood
+    of login pages pushes out the oldest one instead of filling the memory; the newest still log in."""
+    browser.app.state.ctx.sessions = Sessions(30 * 60, max_pending=3)  # type: ignore[attr-defined]
+    browsers = [TestClient(browser.app) for _ in range(4)]
+    forms = [b.get("/dashboard/login") for b in browsers]
+
+    def submit(i: int) -> int:
+        data = {"username": "mdevries", "password": PASSWORD, "csrf": csrf_of(forms[i].text)}
+        return browsers[i].post("/dashboard/login", data=data, follow_redirects=False).status_code
+
+    assert submit(0) == 403  # pushed out by the fourth
+    assert [submit(i) for i in (1, 2, 3)] == [303, 303, 303]
+
+
 def test_a_role_without_monitoring_is_403_and_audited(browser: TestClient) -> None:
     assert log_in(browser, "officer").status_code == 303
     refused = browser.get("/dashboard")

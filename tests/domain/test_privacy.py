@@ -80,3 +80,33 @@ def test_pure_the_patient_is_not_changed() -> None:
     before = repr(PATIENT)
     names_the_client("Sanne 999911120", PATIENT)
     assert repr(PATIENT) == before
+
+
+def test_a_name_of_three_letters_is_her_name() -> None:
+    patient = {**PATIENT, "name": [{"family": "Ali", "given": ["Eva"]}]}
+    assert names_the_client("Eva twijfelt.", patient) == ["her name"]
+    assert names_the_client("Familie ali is bekend.", patient) == ["her name"]
+
+
+# Parts a Patient may lack: what is absent names nothing, and the rest is still found. The questions use
+# words a placeholder for the missing part could match ("none", "xxxx").
+ABSENT = "Niemand weet het: none of xxxx, None, XXXX."
+
+
+def test_a_name_without_family_or_without_given_names() -> None:
+    given_only = {**PATIENT, "name": [{"given": ["Sanne"]}]}
+    family_only = {**PATIENT, "name": [{"family": "Bakker"}]}
+    for patient in (given_only, family_only):
+        assert names_the_client(ABSENT, patient) == []
+    assert names_the_client("Sanne twijfelt.", given_only) == ["her name"]
+    assert names_the_client("Mevrouw Bakker twijfelt.", family_only) == ["her name"]
+
+
+def test_telecom_without_a_value_and_an_address_without_a_postal_code() -> None:
+    patient = {
+        **PATIENT,
+        "telecom": [{"system": "phone"}],
+        "address": [{"line": ["Dorpsstraat 12"], "city": "Utrecht"}],
+    }
+    assert names_the_client(ABSENT, patient) == []
+    assert names_the_client("Woont aan de dorpsstraat 12", patient) == ["her address or telecom"]
