@@ -83,8 +83,10 @@ class Report:
 
     def render(self, rows: list[Row], subject: str | None) -> dict[str, Any]:
         self.contained: list[dict[str, Any]] = []
+        groups = [self._group(i, g, rows) for i, g in enumerate(self.measure.groups)]
         report: dict[str, Any] = {
             "resourceType": "MeasureReport",
+            **({"contained": self.contained} if self.contained else {}),
             "extension": [{"url": AUDIENCE, "valueCode": self.audience}],
             "status": "complete",
             "type": self.report_type,
@@ -94,12 +96,10 @@ class Report:
             "improvementNotation": {
                 "coding": [{"system": IMPROVEMENT_SYSTEM, "code": self.measure.improvement}]
             },
-            "group": [self._group(i, g, rows) for i, g in enumerate(self.measure.groups)],
+            "group": groups,
         }
         if subject is not None:
             report["subject"] = {"reference": subject}
-        if self.contained:
-            report = {"resourceType": "MeasureReport", "contained": self.contained, **report}
         return report
 
     def _group(self, index: int, group: Group, rows: list[Row]) -> dict[str, Any]:
@@ -181,7 +181,7 @@ class Report:
         return {"code": [{"text": name}], "stratum": strata}
 
     def _list(self, list_id: str, rows: list[Row]) -> str:
-        safe = "".join(ch if ch.isalnum() or ch in "-." else "-" for ch in list_id)[:64]
+        safe = "".join(ch if ch.isalnum() or ch == "." else "-" for ch in list_id)[:64]  # "-" stays "-"
         refs = list(dict.fromkeys(str(r["ref"]) for r in rows))
         self.contained.append(
             {

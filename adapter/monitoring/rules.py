@@ -77,7 +77,7 @@ class MeasureRules:
         if not requester:
             return UNKNOWN
         for element in ("type", "code"):
-            for concept in requester.get(element, []) or []:
+            for concept in requester.get(element) or []:
                 for c in concept.get("coding", []):
                     kind = self.referrer_kinds.get(f"{c.get('system')}|{c.get('code')}")
                     if kind:
@@ -86,7 +86,7 @@ class MeasureRules:
 
     def municipality_of(self, patient: dict[str, Any]) -> str:
         """Her gemeente: a CBS code on the address's district where one is sent, else the district."""
-        addresses = patient.get("address", []) or []
+        addresses = patient.get("address") or []
         home = [a for a in addresses if a.get("use") in (None, "home")] or addresses
         for address in home:
             code = self._coded(address)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from adapter.monitoring.rules import Goal, Group, SmallNumbers, measure_rules, predicate
+from adapter.monitoring.rules import Goal, Group, SmallNumbers, _group, measure_rules, predicate
 
 START, END = date(2026, 1, 1), date(2026, 12, 31)
 KIND = "https://fhir.voorzorg.nl/CodeSystem/voorzorg-referrer-kind"
@@ -276,3 +276,11 @@ def test_measures_yaml_groups_keep_observations_weights_and_empty_populations() 
 def test_an_empty_population_in_yaml_is_an_empty_list(mid: str) -> None:
     advice = measure_rules().measures[mid].groups[1]
     assert advice.populations["denominator"] == []
+
+
+def test_a_group_needs_only_code_scoring_and_populations() -> None:
+    """measures.yaml may leave out a group's description, stratifiers, goal, observation and weights, and
+    write a population without conditions as nothing at all."""
+    bare = _group({"code": 7, "scoring": "cohort", "populations": {"initial-population": None}})
+    assert bare == Group("7", "", "cohort", {"initial-population": []}, ())
+    assert (bare.goal, bare.observe, bare.unit_of_measure, bare.weights) == (None, None, None, None)
