@@ -225,6 +225,31 @@ def test_an_empty_condition_list_takes_every_row_and_weights_count_visits() -> N
 # -- scores ------------------------------------------------------------------------------------------
 
 
+def test_a_weighted_exclusion_takes_its_weight_off_the_denominator() -> None:
+    """Visits as the unit: the excluded client's planned visits leave the denominator, not one row."""
+    pops = {
+        "initial-population": [{"fact": "phase", "in": ["pregnancy"]}],
+        "denominator": [],
+        "denominator-exclusion": [{"fact": "ending-reason", "in": ["moved"]}],
+        "numerator": [],
+    }
+    weights = {"denominator": "visits", "denominator-exclusion": "visits", "numerator": "done"}
+    group = Group("visits", "", "proportion", pops, (), weights=weights)
+    rows = [
+        {"ref": "a", "phase": "pregnancy", "visits": 10, "done": 6},
+        {"ref": "b", "phase": "pregnancy", "visits": 5, "done": 0, "ending-reason": "moved"},
+        {"ref": "c", "phase": "pregnancy", "visits": 4, "done": 2},
+    ]
+    g = render(Measure("t", "T", "", "visit", "increase", (group,)), rows)["group"][0]
+    assert counts(g) == {
+        "initial-population": 3,
+        "denominator": 19,
+        "denominator-exclusion": 5,
+        "numerator": 8,
+    }
+    assert g["measureScore"] == {"value": 0.5714}  # 8 / (19 - 5)
+
+
 def test_continuous_variable_scores_the_mean_in_its_unit() -> None:
     rows = [{"ref": f"r{d}", "referred": IN, "days-to-decision": d} for d in (3, 4, 4)]
     rows += [{"ref": "undecided", "referred": IN}, {"ref": "old", "referred": BEFORE, "days-to-decision": 40}]

@@ -10,7 +10,15 @@ from typing import Any
 
 import pytest
 
-from adapter.monitoring.rules import Goal, Group, SmallNumbers, _group, measure_rules, predicate
+from adapter.monitoring.rules import (
+    Goal,
+    Group,
+    MeasureRules,
+    SmallNumbers,
+    _group,
+    measure_rules,
+    predicate,
+)
 
 START, END = date(2026, 1, 1), date(2026, 12, 31)
 KIND = "https://fhir.voorzorg.nl/CodeSystem/voorzorg-referrer-kind"
@@ -18,6 +26,13 @@ SNOMED = "http://snomed.info/sct"
 CBS = "urn:oid:2.16.840.1.113883.2.4.4.15"
 CBS_OTHER = "https://www.cbs.nl/gemeentecode"
 DISTRICT_CODE = "http://hl7.org/fhir/StructureDefinition/iso21090-ADXP-precinct"
+
+
+def fresh_rules() -> MeasureRules:
+    """measures.yaml read again: `measure_rules()` is cached, and under mutation testing a mutant of the
+    reading must meet a fresh read rather than the rules read before it was switched on."""
+    measure_rules.cache_clear()
+    return measure_rules()
 
 
 def holds(condition: dict[str, Any], value: Any, fact: str = "f") -> bool:
@@ -227,7 +242,7 @@ def test_a_weighted_population_sums_its_fact_and_the_others_count_rows() -> None
 
 
 def test_measures_yaml_as_rules() -> None:
-    rules = measure_rules()
+    rules = fresh_rules()
     assert rules.small_numbers == SmallNumbers(10, "< 10")
     assert rules.eligible_tracks == frozenset({"voorzorg", "voorzorg-2", "late-start"})
     assert rules.municipality_systems == (CBS, "urn:oid:2.16.840.1.113883.2.4.6.14", CBS_OTHER)
@@ -259,7 +274,7 @@ def test_measures_yaml_as_rules() -> None:
 
 
 def test_measures_yaml_groups_keep_observations_weights_and_empty_populations() -> None:
-    rules = measure_rules()
+    rules = fresh_rules()
     received, decision, _ = rules.measures["voorzorg-referrals"].groups
     assert received.goal is None and received.observe is None and received.unit_of_measure is None
     assert received.weights is None
@@ -274,7 +289,7 @@ def test_measures_yaml_groups_keep_observations_weights_and_empty_populations() 
 
 @pytest.mark.parametrize("mid", ["voorzorg-consult"])
 def test_an_empty_population_in_yaml_is_an_empty_list(mid: str) -> None:
-    advice = measure_rules().measures[mid].groups[1]
+    advice = fresh_rules().measures[mid].groups[1]
     assert advice.populations["denominator"] == []
 
 
