@@ -21,6 +21,7 @@ from adapter.monitoring.rules import (
 )
 
 START, END = date(2026, 1, 1), date(2026, 12, 31)
+BEFORE, AFTER = date(2025, 12, 31), date(2027, 1, 1)
 KIND = "https://fhir.voorzorg.nl/CodeSystem/voorzorg-referrer-kind"
 SNOMED = "http://snomed.info/sct"
 CBS = "urn:oid:2.16.840.1.113883.2.4.4.15"
@@ -93,6 +94,8 @@ def test_present_true_and_false() -> None:
 def test_several_checks_on_one_fact_must_all_hold() -> None:
     c = {"fact": "f", "ge": 2, "lt": 5}
     assert [holds(c, n) for n in (1, 2, 4, 5)] == [False, True, True, False]
+    dated = {"fact": "f", "present": True, "in_period": True}  # the period's both ends hold here too
+    assert [holds(dated, d) for d in (BEFORE, START, END, AFTER)] == [False, True, True, False]
 
 
 def test_a_condition_reads_its_own_fact_only() -> None:
