@@ -2,7 +2,8 @@
 #   make run    installs the adapter into .venv and serves FHIR R4 on http://127.0.0.1:8080 (SQLite under ./data)
 #   make test   installs the test tools (and chromium, when missing and allowed) and runs lint, type checks
 #               and the whole test suite
-#   make mutation  mutation testing of adapter/domain/ with tests/domain (not part of `make test`)
+#   make mutation  mutation testing of adapter/domain/ and the measures' pure core (monitoring/report.py,
+#                  rules.py) with their pure tests (not part of `make test`)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin

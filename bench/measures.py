@@ -1,5 +1,6 @@
 """The monitoring's measures over a generated region (bench/region.py): each measure over one year
-(2026), timed in-process on a store of each backend; the target is at most 2 s per measure.
+(2026), timed in-process on a store of each backend; the target is at most 2 s per measure. Then the
+coordinator's dashboard of that year on the same region (bench/dashboard.py; the target is 3 s).
 
     python -m bench.measures [--clients 10000] [--backend sqlite] [--repeat 3]
 
@@ -16,11 +17,12 @@ from datetime import date
 
 from adapter.monitoring import MEASURE_IDS, evaluate_measure
 from adapter.store.engine import Store
+from bench.dashboard import PAGE, time_dashboard
 from bench.region import generate_region
 from bench.report import table
 from bench.server import bench_store, postgres_unreachable
 
-HEADERS = ["backend", "clients", "measure", "median s", "max s", "resources of the region"]
+HEADERS = ["backend", "clients", "measure (or request)", "median s", "max s", "resources of the region"]
 YEAR = (date(2026, 1, 1), date(2026, 12, 31))
 
 
@@ -44,6 +46,8 @@ def run(backend: str, label: str, clients: int, repeat: int = 3, seed: int = 17)
                     evaluate_measure(s, measure, *YEAR)
                 took.append(time.perf_counter() - t)
             rows.append([label, clients, measure, statistics.median(took), max(took), ""])
+        took = time_dashboard(store, repeat)
+        rows.append([label, clients, f"GET {PAGE}", statistics.median(took), max(took), ""])
     return rows
 
 

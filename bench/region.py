@@ -10,7 +10,8 @@ Referrals are spread over 2024-2026, so a year holds about a third of them.
 
 The resources are shaped as the adapter stores them (the same extensions and codes the workflows write)
 and are written straight into the tables in bulk — current version, first history version, search index
-rows from the same extraction the store uses (`adapter.store.indexing.index_rows`) — which is much
+rows from the same extraction the store uses (`adapter.store.indexing.index_rows`), a plan's visit rows
+(`adapter.store.plan_visits`) — which is much
 faster than a unit of work per resource and leaves the same rows. Reproducible: the same seed, the same
 region (ids are uuid5 of the seed and the client's number).
 """
@@ -25,7 +26,7 @@ from datetime import date, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 
 from adapter.config import CANONICAL_BASE
 from adapter.data import search_parameters
@@ -35,7 +36,8 @@ from adapter.mapping.programme_out import ENDING_EXT, GA_AT_ENROLMENT, PROGRAMME
 from adapter.mapping.programme_out import PHASE_EXT as PROGRAMME_PHASE
 from adapter.store.engine import Store
 from adapter.store.indexing import index_rows
-from adapter.store.schema import resource, resource_version, search_index
+from adapter.store.plan_visits import PLAN_TYPE, plan_visit_rows
+from adapter.store.schema import plan_visit, resource, resource_version, search_index
 from bench.referrals import bsns
 
 VZ = f"{CANONICAL_BASE}/CodeSystem/"
@@ -333,6 +335,11 @@ def generate_region(store: Store, clients: int, seed: int) -> dict[str, int]:
             _write(store, pending, counts)
             pending = []
     _write(store, pending, counts)
+    if not store.is_sqlite:
+        # what autovacuum does within a minute of a bulk load: without statistics PostgreSQL takes the
+        # search index for empty and plans a search of several parameters as nested loops (seconds)
+        with store.engine.begin() as conn:
+            conn.execute(text("ANALYZE resource, search_index, plan_visit"))
     return counts
 
 
@@ -356,7 +363,7 @@ def _write(store: Store, batch: list[dict[str, Any]], counts: dict[str, int]) ->
     if not batch:
         return
     stamp = now_instant()
-    current, versions, index = [], [], []
+    current, versions, index, visits = [], [], [], []
     for r in batch:
         r["meta"] = {**r.get("meta", {}), "versionId": "1", "lastUpdated": stamp}
         text = json.dumps(r, separators=(",", ":"), ensure_ascii=False)
@@ -367,9 +374,13 @@ def _write(store: Store, batch: list[dict[str, Any]], counts: dict[str, int]) ->
         )
         index += [{**key, "param": x.param, "system": x.system, "value": x.value, "low": x.low, "high": x.high}
                   for x in index_rows(_indexed_part(r))]  # fmt: skip
+        if r["resourceType"] == PLAN_TYPE:
+            visits += plan_visit_rows(r["id"], r)
         counts[r["resourceType"]] = counts.get(r["resourceType"], 0) + 1
     with store.engine.begin() as conn:
         conn.execute(insert(resource), current)
         conn.execute(insert(resource_version), versions)
         if index:
             conn.execute(insert(search_index), index)
+        if visits:
+            conn.execute(insert(plan_visit), visits)

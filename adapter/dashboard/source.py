@@ -11,9 +11,9 @@ from typing import Any
 from adapter.dashboard.charts import SPECS, Goal
 from adapter.fhir.outcome import FhirError
 from adapter.monitoring import evaluate_measure
+from adapter.monitoring.facts import Facts
 from adapter.monitoring.rules import measure_rules
 from adapter.store.engine import Store
-from adapter.store.session import Session
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -51,23 +51,24 @@ def year_reports(store: Store, year: int) -> Reports:
     start, end = date(year, 1, 1), date(year, 12, 31)
     out = Reports((start, end), goals=goals())
     with store.reading() as s:
+        facts = Facts(s, measure_rules(), start, end)  # the store read once for the page
         for measure in shown_measures():
-            report = _evaluate(s, out, measure, start, end)
+            report = _evaluate(facts, out, measure, start, end)
             if report is not None:
                 out.reports[measure] = report
         if "voorzorg-referrals" in out.reports:
             for month in range(1, 13):
                 first = date(year, month, 1)
                 last = date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
-                report = _evaluate(s, out, "voorzorg-referrals", first, last)
+                report = _evaluate(facts, out, "voorzorg-referrals", first, last)
                 if report is not None:
                     out.monthly.append((MONTHS[month - 1], report))
     return out
 
 
-def _evaluate(s: Session, out: Reports, measure: str, start: date, end: date) -> dict[str, Any] | None:
+def _evaluate(facts: Facts, out: Reports, measure: str, start: date, end: date) -> dict[str, Any] | None:
     try:
-        return evaluate_measure(s, measure, start, end, audience="internal")
+        return evaluate_measure(facts.s, measure, start, end, audience="internal", facts=facts)
     except FhirError as e:
         out.unavailable[measure] = "; ".join(i.diagnostics for i in e.issues) or "not available"
         return None

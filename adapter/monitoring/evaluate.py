@@ -69,17 +69,21 @@ def evaluate_measure(
     report_type: str = "summary",
     subject: str | None = None,
     audience: str = "internal",
+    facts: Facts | None = None,
 ) -> dict[str, Any]:
     """The MeasureReport (R4, JSON) of one measure over [period_start, period_end], both days included.
 
     `subject` (`Patient/{id}`) limits the populations to one client; `audience` "external" shows counts of
     1-9 as "< 10" and drops the scores computed on them (mappings/measures.yaml `small_numbers`).
-    Bad input raises `FhirError` (404 unknown measure, 400 naming the parameter).
+    Bad input raises `FhirError` (404 unknown measure, 400 naming the parameter). `facts` (over the same
+    session) lets the reports of a page read the store once: the dashboard's measures and months.
     """
     check_request(measure_id, period_start, period_end, report_type, audience)
     rules = measure_rules()
     measure = rules.measures[measure_id]
-    rows = Facts(session, rules, period_start, period_end).rows(measure.unit)
+    if facts is None:
+        facts = Facts(session, rules, period_start, period_end)
+    rows = facts.over(period_start, period_end).rows(measure.unit)
     if subject is not None:
         rows = [r for r in rows if r.get("subject") == subject]
     report = Report(measure, period_start, period_end, report_type, audience, rules.small_numbers)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from adapter.data import own_system, theme_scale, themes
@@ -33,7 +33,7 @@ from adapter.mapping.programme_out import (
     phases_of,
     read_programme,
 )
-from adapter.monitoring.activities import activities, addresses
+from adapter.monitoring.activities import Span, addresses, plan_activities, project
 from adapter.monitoring.rules import MeasureRules
 from adapter.store.session import Alternative, Match, Session, Stored
 
@@ -49,6 +49,8 @@ COUNTED_ASSESSMENTS = ("final", "amended", "corrected")
 NOT_VISITS = ("evaluation",)
 FIRST_PHASE = "pregnancy"
 VERDER = "voorzorg-plan-voorzorg-verder"
+#: What the units read of a programme (read_programme, phases_of, _programme_row, the referral's link).
+PROGRAMME_ELEMENTS = ("period", "extension", "patient", "type", "referralRequest", "status")
 
 
 def _token(param: str, value: str) -> Match:
@@ -90,19 +92,52 @@ def _all(session: Session, res_type: str, matches: list[Match]) -> list[Stored]:
     return session.search(res_type, matches, ALL, 0)[1]
 
 
+def _projected(
+    session: Session, res_type: str, matches: list[Match], elements: tuple[str, ...]
+) -> list[Stored]:
+    """What `_all` finds, each resource holding only the top-level `elements` a reader looks at (the
+    database takes them out of the stored JSON: `project`)."""
+    return [Stored(res_type, i, 0, "", False, c) for i, c in project(session, res_type, matches, elements)]
+
+
 def _request_key(guidance: dict[str, Any]) -> tuple[object, object]:
     ident = guidance.get("requestIdentifier") or {}
     return ident.get("system"), ident.get("value")
 
 
-class Facts:
-    """The rows of each unit, for one report (a reader reads its types once)."""
+#: The units whose rows do not depend on the period (its conditions are the measures'): read once for
+#: every period a page asks for.
+PERIOD_FREE = frozenset({"referral", "programme", "phase", "birth"})
 
-    def __init__(self, session: Session, rules: MeasureRules, start: date, end: date) -> None:
+
+class Facts:
+    """The rows of each unit, for one report or for the reports of a page (`over`): a reader reads its
+    types once, and a unit's rows are made once (the reports only read them)."""
+
+    def __init__(
+        self,
+        session: Session,
+        rules: MeasureRules,
+        start: date,
+        end: date,
+        cache: dict[str, Any] | None = None,
+    ) -> None:
         self.s, self.rules, self.start, self.end = session, rules, start, end
-        self._cache: dict[str, Any] = {}
+        self._cache: dict[str, Any] = {} if cache is None else cache
+
+    def over(self, start: date, end: date) -> Facts:
+        """These facts for another period, sharing what does not depend on it."""
+        return (
+            self
+            if (start, end) == (self.start, self.end)
+            else Facts(self.s, self.rules, start, end, self._cache)
+        )
 
     def rows(self, unit: str) -> list[Row]:
+        key = f"rows:{unit}" if unit in PERIOD_FREE else f"rows:{unit}:{self.start}:{self.end}"
+        return self._once(key, lambda: self._read(unit))  # type: ignore[no-any-return]
+
+    def _read(self, unit: str) -> list[Row]:
         readers: dict[str, Callable[[], list[Row]]] = {
             "referral": self.referrals,
             "programme": self.programmes_enrolled,
@@ -124,30 +159,52 @@ class Facts:
         return self._once("patients", lambda: addresses(self.s))  # type: ignore[no-any-return]
 
     def municipality(self, subject: str | None) -> str | None:
-        return self.rules.municipality_of(self.patients().get(subject or "", {}))
+        known: dict[str, str] = self._once("municipalities", dict)
+        key = subject or ""
+        if key not in known:
+            known[key] = self.rules.municipality_of(self.patients().get(key, {}))
+        return known[key]
 
     def programmes(self) -> list[Stored]:
+        """The programmes: what the units read of them (`PROGRAMME_ELEMENTS`)."""
+
         profile = Match("_profile", (Alternative(value=PROGRAMME_PROFILE),))
         return self._once(  # type: ignore[no-any-return]
-            "programmes", lambda: _all(self.s, "EpisodeOfCare", [profile])
+            "programmes", lambda: _projected(self.s, "EpisodeOfCare", [profile], PROGRAMME_ELEMENTS)
         )
 
     def programme_by_referral(self) -> dict[str, Stored]:
+        """Referral -> her programme, holding what a referral's row reads of it (its link and period): the
+        programmes read already, or only those two elements of each."""
+
         def load() -> dict[str, Stored]:
-            return {ref: p for p in self.programmes() if (ref := _ref(p.content, "referralRequest"))}
+            profile = Match("_profile", (Alternative(value=PROGRAMME_PROFILE),))
+            found = self._cache.get("programmes")
+            if found is None:
+                found = _projected(self.s, "EpisodeOfCare", [profile], ("referralRequest", "period"))
+            return {ref: p for p in found if (ref := _ref(p.content, "referralRequest"))}
 
         return self._once("programme_by_referral", load)  # type: ignore[no-any-return]
 
     # --- referral -------------------------------------------------------------------------------
     def referrals(self) -> list[Row]:
-        referrals = _all(
+        referrals = _projected(
             self.s,
             "ServiceRequest",
             # the period is a condition of the measure (facts `referred`); by code alone, PostgreSQL plans
             # three index subqueries of a region's referrals badly (a minute for 10,000 clients)
             [_token("code", REFERRAL_CODE)],
+            ("identifier", "subject", "requester", "authoredOn"),
         )
-        decisions = {_request_key(g.content): g for g in _all(self.s, "GuidanceResponse", [])}
+        decisions = {
+            _request_key(g.content): g
+            for g in _projected(
+                self.s,
+                "GuidanceResponse",
+                [],
+                ("requestIdentifier", "extension", "reasonCode", "occurrenceDateTime"),
+            )
+        }
         requesters = self._requesters(referrals)
         programmes = self.programme_by_referral()
         out = []
@@ -268,26 +325,31 @@ class Facts:
     # --- visit ----------------------------------------------------------------------------------
     def visits(self) -> list[Row]:
         """One row per passed phase of a programme, weighted: `visits` planned in it, `done` of them."""
-        passed = self._passed_phases()
-        if not passed:
-            return []
-        for a in activities(self.s, self.start, self.end):
-            phases = passed.get(a.referral)
-            if not phases or a.canonical.endswith(VERDER) or a.kind in NOT_VISITS:
-                continue
-            for ph in phases:
-                # visits before her enrolment (the plan starts at the referral) belong to her first phase
-                first = ph["phase"] == FIRST_PHASE
-                if (first or ph["phase-start"] <= a.on) and a.on <= ph["phase-end"]:
-                    ph["visits"] += 1
-                    ph["done"] += a.status == "completed"
-        return [ph for phases in passed.values() for ph in phases]
+        passed = [(referral, ph) for referral, phases in self._passed_phases().items() for ph in phases]
+        # activities dated from a year before the period (a phase ending in it began at most a year before)
+        # until its end; visits before her enrolment (the plan starts at the referral) belong to her first
+        # phase
+        window = (self.start - timedelta(days=366)).isoformat()
+        spans = [
+            Span(
+                referral,
+                window if ph["phase"] == FIRST_PHASE else max(window, ph["phase-start"].isoformat()),
+                min(self.end, ph["phase-end"]).isoformat(),
+            )
+            for referral, ph in passed
+        ]
+        rows = [ph for _, ph in passed]
+        for counted in plan_activities(self.s, spans):
+            if not counted.canonical.endswith(VERDER) and counted.kind not in NOT_VISITS:
+                rows[counted.span]["visits"] += counted.visits
+                rows[counted.span]["done"] += counted.done
+        return rows
 
     def _passed_phases(self) -> dict[str, list[Row]]:
         """Referral -> the phase rows of her programme that ended in the period, the phase completed."""
         out: dict[str, list[Row]] = defaultdict(list)
         by_programme = {p.reference: _ref(p.content, "referralRequest") for p in self.programmes()}
-        for row in self.phases():
+        for row in self.rows("phase"):
             end = row["phase-end"]
             if row["phase"] == "programme" or end is None or not self.start <= end <= self.end:
                 continue
@@ -300,7 +362,7 @@ class Facts:
 
     # --- consult --------------------------------------------------------------------------------
     def consults(self) -> list[Row]:
-        requests = _all(
+        requests = _projected(
             self.s,
             "ServiceRequest",
             [
@@ -308,10 +370,12 @@ class Facts:
                 _since("authored", self.start),
                 _until("authored", self.end),
             ],
+            ("authoredOn", "subject", "reasonCode"),
         )
+        task_elements = ("focus", "status", "output", "executionPeriod", "lastModified")
         tasks = {
             _ref(t.content, "focus"): t.content
-            for t in _all(self.s, "Task", [_token("code", CONSULT_TASK_CODE)])
+            for t in _projected(self.s, "Task", [_token("code", CONSULT_TASK_CODE)], task_elements)
         }
         out = []
         for sr in requests:
@@ -337,7 +401,12 @@ class Facts:
     # --- birth ----------------------------------------------------------------------------------
     def births(self) -> list[Row]:
         # the birth date is the report's value (valueDateTime), which no search parameter indexes
-        reports = _all(self.s, "Observation", [_token("code", BIRTH_REPORT)])
+        reports = _projected(
+            self.s,
+            "Observation",
+            [_token("code", BIRTH_REPORT)],
+            ("status", "component", "subject", "valueDateTime"),
+        )
         out = []
         for obs in reports:
             c = obs.content
@@ -360,23 +429,23 @@ class Facts:
 
     # --- theme ----------------------------------------------------------------------------------
     def themes(self) -> list[Row]:
-        observations = _all(
+        observations = project(
             self.s,
             "Observation",
             [
                 Match("code", tuple(Alternative(value=t.code, system=THEME_SYSTEM) for t in themes())),
                 _until("date", self.end),
             ],
+            ("status", "code", "valueCodeableConcept", "effectiveDateTime", "subject.reference"),
         )
         levels = theme_scale().levels
         seen: dict[tuple[str, str], list[tuple[str, int]]] = defaultdict(list)
-        for obs in observations:
-            c = obs.content
+        for _, c in observations:
             codes = _codes([c.get("code", {})], THEME_SYSTEM)
             values = _codes([c.get("valueCodeableConcept", {})], SCALE_SYSTEM)
             when = str(c.get("effectiveDateTime", ""))
             if c.get("status") in COUNTED_ASSESSMENTS and codes and values and values[0] in levels and when:
-                seen[str(_ref(c, "subject")), codes[0]].append((when, levels[values[0]]))
+                seen[str(c.get("subject.reference") or None), codes[0]].append((when, levels[values[0]]))
         out = []
         for (subject, theme), found in seen.items():
             found.sort()

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from adapter.config import CANONICAL_BASE
-from adapter.monitoring.rules import POPULATION_ORDER, UNKNOWN, Group, Measure, SmallNumbers, holds
+from adapter.monitoring.rules import POPULATION_ORDER, UNKNOWN, Group, Measure, SmallNumbers, predicate
 
 Row = dict[str, Any]
 POPULATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/measure-population"
@@ -33,8 +33,11 @@ def populations(group: Group, rows: list[Row], start: date, end: date) -> dict[s
     """Population code -> its rows, nested as FHIR nests them."""
 
     def meeting(code: str, among: list[Row]) -> list[Row]:
-        conditions = group.populations[code]
-        return [r for r in among if all(holds(c, r, start, end) for c in conditions)]
+        tests = [predicate(c, start, end) for c in group.populations[code]]
+        if len(tests) == 1:
+            test = tests[0]
+            return [r for r in among if test(r)]
+        return [r for r in among if all(t(r) for t in tests)]
 
     out: dict[str, list[Row]] = {"initial-population": meeting("initial-population", rows)}
     if "measure-population" in group.populations:
@@ -45,7 +48,8 @@ def populations(group: Group, rows: list[Row], start: date, end: date) -> dict[s
         if "denominator-exclusion" in group.populations:
             excluded = meeting("denominator-exclusion", out["denominator"])
             out["denominator-exclusion"] = excluded
-        kept = [r for r in out["denominator"] if not any(r is x for x in excluded)]
+        gone = {id(r) for r in excluded}  # the rows themselves (two rows may hold the same facts)
+        kept = [r for r in out["denominator"] if id(r) not in gone]
         out["numerator"] = meeting("numerator", kept)
     return out
 
@@ -79,8 +83,10 @@ class Report:
 
     def render(self, rows: list[Row], subject: str | None) -> dict[str, Any]:
         self.contained: list[dict[str, Any]] = []
+        groups = [self._group(i, g, rows) for i, g in enumerate(self.measure.groups)]
         report: dict[str, Any] = {
             "resourceType": "MeasureReport",
+            **({"contained": self.contained} if self.contained else {}),
             "extension": [{"url": AUDIENCE, "valueCode": self.audience}],
             "status": "complete",
             "type": self.report_type,
@@ -90,12 +96,10 @@ class Report:
             "improvementNotation": {
                 "coding": [{"system": IMPROVEMENT_SYSTEM, "code": self.measure.improvement}]
             },
-            "group": [self._group(i, g, rows) for i, g in enumerate(self.measure.groups)],
+            "group": groups,
         }
         if subject is not None:
             report["subject"] = {"reference": subject}
-        if self.contained:
-            report = {"resourceType": "MeasureReport", "contained": self.contained, **report}
         return report
 
     def _group(self, index: int, group: Group, rows: list[Row]) -> dict[str, Any]:
@@ -159,9 +163,15 @@ class Report:
 
     def _stratifier(self, group: Group, name: str, pops: dict[str, list[Row]], prefix: str) -> dict[str, Any]:
         values = sorted({v for r in pops["initial-population"] for v in _strata(r.get(name))})
+        # each population's rows by stratum, in one pass (a row with several values is in each of them)
+        by_value: dict[str, dict[str, list[Row]]] = {code: {} for code in pops}
+        for code, rows in pops.items():
+            for r in rows:
+                for v in dict.fromkeys(_strata(r.get(name))):
+                    by_value[code].setdefault(v, []).append(r)
         strata = []
         for value in values:
-            sub = {code: [r for r in rows if value in _strata(r.get(name))] for code, rows in pops.items()}
+            sub = {code: by_value[code].get(value, []) for code in pops}
             stratum: dict[str, Any] = {
                 "value": {"text": value},
                 "population": self._populations(group, sub, f"{prefix}-{name}-{value}"),
@@ -171,7 +181,7 @@ class Report:
         return {"code": [{"text": name}], "stratum": strata}
 
     def _list(self, list_id: str, rows: list[Row]) -> str:
-        safe = "".join(ch if ch.isalnum() or ch in "-." else "-" for ch in list_id)[:64]
+        safe = "".join(ch if ch.isalnum() or ch == "." else "-" for ch in list_id)[:64]  # "-" stays "-"
         refs = list(dict.fromkeys(str(r["ref"]) for r in rows))
         self.contained.append(
             {

@@ -77,7 +77,7 @@ class MeasureRules:
         if not requester:
             return UNKNOWN
         for element in ("type", "code"):
-            for concept in requester.get(element, []) or []:
+            for concept in requester.get(element) or []:
                 for c in concept.get("coding", []):
                     kind = self.referrer_kinds.get(f"{c.get('system')}|{c.get('code')}")
                     if kind:
@@ -86,7 +86,7 @@ class MeasureRules:
 
     def municipality_of(self, patient: dict[str, Any]) -> str:
         """Her gemeente: a CBS code on the address's district where one is sent, else the district."""
-        addresses = patient.get("address", []) or []
+        addresses = patient.get("address") or []
         home = [a for a in addresses if a.get("use") in (None, "home")] or addresses
         for address in home:
             code = self._coded(address)
@@ -150,20 +150,33 @@ def measure_rules() -> MeasureRules:
     )
 
 
-def holds(condition: dict[str, Any], row: dict[str, Any], start: date, end: date) -> bool:
-    """One condition of a population (measures.yaml's header lists them) on one row of facts."""
+#: The checks of a condition (measures.yaml's header): (the fact's value, what the condition says, the
+#: period's start and end) -> holds.
+_CHECKS: dict[str, Callable[[Any, Any, date, date], bool]] = {
+    "in": lambda v, want, start, end: v in want,
+    "not_in": lambda v, want, start, end: v not in want,
+    "lt": lambda v, want, start, end: v is not None and v < want,
+    "ge": lambda v, want, start, end: v is not None and v >= want,
+    "is": lambda v, want, start, end: v == want,
+    "present": lambda v, want, start, end: (v is not None) == want,
+    "in_period": lambda v, want, start, end: v is not None and (start <= v <= end) == want,
+}
+
+
+def predicate(condition: dict[str, Any], start: date, end: date) -> Callable[[dict[str, Any]], bool]:
+    """One condition of a population (measures.yaml's header lists them) as a test of a row of facts,
+    made once for the rows of a report."""
     if "overlaps_period" in condition:
         first, last = condition["overlaps_period"]
-        lo, hi = row.get(first), row.get(last)
-        return lo is not None and lo <= end and (hi is None or hi >= start)
-    value = row.get(condition["fact"])
-    checks: dict[str, Callable[[Any], bool]] = {
-        "in": lambda v: v in condition["in"],
-        "not_in": lambda v: v not in condition["not_in"],
-        "lt": lambda v: v is not None and v < condition["lt"],
-        "ge": lambda v: v is not None and v >= condition["ge"],
-        "is": lambda v: v == condition["is"],
-        "present": lambda v: (v is not None) == condition["present"],
-        "in_period": lambda v: v is not None and (start <= v <= end) == condition["in_period"],
-    }
-    return all(check(value) for key, check in checks.items() if key in condition)
+
+        def overlaps(row: dict[str, Any]) -> bool:
+            lo, hi = row.get(first), row.get(last)
+            return lo is not None and lo <= end and (hi is None or hi >= start)
+
+        return overlaps
+    fact = condition["fact"]
+    checks = [(check, want) for key, want in condition.items() if (check := _CHECKS.get(key)) is not None]
+    if len(checks) == 1:
+        check, want = checks[0]
+        return lambda row: check(row.get(fact), want, start, end)
+    return lambda row: all(check(row.get(fact), want, start, end) for check, want in checks)

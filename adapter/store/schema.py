@@ -49,6 +49,21 @@ search_index = Table(
     Index("ix_search_resource", "res_type", "res_id"),
 )
 
+#: One row per dated activity of a stored CarePlan (adapter.store.plan_visits), kept with the current
+#: version like the search index: what the monitoring's dosage counts, without walking the plans' JSON.
+plan_visit = Table(
+    "plan_visit",
+    metadata,
+    Column("res_id", String(64), nullable=False),  # the CarePlan
+    Column("referral", String(255)),  # supportingInfo[0].reference
+    Column("canonical", String(255)),  # instantiatesCanonical[0]
+    Column("day", String(10), nullable=False),  # detail.scheduledPeriod.start, the date
+    Column("status", String(32)),  # detail.status
+    Column("kind", String(64)),  # the visit-kind extension's code (home-visit, evaluation, ...)
+    Index("ix_plan_visit_referral", "referral", "day"),
+    Index("ix_plan_visit_plan", "res_id"),
+)
+
 #: Business identifiers that must stay unique (client BSN, referral number): the database itself
 #: refuses a second row, which is what keeps concurrent identical referrals from duplicating. `owner`
 #: is the organisation whose numbering the key is in (a practice's referral numbers and the records it

@@ -2,7 +2,8 @@
 
 Resources keep their current version (`resource`), every version (`resource_version`), the search index
 of the current version (`search_index`, extracted by `adapter.store.indexing`), unique business keys
-(`business_key`) and who has a part in what (`resource_access`). The outbox and audit tables are reached
+(`business_key`), who has a part in what (`resource_access`) and a CarePlan's dated activities
+(`plan_visit`, adapter.store.plan_visits). The outbox and audit tables are reached
 through `queue` and `audit`, in the same transaction.
 """
 
@@ -25,9 +26,11 @@ from adapter.fhir.outcome import FhirError, Issue
 from adapter.store.audit_chain import AuditRows
 from adapter.store.export_jobs import ExportJobs
 from adapter.store.indexing import element_of, index_rows
+from adapter.store.plan_visits import PLAN_TYPE, plan_visit_rows
 from adapter.store.queue import Queue
 from adapter.store.schema import (
     business_key,
+    plan_visit,
     resource,
     resource_access,
     resource_version,
@@ -169,15 +172,21 @@ class SqlSession:
         self, res_type: str, matches: list[Match], count: int, offset: int, newest_first: bool = False
     ) -> tuple[int, list[Stored]]:
         r = resource.c
-        where: list[ColumnElement[bool]] = [r.res_type == res_type, r.deleted.is_(False)]
-        for m in matches:
-            where.append(or_(*(self._condition(res_type, m.param, a) for a in m.alternatives)))
+        where = self.conditions(res_type, matches)
         total = self._run(select(func.count()).select_from(resource).where(*where)).scalar_one()
         if count <= 0:
             return total, []
         order = (r.last_updated.desc(), r.res_id.desc()) if newest_first else (r.last_updated, r.res_id)
         rows = self._run(select(resource).where(*where).order_by(*order).limit(count).offset(offset)).all()
         return total, [_stored(row) for row in rows]
+
+    def conditions(self, res_type: str, matches: list[Match]) -> list[ColumnElement[bool]]:
+        """The WHERE of a search on `resource`: its current resources of `res_type` that `matches`."""
+        r = resource.c
+        where: list[ColumnElement[bool]] = [r.res_type == res_type, r.deleted.is_(False)]
+        for m in matches:
+            where.append(or_(*(self._condition(res_type, m.param, a) for a in m.alternatives)))
+        return where
 
     def find(
         self, res_type: str, *, limit: int = 1000, newest_first: bool = False, **params: Criterion
@@ -304,6 +313,8 @@ class SqlSession:
         self._run(
             delete(search_index).where(search_index.c.res_type == res_type, search_index.c.res_id == res_id)
         )
+        if res_type == PLAN_TYPE:
+            self._run(_DELETE_VISITS, {"i": res_id})
         gone = Stored(res_type, res_id, version, stamp, True, current.content)
         self.written.append(Write(gone, created=False, changed=True))
         return gone
@@ -359,6 +370,12 @@ class SqlSession:
         ]
         if rows:
             self._hold(_INSERT_INDEX, rows)
+        if res_type == PLAN_TYPE:
+            if not fresh:
+                self._run(_DELETE_VISITS, {"i": res_id})
+            visits = plan_visit_rows(res_id, body)
+            if visits:
+                self._hold(_INSERT_VISITS, visits)
 
     # --- who has a part in what ---------------------------------------------------------------
     def grant(self, res_type: str, res_id: str, organization: str) -> None:
@@ -444,6 +461,8 @@ _INSERT_INDEX = insert(search_index)
 _DELETE_INDEX = delete(search_index).where(
     search_index.c.res_type == bindparam("t"), search_index.c.res_id == bindparam("i")
 )
+_INSERT_VISITS = insert(plan_visit)
+_DELETE_VISITS = delete(plan_visit).where(plan_visit.c.res_id == bindparam("i"))
 _GRANT_SQLITE = sqlite.insert(resource_access).on_conflict_do_nothing()
 _GRANT_POSTGRES = postgresql.insert(resource_access).on_conflict_do_nothing()
 

@@ -14,6 +14,7 @@ from adapter.store.schema import (
     business_key,
     outbox_message,
     peer_resource,
+    plan_visit,
     resource,
     resource_access,
     resource_version,
@@ -30,6 +31,7 @@ DATA_TABLES: tuple[Table, ...] = (
     resource_access,
     outbox_message,
     peer_resource,
+    plan_visit,
 )
 
 URN = "urn:uuid:5d0c3a4e-1b7f-4f3a-9b64-2b6f0b0a00"
