@@ -9,6 +9,7 @@ computed on such a count is left out too.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -181,7 +182,12 @@ class Report:
         return {"code": [{"text": name}], "stratum": strata}
 
     def _list(self, list_id: str, rows: list[Row]) -> str:
-        safe = "".join(ch if ch.isalnum() or ch == "." else "-" for ch in list_id)[:64]  # "-" stays "-"
+        """A contained List of the rows' refs; its id made of `list_id` in FHIR's id characters, unique in
+        the report: one cut at 64 characters, or taken already (a long stratum value, "St. Anna" and
+        "St Anna"), ends in a digest of the whole `list_id` instead."""
+        safe = "".join(ch if ch.isalnum() or ch == "." else "-" for ch in list_id)  # "-" stays "-"
+        if len(safe) > 64 or any(c["id"] == safe for c in self.contained):
+            safe = f"{safe[:51]}-{hashlib.sha256(list_id.encode('utf-8')).hexdigest()[:12]}"
         refs = list(dict.fromkeys(str(r["ref"]) for r in rows))
         self.contained.append(
             {

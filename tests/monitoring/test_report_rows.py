@@ -494,8 +494,15 @@ def test_a_subject_list_names_the_subjects_of_each_population_in_contained_lists
             "enrolled": IN,
             "municipality": "St. Anna",
         },
-        {"ref": "ServiceRequest/2", "referred": IN, "eligible": True, "municipality": "a" * 30},
+        {"ref": "ServiceRequest/2", "referred": IN, "eligible": True, "municipality": "a" * 60 + "1"},
         {"ref": "ServiceRequest/3", "referred": IN, "eligible": False, "municipality": "St. Anna"},
+        {
+            "ref": "ServiceRequest/4",
+            "referred": IN,
+            "eligible": True,
+            "enrolled": IN,
+            "municipality": "a" * 60 + "2",
+        },
     ]
     report = render("voorzorg-uptake", rows, report_type="subject-list")
     assert list(report)[:2] == ["resourceType", "contained"] and report["type"] == "subject-list"
@@ -511,22 +518,29 @@ def test_a_subject_list_names_the_subjects_of_each_population_in_contained_lists
         "denominator": "#g0-denominator",
         "numerator": "#g0-numerator",
     }
-    assert counts(g) == {"initial-population": 4, "denominator": 3, "numerator": 2}  # rows, not subjects
+    assert counts(g) == {"initial-population": 5, "denominator": 4, "numerator": 3}  # rows, not subjects
 
     def entries(list_id: str) -> list[str] | None:
         entry = lists[list_id].get("entry")
         return None if entry is None else [e["item"]["reference"] for e in entry]
 
-    assert entries("g0-initial-population") == ["ServiceRequest/1", "ServiceRequest/2", "ServiceRequest/3"]
-    assert entries("g0-denominator") == ["ServiceRequest/1", "ServiceRequest/2"]
-    assert entries("g0-numerator") == ["ServiceRequest/1"]
+    assert entries("g0-initial-population") == [f"ServiceRequest/{i}" for i in (1, 2, 3, 4)]
+    assert entries("g0-denominator") == ["ServiceRequest/1", "ServiceRequest/2", "ServiceRequest/4"]
+    assert entries("g0-numerator") == ["ServiceRequest/1", "ServiceRequest/4"]
     anna = "g0-municipality-St.-Anna"  # a dot kept, a space made a dash
     assert entries(f"{anna}-numerator") == ["ServiceRequest/1"]
     assert entries(f"{anna}-denominator") == ["ServiceRequest/1"]
-    long = "g0-municipality-" + "a" * 30  # ids are cut at 64 characters
-    assert entries(long + "-initial-populatio") == ["ServiceRequest/2"]
-    assert entries(long + "-numerator") is None  # an empty list has no entry
-    assert "entry" not in lists[long + "-numerator"]
     stratum = strata(g, "municipality")["St. Anna"]
     assert stratum["population"][2]["subjectResults"] == {"reference": f"#{anna}-numerator"}
-    assert len(lists) == 3 + 3 * (1 + 1 + 2)  # group; referrer-kind: unknown; track: unknown; municipality: 2
+    # two values that agree in their first 60 characters: ids of at most 64, unique, each its own rows
+    for value, ref, enrolled in (
+        ("a" * 60 + "1", "ServiceRequest/2", False),
+        ("a" * 60 + "2", "ServiceRequest/4", True),
+    ):
+        pops = {p["code"]["coding"][0]["code"]: p for p in strata(g, "municipality")[value]["population"]}
+        ids = {code: p["subjectResults"]["reference"].removeprefix("#") for code, p in pops.items()}
+        assert all(len(i) <= 64 and i.startswith("g0-municipality-aaaa") for i in ids.values())
+        assert entries(ids["initial-population"]) == [ref]
+        assert entries(ids["numerator"]) == ([ref] if enrolled else None)  # an empty list has no entry
+    assert len(lists) == len(report["contained"])  # every id once
+    assert len(lists) == 3 + 3 * (1 + 1 + 3)  # group; referrer-kind: unknown; track: unknown; municipality: 3
