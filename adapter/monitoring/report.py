@@ -187,7 +187,7 @@ class Report:
         "St Anna"), ends in a digest of the whole `list_id` instead."""
         safe = "".join(ch if ch.isalnum() or ch == "." else "-" for ch in list_id)  # "-" stays "-"
         if len(safe) > 64 or any(c["id"] == safe for c in self.contained):
-            safe = f"{safe[:51]}-{hashlib.sha256(list_id.encode('utf-8')).hexdigest()[:12]}"
+            safe = f"{safe[:51]}-{hashlib.sha256(list_id.encode()).hexdigest()[:12]}"
         refs = list(dict.fromkeys(str(r["ref"]) for r in rows))
         self.contained.append(
             {

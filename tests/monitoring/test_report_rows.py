@@ -544,3 +544,21 @@ def test_a_subject_list_names_the_subjects_of_each_population_in_contained_lists
         assert entries(ids["numerator"]) == ([ref] if enrolled else None)  # an empty list has no entry
     assert len(lists) == len(report["contained"])  # every id once
     assert len(lists) == 3 + 3 * (1 + 1 + 3)  # group; referrer-kind: unknown; track: unknown; municipality: 3
+
+
+def test_a_list_id_of_64_characters_is_kept_as_it_is_and_one_of_65_is_shortened() -> None:
+    """FHIR ids are at most 64 characters: "g0-municipality-" (16), the value, "-initial-population" (19);
+    a longer one keeps its first 51 and ends in "-" and 12 hex digits of a digest."""
+    rows = [
+        {"ref": "ServiceRequest/1", "referred": IN, "eligible": True, "municipality": "b" * 29},  # 64
+        {"ref": "ServiceRequest/2", "referred": IN, "eligible": True, "municipality": "c" * 30},  # 65
+    ]
+    g = render("voorzorg-uptake", rows, report_type="subject-list")["group"][0]
+
+    def initial_list(value: str) -> str:
+        pops = strata(g, "municipality")[value]["population"]
+        return str(pops[0]["subjectResults"]["reference"]).removeprefix("#")
+
+    assert initial_list("b" * 29) == "g0-municipality-" + "b" * 29 + "-initial-population"
+    shortened = initial_list("c" * 30)
+    assert len(shortened) == 64 and shortened.startswith("g0-municipality-" + "c" * 30 + "-init-")
