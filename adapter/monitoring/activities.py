@@ -128,6 +128,12 @@ def addresses(session: Session) -> dict[str, dict[str, Any]]:
     if conn is None:  # pragma: no cover - every session is an SqlSession today
         return {p.reference: p.content for p in session.search("Patient", [], 10_000_000, 0)[1]}
     out: dict[str, dict[str, Any]] = {}
+    parsed: dict[str, dict[str, Any]] = {}  # each distinct address parsed once (a region has a few dozen)
     for row in conn.execute(text(_ADDRESSES[session.is_sqlite])):
-        out[f"Patient/{row.res_id}"] = {"address": json.loads(row.address)} if row.address else {}
+        if not row.address:
+            out[f"Patient/{row.res_id}"] = {}
+            continue
+        if row.address not in parsed:
+            parsed[row.address] = {"address": json.loads(row.address)}
+        out[f"Patient/{row.res_id}"] = parsed[row.address]
     return out

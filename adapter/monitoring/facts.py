@@ -1,9 +1,12 @@
 """What the measures count, read from the store: one row of named facts per unit (mappings/measures.yaml).
 
-Each reader loads the resources of a type once (`Session.every`, narrowed by the search index where the
-period allows) and joins them in memory by reference, so a report costs a handful of queries whatever the
-number of clients. A row always has `subject` (the client, `Patient/{id}`) and `ref` (the resource the
-unit is: the referral, the programme, the birth report, ...).
+Each reader reads the resources of a type once, as `Session.search` finds them (narrowed by the search
+index where the period allows) but only the elements it looks at (`project`: the database takes them out
+of the stored JSON), and joins them in memory by reference, so a report costs a handful of queries
+whatever the number of clients; dosage counts the plans' visits in SQL (`plan_activities`). The rows of a
+unit are made once for the reports that share a `Facts` (a page: `over` another period). A row always
+has `subject` (the client, `Patient/{id}`) and `ref` (the resource the unit is: the referral, the
+programme, the birth report, ...).
 
 | unit | one row per | from |
 | --- | --- | --- |
