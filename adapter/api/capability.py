@@ -209,5 +209,3 @@ def capability_statement(
     if "Subscription" in stored_types():
         statement["instantiates"].append(BACKPORT_SERVER)
     return statement
-
-

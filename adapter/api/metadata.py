@@ -304,9 +304,7 @@ def _conformance_route(rtype: str) -> None:
             for r in found
         ]
         count, offset = page(request)
-        return FhirResponse(
-            paged_searchset(f"{base}/{rtype}", list(q.multi_items()), entries, count, offset)
-        )
+        return FhirResponse(paged_searchset(f"{base}/{rtype}", list(q.multi_items()), entries, count, offset))
 
 
 for _rtype in CONFORMANCE_TYPES:
