@@ -31,7 +31,7 @@ from adapter.api import (
     themes,
     validation,
 )
-from adapter.api.context import AppContext, check_text
+from adapter.api.context import AppContext, text_checked
 from adapter.api.guard import Gate
 from adapter.api.middleware import (
     AccessLog,
@@ -105,7 +105,7 @@ def api(adapter: Adapter) -> FastAPI:
         redoc_url=None,
         openapi_url=None,
         lifespan=lifespan,
-        dependencies=[Depends(check_text)],  # every route: no NUL or lone surrogate in path or query
+        dependencies=[Depends(text_checked)],  # every route: no NUL or lone surrogate in path or query
     )
     app.state.ctx = AppContext(adapter)
     _ = app.state.ctx.issuer_key.kid  # the embedded issuer key exists once the app does (for `token`)
