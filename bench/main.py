@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from adapter.config import PROJECT_ROOT
-from bench import careplan, decision, measures, outbox, security, validation, vsfloor
+from bench import careplan, decision, measures, outbox, request_overhead, security, validation, vsfloor
 from bench.auth import TOKEN_ENV, token_source
 from bench.decision import Rate
 from bench.load import LoadResult, merged, probe, search_total, send_all
@@ -443,6 +443,14 @@ def main(argv: list[str] | None = None) -> int:
     if pairs:
         print("\n### Over HTTP\n")
         print(table(HTTP_HEADERS, [_row(r) for p in pairs for r in (p.with_auth, p.without)]))
+
+    if not o.url:
+        print("\n## One request in-process: the request path's own cost (httpx.ASGITransport)\n")
+        names = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+        reads, searches = (100, 40) if o.checks < 300 else (500, 200)
+        rows = [row for b in backends for row in request_overhead.run(b, names[b], reads, searches)]
+        print(table(request_overhead.HEADERS, rows))
+        print(f"\n{' '.join((request_overhead.__doc__ or '').split('`python -m')[0].split())}")
 
     if not o.url:
         print("\n## Outbox delivery to a local peer (flow JGZ dossier)\n")

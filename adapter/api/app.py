@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI, Request
@@ -34,18 +31,23 @@ from adapter.api import (
     themes,
     validation,
 )
-from adapter.api.context import AppContext, check_text
-from adapter.api.guard import gate
-from adapter.api.responses import SECURITY_HEADERS, error_response, internal_error
+from adapter.api.context import AppContext, text_checked
+from adapter.api.guard import Gate
+from adapter.api.middleware import (
+    AccessLog,
+    Deadlined,
+    SecurityHeaders,
+    timed_out,
+    within_deadline,  # noqa: F401 (tests/api/test_timeouts.py imports it here)
+)
+from adapter.api.responses import error_response, internal_error
 from adapter.composition import Adapter, compose
 from adapter.config import Settings
-from adapter.fhir.models import is_resource_type
 from adapter.fhir.outcome import FhirError
-from adapter.store.deadline import DEADLINE, Deadline, TimedOut
+from adapter.store.deadline import TimedOut
 from adapter.store.engine import Store
 
 log = logging.getLogger("voorzorg.api")
-access_log = logging.getLogger("voorzorg.access")
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
@@ -104,7 +106,7 @@ def api(adapter: Adapter) -> FastAPI:
         redoc_url=None,
         openapi_url=None,
         lifespan=lifespan,
-        dependencies=[Depends(check_text)],  # every route: no NUL or lone surrogate in path or query
+        dependencies=[Depends(text_checked)],  # every route: no NUL or lone surrogate in path or query
     )
     app.state.ctx = AppContext(adapter)
     _ = app.state.ctx.issuer_key.kid  # the embedded issuer key exists once the app does (for `token`)
@@ -146,60 +148,13 @@ def _answer_errors_as_operation_outcomes(app: FastAPI) -> None:
         return internal_error(e)
 
 
-#: Requests answered 503 whose work is still winding down (kept so the task is not collected).
-_ABANDONED: set[asyncio.Task[Response]] = set()
-
-
-async def within_deadline(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]], seconds: float
-) -> Response:
-    """Run the request under a deadline (adapter.store.deadline): when the time is up, answer 503 only
-    if no change was or is being committed — the work is then rolled back, never committed later —
-    else wait for the request and answer what really happened."""
-    deadline = Deadline(seconds)
-    context = contextvars.copy_context()
-    context.run(DEADLINE.set, deadline)
-    task: asyncio.Task[Response] = asyncio.create_task(_answer(call_next, request), context=context)
-    try:
-        done, _ = await asyncio.wait({task}, timeout=seconds)
-    except asyncio.CancelledError:
-        task.cancel()
-        raise
-    if task in done or not deadline.cancel():
-        return await task
-    task.cancel()  # stops waiting for the answer; the work stops at its next database step (TimedOut)
-    _ABANDONED.add(task)
-    task.add_done_callback(_ABANDONED.discard)
-    return error_response(timed_out())
-
-
-async def _answer(call_next: Callable[[Request], Awaitable[Response]], request: Request) -> Response:
-    return await call_next(request)
-
-
-def timed_out() -> FhirError:
-    text = "The request took too long and was stopped; nothing was changed"
-    return FhirError.one(503, text, code="timeout")
-
-
 def _wrap(app: FastAPI, settings: Settings) -> None:
-    """The middleware, innermost first: the gate (authentication + audit) wraps the routes; the timeout
-    wraps the gate, and the security headers go on every response, errors included."""
-    app.middleware("http")(gate)
-
-    @app.middleware("http")
-    async def timeout(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        return await within_deadline(request, call_next, settings.request_timeout)
-
-    @app.middleware("http")
-    async def security_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        for k, v in SECURITY_HEADERS.items():
-            response.headers.setdefault(k, v)
-        return response
-
+    """The middleware (adapter.api.middleware, plain ASGI), innermost first: the gate (authentication +
+    audit) wraps the routes; the deadline wraps the gate, and the security headers go on every response,
+    errors included."""
+    app.add_middleware(Gate)
+    app.add_middleware(Deadlined, seconds=settings.request_timeout)
+    app.add_middleware(SecurityHeaders)
     if settings.cors_origins:  # closed unless an operator lists origins
         app.add_middleware(
             CORSMiddleware,
@@ -224,23 +179,4 @@ def _log_access(app: FastAPI) -> None:
     if not any(isinstance(f, _NotHere) for f in uvicorn_access.filters):
         uvicorn_access.addFilter(_NotHere())
 
-    @app.middleware("http")
-    async def log_access(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started, status = time.monotonic(), 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
-        finally:
-            client = request.client.host if request.client else "-"
-            took = (time.monotonic() - started) * 1000
-            access_log.info('%s "%s %s" %d %.0f ms', client, request.method, _route(request), status, took)
-
-
-def _route(request: Request) -> str:
-    """The route a request took, with its resource type filled in when it is one: `/Patient/{resource_id}`."""
-    template: str | None = getattr(request.scope.get("route"), "path", None)
-    if template is None:
-        return "(no route)"
-    rtype = request.path_params.get("resource_type")
-    return template.replace("{resource_type}", str(rtype)) if is_resource_type(rtype) else template
+    app.add_middleware(AccessLog)

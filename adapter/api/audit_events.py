@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
-from adapter.api.context import check_accept, ctx, page
+from adapter.api.context import accept_checked, ctx, page
 from adapter.api.guard import require
 from adapter.api.responses import FhirResponse
 from adapter.api.search_results import page_links
@@ -13,7 +13,7 @@ from adapter.fhir.outcome import FhirError
 from adapter.fhir.search import refuse_unknown
 from adapter.security.scopes import READ, SEARCH
 
-router = APIRouter(dependencies=[Depends(check_accept)])
+router = APIRouter(dependencies=[Depends(accept_checked)])
 
 
 @router.get("/AuditEvent")

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from adapter.api.context import check_accept, ctx, read_fhir_body
+from adapter.api.context import accept_checked, ctx, read_fhir_body
 from adapter.api.guard import access, patient_of, require, viewer, writer
 from adapter.api.responses import FhirResponse, resource_response
 from adapter.fhir.models import parameters
@@ -18,7 +18,7 @@ from adapter.workflows.birth import BirthRecorded, record_child
 from adapter.workflows.plans import apply_plan_definition, track_of_plan_definition
 from adapter.workflows.visits import progress_of, progress_parameters, record_visit
 
-router = APIRouter(dependencies=[Depends(check_accept)])
+router = APIRouter(dependencies=[Depends(accept_checked)])
 
 
 @router.post("/Encounter")

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from adapter.api.context import check_accept, ctx, read_fhir_body
+from adapter.api.context import accept_checked, ctx, read_fhir_body
 from adapter.api.guard import access, may_call, patient_of, require, viewer, writer
 from adapter.api.responses import FhirResponse, resource_response
 from adapter.config import CANONICAL_BASE
@@ -21,7 +21,7 @@ from adapter.security.scopes import CREATE, READ, UPDATE
 from adapter.store.session import Stored
 from adapter.workflows.consult import accept, file_request
 
-router = APIRouter(dependencies=[Depends(check_accept)])
+router = APIRouter(dependencies=[Depends(accept_checked)])
 
 REQUEST_CONSULT = f"{CANONICAL_BASE}/OperationDefinition/request-consult"
 ACCEPT_ADVICE = f"{CANONICAL_BASE}/OperationDefinition/accept-advice"

@@ -131,6 +131,17 @@ def check_accept(request: Request) -> None:
             )
 
 
+async def text_checked(request: Request) -> None:
+    """`check_text` as the dependency of every route: on the event loop (string checks of microseconds),
+    not one more hop to the thread pool per request, as a plain `def` dependency would be."""
+    check_text(request)
+
+
+async def accept_checked(request: Request) -> None:
+    """`check_accept` as a router's dependency, on the event loop (as `text_checked`)."""
+    check_accept(request)
+
+
 async def read_fhir_body(request: Request) -> dict[str, Any]:
     """The body as JSON, after the Content-Type (415) and size (413) checks."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()

@@ -8,11 +8,11 @@ routes call `require`/`visible`/`restrict` for the checks that depend on the dat
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapter.api.context import caller_address, ctx
 from adapter.api.responses import error_response, internal_error
@@ -92,23 +92,67 @@ def writer(request: Request) -> Store:
     return c.store.acting_for(actor)
 
 
-async def gate(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    """Authenticate, run the request, and write its AuditEvent whatever the outcome."""
-    if is_public(request):
-        return await call_next(request)
-    request.state.access = Access(interaction=_interaction(request))
-    request.state.principal = None
+class Gate:
+    """The gate as plain ASGI middleware (adapter.api.middleware): authenticate, run the request, and
+    write its AuditEvent whatever the outcome — with the status the client is sent, before the response
+    starts. An exception from the routes is still answered as an OperationOutcome, and still audited."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        if is_public(request):
+            await self.app(scope, receive, send)
+            return
+        request.state.access = Access(interaction=_interaction(request))
+        request.state.principal = None
+        refused = await run_in_threadpool(_admit, request)  # may fetch a JWKS
+        if refused is not None:
+            await refused(scope, receive, send)
+            return
+        await _Audited(request, send).run(self.app, receive)
+
+
+def _admit(request: Request) -> Response | None:
+    """Authenticates the caller (request.state.principal); when it fails, the 401 to answer, already
+    audited: one hop to the thread pool for both."""
     try:
-        request.state.principal = await run_in_threadpool(_authenticate, request)  # may fetch a JWKS
+        request.state.principal = _authenticate(request)
     except FhirError as e:
         response: Response = error_response(e)
-    else:
+        _audit(request, response.status_code)
+        return response
+    return None
+
+
+class _Audited:
+    """The request's answer, audited as its response starts (from the thread pool: a database write)."""
+
+    def __init__(self, request: Request, send: Send) -> None:
+        self.request, self.send = request, send
+        self.started = False
+
+    async def run(self, app: ASGIApp, receive: Receive) -> None:
+        scope = self.request.scope
         try:
-            response = await call_next(request)
+            await app(scope, receive, self._audited)
         except Exception as e:  # still answered as an OperationOutcome, and still audited
-            response = internal_error(e)
-    await run_in_threadpool(_audit, request, response.status_code)
-    return response
+            if self.started:
+                raise
+            await internal_error(e)(scope, receive, self._audited)
+            return
+        if not self.started:  # the routes always answer; as BaseHTTPMiddleware had it, else a 500
+            await internal_error(RuntimeError("No response returned."))(scope, receive, self._audited)
+
+    async def _audited(self, message: Message) -> None:
+        if message["type"] == "http.response.start" and not self.started:
+            self.started = True
+            await run_in_threadpool(_audit, self.request, message["status"])
+        await self.send(message)
 
 
 def _authenticate(request: Request) -> Principal:

@@ -20,7 +20,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from adapter.api.context import check_accept, ctx, read_fhir_body
+from adapter.api.context import accept_checked, ctx, read_fhir_body
 from adapter.api.guard import access, may_call, principal, require
 from adapter.api.responses import FhirResponse
 from adapter.config import CANONICAL_BASE
@@ -29,7 +29,7 @@ from adapter.fhir.outcome import FhirError, Issue
 from adapter.monitoring import MEASURE_IDS, evaluate_measure
 from adapter.security.scopes import READ
 
-router = APIRouter(dependencies=[Depends(check_accept)])
+router = APIRouter(dependencies=[Depends(accept_checked)])
 
 EVALUATE = f"{CANONICAL_BASE}/OperationDefinition/Measure-evaluate-measure"
 #: The operations per resource type, for the CapabilityStatement.

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from adapter.api import capability, consult, measures, path
-from adapter.api.context import check_accept, ctx, page
+from adapter.api.context import accept_checked, ctx, page
 from adapter.api.responses import FhirResponse
 from adapter.api.rest import CREATABLE, UPDATABLE
 from adapter.api.search_results import paged_searchset
@@ -22,7 +22,7 @@ from adapter.export.runner import EXPORT_OPERATION, GROUP_EXPORT_OPERATION
 from adapter.fhir.outcome import FhirError
 from adapter.fhir.search import refuse_unknown
 
-router = APIRouter(dependencies=[Depends(check_accept)])
+router = APIRouter(dependencies=[Depends(accept_checked)])
 
 CONFORMANCE_TYPES = (
     "CodeSystem",

@@ -19,7 +19,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from adapter.api.context import check_accept, ctx, read_fhir_body
+from adapter.api.context import accept_checked, ctx, read_fhir_body
 from adapter.api.guard import access, require, writer
 from adapter.api.responses import FhirResponse, resource_response
 from adapter.exchange.client import FhirClient, PeerError
@@ -35,7 +35,7 @@ from adapter.security.senders import Sender
 from adapter.workflows.intake import IntakeResult, receive_referral
 
 log = logging.getLogger("voorzorg.security")
-router = APIRouter(dependencies=[Depends(check_accept)])
+router = APIRouter(dependencies=[Depends(accept_checked)])
 _clients_lock = threading.Lock()
 
 

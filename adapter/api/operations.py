@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from adapter.api.context import check_accept, ctx, read_fhir_body
+from adapter.api.context import accept_checked, ctx, read_fhir_body
 from adapter.api.guard import access, require, writer
 from adapter.api.responses import FhirResponse
 from adapter.mapping.decision_out import to_parameters
@@ -17,7 +17,7 @@ from adapter.security.senders import Sender
 from adapter.store.session import Write
 from adapter.workflows.intake import IntakeResult, check_eligibility, receive_referral, referral_bundle
 
-router = APIRouter(dependencies=[Depends(check_accept)])
+router = APIRouter(dependencies=[Depends(accept_checked)])
 
 
 @router.post("/")

@@ -18,7 +18,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from adapter.api.context import check_accept, ctx, read_fhir_body
+from adapter.api.context import accept_checked, ctx, read_fhir_body
 from adapter.api.guard import access, patient_of, principal, require, viewer, writer
 from adapter.api.responses import FhirResponse, resource_response
 from adapter.config import CANONICAL_BASE
@@ -34,7 +34,7 @@ from adapter.workflows.intake_visit import read_request, record_intake_visit
 from adapter.workflows.programme import end
 from adapter.workflows.transfer import Transfer, read_message, receive, send
 
-router = APIRouter(dependencies=[Depends(check_accept)])
+router = APIRouter(dependencies=[Depends(accept_checked)])
 
 INTAKE_VISIT = f"{CANONICAL_BASE}/OperationDefinition/intake-visit"
 END = f"{CANONICAL_BASE}/OperationDefinition/end-programme"

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from adapter.api.context import check_accept, ctx, if_match_version, page, read_fhir_body
+from adapter.api.context import accept_checked, ctx, if_match_version, page, read_fhir_body
 from adapter.api.guard import access, patient_of, require, viewer, writer
 from adapter.api.responses import FhirResponse, history_bundle, resource_response
 from adapter.api.search_results import search_bundle
@@ -24,7 +24,7 @@ from adapter.store.session import Stored
 from adapter.workflows import reading
 from adapter.workflows.tasks import update_task
 
-router = APIRouter(dependencies=[Depends(check_accept)])
+router = APIRouter(dependencies=[Depends(accept_checked)])
 
 #: Resource types created with POST [type] (a home visit, a child born, a theme assessment or goal, a
 #: sharing consent, a notified-pull notification Task, a sender's Subscription, a Group of clients to

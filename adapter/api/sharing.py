@@ -6,13 +6,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from adapter.api.context import check_accept, ctx, if_match_version, read_fhir_body
+from adapter.api.context import accept_checked, ctx, if_match_version, read_fhir_body
 from adapter.api.guard import access, may_call, require, viewer, writer
 from adapter.api.responses import FhirResponse, resource_response
 from adapter.security.scopes import CREATE, UPDATE
 from adapter.workflows.sharing import ConsentRecorded, record_consent, update_consent
 
-router = APIRouter(dependencies=[Depends(check_accept)])
+router = APIRouter(dependencies=[Depends(accept_checked)])
 
 
 @router.post("/Consent")

@@ -7,14 +7,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from adapter.api.context import check_accept, ctx, if_match_version, read_fhir_body
+from adapter.api.context import accept_checked, ctx, if_match_version, read_fhir_body
 from adapter.api.guard import access, principal, require, viewer, writer
 from adapter.api.responses import FhirResponse, resource_response
 from adapter.exchange.endpoints import EndpointPolicy
 from adapter.security.scopes import CREATE, READ, UPDATE
 from adapter.workflows.subscriptions import create_subscription, subscription_status, update_subscription
 
-router = APIRouter(dependencies=[Depends(check_accept)])
+router = APIRouter(dependencies=[Depends(accept_checked)])
 
 
 @router.post("/Subscription")

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from adapter.api.care import birth_response
-from adapter.api.context import check_accept, ctx, if_match_version, read_fhir_body
+from adapter.api.context import accept_checked, ctx, if_match_version, read_fhir_body
 from adapter.api.guard import access, patient_of, principal, require, viewer, writer
 from adapter.api.responses import FhirResponse, resource_response
 from adapter.fhir.models import check_structure
@@ -25,7 +25,7 @@ from adapter.security.scopes import CREATE, READ, SEARCH, UPDATE
 from adapter.workflows.birth import is_delivery_date, record_delivery_date
 from adapter.workflows.themes import GoalWritten, record_assessment, record_goal, theme_overview, update_goal
 
-router = APIRouter(dependencies=[Depends(check_accept)])
+router = APIRouter(dependencies=[Depends(accept_checked)])
 
 
 def _nurse(request: Request, resource_type: str, permission: str) -> None:

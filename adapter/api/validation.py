@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from adapter.api.context import check_accept, ctx, read_fhir_body
+from adapter.api.context import accept_checked, ctx, read_fhir_body
 from adapter.api.guard import require, viewer
 from adapter.api.responses import FhirResponse
 from adapter.fhir.models import check_structure, parameters
@@ -15,7 +15,7 @@ from adapter.fhir.outcome import FhirError, Issue, information, operation_outcom
 from adapter.fhir.validator import can_validate, validate
 from adapter.security.scopes import READ
 
-router = APIRouter(dependencies=[Depends(check_accept)])
+router = APIRouter(dependencies=[Depends(accept_checked)])
 
 
 def _answer(resource: dict[str, Any], profile: str | None) -> FhirResponse:

@@ -95,7 +95,7 @@ class Server:
             try:
                 if requests.get(f"{self.url}/metadata", timeout=2).status_code == 200:
                     return self
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not up yet, or its first answer is slow
                 time.sleep(0.2)
         raise AssertionError("the server did not start: " + self.err.read_text())
 
