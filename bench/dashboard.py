@@ -24,7 +24,7 @@ from adapter.dashboard.users import add_user
 from adapter.store.engine import Store
 from bench.region import generate_region
 from bench.report import table
-from bench.server import bench_store, postgres_unreachable
+from bench.server import bench_store, per_backend
 
 YEAR = 2026
 PAGE = f"/dashboard?year={YEAR}"
@@ -79,15 +79,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--backend", action="append", choices=("sqlite", "postgres"))
     a = p.parse_args(argv)
-    names = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
-    rows: list[list[object]] = []
-    for backend in a.backend or ("sqlite", "postgres"):
-        if backend == "postgres" and postgres_unreachable():
-            continue
+
+    def run(backend: str, name: str) -> list[list[object]]:
         with bench_store(backend, "dashboard") as store:
             generate_region(store, a.clients, 17)
             took = time_dashboard(store, a.repeat)
-        rows.append([names[backend], a.clients, f"GET {PAGE}", statistics.median(took), max(took)])
+        return [[name, a.clients, f"GET {PAGE}", statistics.median(took), max(took)]]
+
+    rows = per_backend(a.backend, run)
     print(table(HEADERS, rows))
     return 0
 

@@ -20,7 +20,7 @@ from adapter.store.engine import Store
 from bench.dashboard import PAGE, time_dashboard
 from bench.region import generate_region
 from bench.report import table
-from bench.server import bench_store, postgres_unreachable
+from bench.server import bench_store, per_backend
 
 HEADERS = ["backend", "clients", "measure (or request)", "median s", "max s", "resources of the region"]
 YEAR = (date(2026, 1, 1), date(2026, 12, 31))
@@ -57,12 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--backend", action="append", choices=("sqlite", "postgres"))
     a = p.parse_args(argv)
-    names = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
-    rows = []
-    for backend in a.backend or ("sqlite", "postgres"):
-        if backend == "postgres" and postgres_unreachable():
-            continue
-        rows += run(backend, names[backend], a.clients, a.repeat)
+    rows = per_backend(a.backend, lambda backend, name: run(backend, name, a.clients, a.repeat))
     print(table(HEADERS, rows))
     return 0
 

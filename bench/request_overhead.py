@@ -32,7 +32,7 @@ from adapter.security.tokens import IssuerKey, mint
 from bench.auth import FHIR_JSON, JGZ_ORGANIZATION
 from bench.referrals import example
 from bench.report import percentile, table
-from bench.server import bench_store, postgres_unreachable
+from bench.server import bench_store, per_backend
 
 BASE = "http://testserver"
 WARM_UP = 20
@@ -122,13 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--searches", type=int, default=200, help="searches timed (default 200)")
     p.add_argument("--backend", action="append", choices=("sqlite", "postgres"), help="only this backend")
     a = p.parse_args(argv)
-    names = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
-    rows: list[list[object]] = []
-    for backend in a.backend or ("sqlite", "postgres"):
-        if backend == "postgres" and (why := postgres_unreachable()):
-            print(f"> PostgreSQL skipped: {why}\n")
-            continue
-        rows += run(backend, names[backend], a.reads, a.searches)
+    rows = per_backend(a.backend, lambda backend, name: run(backend, name, a.reads, a.searches))
     print(table(HEADERS, rows))
     return 0
 

@@ -9,7 +9,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -36,6 +36,23 @@ def free_port() -> int:
 def postgres_unreachable() -> str | None:
     """None when PostgreSQL answers, else why not."""
     return unreachable(POSTGRES_URL)
+
+
+BACKEND_NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+
+
+def per_backend(
+    chosen: Sequence[str] | None, run: Callable[[str, str], list[list[object]]]
+) -> list[list[object]]:
+    """The rows of `run(backend, its name)` for each chosen backend (both when none is chosen);
+    PostgreSQL is left out, with a line saying why, when it cannot be reached."""
+    rows: list[list[object]] = []
+    for backend in chosen or ("sqlite", "postgres"):
+        if backend == "postgres" and (why := postgres_unreachable()):
+            print(f"> PostgreSQL skipped: {why}\n")
+            continue
+        rows += run(backend, BACKEND_NAMES[backend])
+    return rows
 
 
 @contextmanager

@@ -15,6 +15,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapter.api.context import caller_address, ctx
+from adapter.api.middleware import HttpMiddleware
 from adapter.api.responses import error_response, internal_error
 from adapter.data import operation_roles
 from adapter.fhir.outcome import FhirError
@@ -92,18 +93,12 @@ def writer(request: Request) -> Store:
     return c.store.acting_for(actor)
 
 
-class Gate:
+class Gate(HttpMiddleware):
     """The gate as plain ASGI middleware (adapter.api.middleware): authenticate, run the request, and
     write its AuditEvent whatever the outcome — with the status the client is sent, before the response
     starts. An exception from the routes is still answered as an OperationOutcome, and still audited."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope)
         if is_public(request):
             await self.app(scope, receive, send)

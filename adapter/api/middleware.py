@@ -32,10 +32,9 @@ R = TypeVar("R")
 T = TypeVar("T")
 
 
-class AccessLog:
-    """The access log: method, the route as declared (`/Patient/{resource_id}`, never the path or query
-    string the client sent: those carry identifiers), status and duration — one line per request, written
-    when the response starts (500 when none did)."""
+class HttpMiddleware:
+    """An ASGI middleware of HTTP requests: `http(scope, receive, send)` handles them; any other scope
+    (the lifespan) passes straight through to the app."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -44,6 +43,18 @@ class AccessLog:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.http(scope, receive, send)
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+
+class AccessLog(HttpMiddleware):
+    """The access log: method, the route as declared (`/Patient/{resource_id}`, never the path or query
+    string the client sent: those carry identifiers), status and duration — one line per request, written
+    when the response starts (500 when none did)."""
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started, logged = time.monotonic(), False
 
         async def logged_send(message: Message) -> None:
@@ -76,16 +87,10 @@ def route(request: Request) -> str:
     return template.replace("{resource_type}", str(rtype)) if is_resource_type(rtype) else template
 
 
-class SecurityHeaders:
+class SecurityHeaders(HttpMiddleware):
     """SECURITY_HEADERS on every response, errors included (a header the response set itself stays)."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -134,19 +139,16 @@ def timed_out() -> FhirError:
     return FhirError.one(503, text, code="timeout")
 
 
-class Deadlined:
+class Deadlined(HttpMiddleware):
     """Every request under a deadline of `seconds` (`within_deadline`): until its response starts, the
     request may be answered 503 instead; the abandoned work then runs on to its next database step, which
     refuses it (TimedOut: its audit record says 503), and whatever it answers is not sent."""
 
     def __init__(self, app: ASGIApp, seconds: float) -> None:
-        self.app = app
+        super().__init__(app)
         self.seconds = seconds
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         run = _Run(self.app, scope, receive, send)
         try:
             answer = await within_deadline(run, _Run.started, self.seconds)
