@@ -44,6 +44,14 @@ class FhirError(Exception):
         return cls(status, [Issue(diagnostics, tuple(expression), code)])
 
 
+def version_conflict(resource_type: str, if_match: object, current: object) -> FhirError:
+    """412: the If-Match header names another version than the current one. The issue points at both
+    the header (`location`, as FHIR names HTTP headers) and the element it was compared with."""
+    text = f'If-Match W/"{if_match}" does not match the current version W/"{current}"'
+    issue = Issue(text, (f"{resource_type}.meta.versionId",), "conflict", location=("http.If-Match",))
+    return FhirError(412, [issue])
+
+
 def operation_outcome(issues: list[Issue]) -> dict[str, Any]:
     return {"resourceType": "OperationOutcome", "issue": [i.to_fhir() for i in issues]}
 

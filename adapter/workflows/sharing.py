@@ -18,7 +18,7 @@ from typing import Any
 from adapter.data import own_system, sharing_rules
 from adapter.domain.consent import may_share
 from adapter.fhir.models import check_structure
-from adapter.fhir.outcome import FhirError
+from adapter.fhir.outcome import FhirError, version_conflict
 from adapter.fhir.subject import client_of
 from adapter.fhir.validator import has_errors, validate
 from adapter.mapping.ids import careplan_id, ozks_summary_id, programme_id, referral_task_id
@@ -81,11 +81,7 @@ def update_consent(
         try:
             return ConsentRecorded(s.put(consent, if_match=if_match), patient)
         except VersionConflict as e:
-            raise FhirError.one(
-                412,
-                f'If-Match W/"{if_match}" does not match the current version W/"{e.current}"',
-                code="conflict",
-            ) from None
+            raise version_conflict("Consent", if_match, e.current) from None
 
     return store.write(work)
 

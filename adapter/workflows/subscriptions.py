@@ -19,7 +19,7 @@ from typing import Any
 from adapter.exchange.endpoints import EndpointPolicy
 from adapter.exchange.subscriptions import channel_of, problems, status_parameters
 from adapter.fhir.models import check_structure
-from adapter.fhir.outcome import FhirError
+from adapter.fhir.outcome import FhirError, version_conflict
 from adapter.security.access import Viewer
 from adapter.security.principal import Principal
 from adapter.store.engine import Store
@@ -93,11 +93,7 @@ def update_subscription(
         try:
             return s.put({**sub, "status": asked}, if_match=if_match)
         except VersionConflict as e:
-            raise FhirError.one(
-                412,
-                f'If-Match W/"{if_match}" does not match the current version W/"{e.current}"',
-                code="conflict",
-            ) from None
+            raise version_conflict("Subscription", if_match, e.current) from None
 
     return store.write(work)
 

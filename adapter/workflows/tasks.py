@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapter.data import TaskKind, task_fixed, task_kind, task_kinds, task_transitions
-from adapter.fhir.outcome import FhirError, Issue
+from adapter.fhir.outcome import FhirError, Issue, version_conflict
 from adapter.security.access import Viewer
 from adapter.store.engine import Store
 from adapter.store.session import Session, Stored, VersionConflict
@@ -45,11 +45,7 @@ def update_task(
         except VersionConflict as e:
             if if_match is None:
                 raise
-            raise FhirError.one(
-                412,
-                f'If-Match W/"{if_match}" does not match the current version W/"{e.current}"',
-                code="conflict",
-            ) from None
+            raise version_conflict("Task", if_match, e.current) from None
         # a consult that ended without an advice revokes its request
         return TaskUpdated(stored, [current, *(w.stored for w in after_task_update(s, stored))])
 

@@ -18,7 +18,7 @@ from adapter.config import CANONICAL_BASE
 from adapter.data import theme_scale, themes
 from adapter.domain.themes import ThemeStatus, overview
 from adapter.fhir.models import check_structure
-from adapter.fhir.outcome import FhirError
+from adapter.fhir.outcome import FhirError, version_conflict
 from adapter.fhir.validator import has_errors, validate
 from adapter.mapping.themes_in import (
     THEME_SYSTEM,
@@ -144,11 +144,7 @@ def update_goal(store: Store, goal_id: str, goal: dict[str, Any], if_match: int 
         except VersionConflict as e:
             if if_match is None:
                 raise  # a concurrent writer: Store.write runs this again on the new version
-            raise FhirError.one(
-                412,
-                f'If-Match W/"{if_match}" does not match the current version W/"{e.current}"',
-                code="conflict",
-            ) from None
+            raise version_conflict("Goal", if_match, e.current) from None
         mother, plan = _find_client(s, subject, "Goal.subject")
         return GoalWritten(written, _list_in_plan(s, plan, written.stored) if plan else None, mother)
 

@@ -396,7 +396,10 @@ def test_put_task_with_a_stale_if_match_is_412(client: TestClient, referral: dic
     body["status"] = "in-progress"
     assert put_task(client, body, 'W/"1"').status_code == 200
     body["status"] = "completed"
-    outcome(put_task(client, body, 'W/"1"'), 412)
+    (issue,) = outcome(put_task(client, body, 'W/"1"'), 412)["issue"]
+    assert issue["code"] == "conflict" and 'W/"2"' in issue["diagnostics"]
+    # the header it is about, and the element it was compared with
+    assert issue["location"] == ["http.If-Match"] and issue["expression"] == ["Task.meta.versionId"]
     assert client.get(f"/Task/{task['id']}").json()["status"] == "in-progress"
 
 
