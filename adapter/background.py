@@ -3,7 +3,25 @@ started with the app and stopped with it, the same way for each."""
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Callable
+
+
+def repeat(
+    stop: threading.Event, one_round: Callable[[], int], pause: float, log: logging.Logger, what: str
+) -> None:
+    """Run `one_round` until `stop` is set, pausing `pause` seconds after a round that found nothing to do
+    (0) or failed: the database or a peer briefly away, the next round tries again. A failure is logged by
+    its type only (no client data)."""
+    while not stop.is_set():
+        try:
+            done = one_round()
+        except Exception as e:
+            log.error("%s: %s", what, type(e).__name__)
+            done = 0
+        if not done:
+            stop.wait(pause)
 
 
 class Background:

@@ -33,13 +33,7 @@ from adapter.api import (
 )
 from adapter.api.context import AppContext, text_checked
 from adapter.api.guard import Gate
-from adapter.api.middleware import (
-    AccessLog,
-    Deadlined,
-    SecurityHeaders,
-    timed_out,
-    within_deadline,  # noqa: F401 (tests/api/test_timeouts.py imports it here)
-)
+from adapter.api.middleware import AccessLog, Deadlined, SecurityHeaders, timed_out
 from adapter.api.responses import error_response, internal_error
 from adapter.composition import Adapter, compose
 from adapter.config import Settings

@@ -29,7 +29,7 @@ from typing import Any
 
 import requests
 
-from adapter.background import Background
+from adapter.background import Background, repeat
 from adapter.config import Settings
 from adapter.exchange.client import FhirClient, PeerError, RetryPolicy
 from adapter.exchange.endpoints import EndpointPolicy
@@ -180,12 +180,10 @@ class SubscriptionNotifier(Background):
 
     # --- the loop -------------------------------------------------------------------------------
     def run(self, stop: threading.Event | None = None) -> None:
-        stop = stop or self._stop
-        while not stop.is_set():
-            try:
-                tried = self.run_once()
-            except Exception as e:  # the database or an endpoint briefly away: try again after a pause
-                log.error("subscription notifier: %s", type(e).__name__)
-                tried = 0
-            if not tried:
-                stop.wait(self.worker_settings.poll_interval)
+        repeat(
+            stop or self._stop,
+            self.run_once,
+            self.worker_settings.poll_interval,
+            log,
+            "subscription notifier",
+        )

@@ -40,7 +40,7 @@ from typing import Any
 
 import requests
 
-from adapter.background import Background
+from adapter.background import Background, repeat
 from adapter.config import Settings
 from adapter.exchange.circuit import CLOSED, Circuits, CircuitSettings
 from adapter.exchange.client import FhirClient, PeerError, RetryPolicy
@@ -238,14 +238,13 @@ class Worker(Background):
             t.join()
 
     def _serve(self, peer: str, stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                tried = self.run_peer(peer, stop)
-            except Exception as e:  # the database may be briefly away: try again after a pause
-                log.error("outbox worker (%s): %s", peer, type(e).__name__)
-                tried = 0
-            if not tried:
-                stop.wait(self.settings.poll_interval)
+        repeat(
+            stop,
+            lambda: self.run_peer(peer, stop),
+            self.settings.poll_interval,
+            log,
+            f"outbox worker ({peer})",
+        )
 
     def wanted(self) -> bool:
         return bool(self.peers)  # nothing to deliver to: no thread

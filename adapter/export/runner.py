@@ -28,7 +28,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from adapter.background import Background
+from adapter.background import Background, repeat
 from adapter.config import Settings
 from adapter.data import export_rules
 from adapter.export.pseudonymise import Pseudonymiser, load_pseudonym_key
@@ -261,14 +261,9 @@ class Sweeper(Background):
         self.exports = exports
 
     def run(self, stop: threading.Event | None = None) -> None:
-        stop = stop or self._stop
         interval = min(self.exports.keep.total_seconds() / 10, 600.0)
-        while not stop.is_set():
-            try:
-                self.exports.sweep()
-            except Exception as e:  # the database briefly away: the next round sweeps what this one left
-                log.error("export sweeper: %s", type(e).__name__)
-            stop.wait(interval)
+        # a round that expired jobs is followed by one more, which finds none and pauses
+        repeat(stop or self._stop, lambda: len(self.exports.sweep()), interval, log, "export sweeper")
 
 
 def transfer_event(

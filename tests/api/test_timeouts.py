@@ -23,7 +23,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from starlette.responses import Response
 
-from adapter.api.app import create_app, within_deadline
+from adapter.api.app import create_app
+from adapter.api.middleware import within_deadline
 from adapter.config import Settings
 from adapter.store.deadline import DEADLINE, Deadline, TimedOut, lock_wait_ms
 from adapter.store.engine import Store
